@@ -1,0 +1,168 @@
+"""Case files: reading them (from the work tree or from any git ref), checking them against the
+case schema, and writing them atomically. A bad file becomes an `Issue`; the other cases load."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repo_store import gitio, schemas
+from repo_store.errors import Issue, ValidationFailed
+from repo_store.ids import is_safe_id, unsafe_id_reason
+
+CASES_DIR = "cases"
+SPLITS = ("baseline", "pending")
+FIELD_ORDER = ("id", "input", "expected", "match", "tags", "source", "created", "author",
+               "notes", "meta")
+
+
+@dataclass
+class Case:
+    data: dict[str, Any]
+    split: str  # "baseline" or "pending"
+
+    @property
+    def id(self) -> str:
+        return self.data["id"]
+
+    @property
+    def input(self) -> str | list[dict[str, str]]:
+        return self.data["input"]
+
+    @property
+    def expected(self) -> Any:
+        return self.data["expected"]
+
+    @property
+    def match(self) -> str:
+        return self.data["match"]
+
+    @property
+    def tags(self) -> list[str]:
+        return self.data.get("tags", [])
+
+    @property
+    def created(self) -> str:
+        return self.data.get("created", "")
+
+    @property
+    def path(self) -> str:
+        return case_path(self.split, self.id)
+
+    @property
+    def text(self) -> str:
+        """The input as one string (chat messages joined by role), for search and display."""
+        value = self.input
+        if isinstance(value, str):
+            return value
+        return "\n".join(f"{m['role']}: {m['content']}" for m in value)
+
+
+@dataclass
+class CaseSet:
+    cases: list[Case] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+    def by_id(self) -> dict[str, Case]:
+        return {c.id: c for c in self.cases}
+
+    def split(self, name: str) -> list[Case]:
+        return [c for c in self.cases if c.split == name]
+
+
+def case_path(split: str, case_id: str) -> str:
+    return f"{CASES_DIR}/{split}/{case_id}.json"
+
+
+def serialize(data: dict[str, Any]) -> bytes:
+    ordered = {k: data[k] for k in FIELD_ORDER if k in data}
+    ordered.update({k: v for k, v in data.items() if k not in ordered})
+    return (json.dumps(ordered, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def case_issues(data: Any, path: str) -> list[Issue]:
+    """Schema faults, plus a file name that does not match the id."""
+    issues = schemas.schema_issues("case", data, path)
+    if not issues and isinstance(data, dict):
+        stem = Path(path).stem
+        if data["id"] != stem:
+            issues.append(Issue(path, "$.id", f"id {data['id']!r} differs from the file name {stem!r}"))
+    return issues
+
+
+def parse(raw: bytes, path: str, split: str) -> tuple[Case | None, list[Issue]]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return None, [Issue(path, "$", f"not UTF-8 text (byte {err.start})")]
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        return None, [Issue(path, "$", f"malformed JSON: {err.msg} at line {err.lineno} column {err.colno}")]
+    issues = case_issues(data, path)
+    return (None, issues) if issues else (Case(data, split), [])
+
+
+def load_worktree(root: Path, splits: tuple[str, ...] = SPLITS) -> CaseSet:
+    result = CaseSet()
+    for split in splits:
+        folder = root / CASES_DIR / split
+        if not folder.is_dir():
+            continue
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if not entry.name.endswith(".json") or not entry.is_file():
+                continue
+            rel = f"{CASES_DIR}/{split}/{entry.name}"
+            with open(entry.path, "rb") as fh:
+                case, issues = parse(fh.read(), rel, split)
+            result.issues += issues
+            if case:
+                result.cases.append(case)
+    return result
+
+
+def load_ref(repo: gitio.Repo, ref: str, splits: tuple[str, ...] = SPLITS) -> CaseSet:
+    """The cases as committed at `ref` (a branch, tag or commit), without checking it out."""
+    result = CaseSet()
+    files = gitio.ls_tree(repo, ref, CASES_DIR)
+    for path in sorted(files):
+        parts = path.split("/")
+        if len(parts) != 3 or parts[1] not in splits or not parts[2].endswith(".json"):
+            continue
+        case, issues = parse(gitio.read_blob(repo, files[path]), path, parts[1])
+        result.issues += issues
+        if case:
+            result.cases.append(case)
+    return result
+
+
+def check_new(data: dict[str, Any], split: str) -> bytes:
+    """Validate a case about to be written; return its bytes. Raises ValidationFailed."""
+    case_id = data.get("id")
+    path = case_path(split, case_id if isinstance(case_id, str) and is_safe_id(case_id) else "?")
+    if isinstance(case_id, str) and not is_safe_id(case_id):
+        raise ValidationFailed([Issue(path, "$.id", unsafe_id_reason(case_id))])
+    issues = case_issues(data, path)
+    if issues:
+        raise ValidationFailed(issues)
+    return serialize(data)
+
+
+def atomic_write(path: Path, content: bytes) -> None:
+    """Temp file in the same folder, fsync, rename: a reader sees the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

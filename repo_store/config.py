@@ -1,0 +1,102 @@
+"""`straw.toml`: read with tomllib, checked against schemas/config.schema.json (an unknown key or
+a wrong type is an error naming the key), merged over the defaults below."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from repo_store import schemas
+from repo_store.errors import Issue, ValidationFailed
+
+CONFIG_FILE = "straw.toml"
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "model": {
+        "backend": "classifier",
+        "base": "embedded",
+        "start_from": "production",
+        "store": ".straw/models",
+        "max_length": 128,
+        "max_new_tokens": 32,
+        "adapter": "none",
+        "lora_r": 8,
+        "lora_alpha": 16,
+    },
+    "train": {
+        "learning_rate": 1e-4,
+        "epochs_per_round": 3,
+        "batch_size": 16,
+        "max_iterations": 5,
+        "new_case_weight": 2,
+        "weight_decay": 0.01,
+        "warmup_ratio": 0.0,
+        "lr_scheduler": "constant",
+        "seed": 0,
+    },
+    "batch": {"min_size": 10, "max_size": 20},
+    "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0},
+    "monitor": {"threshold": 0.95, "alert_command": ""},
+}
+
+TEMPLATE = """\
+# straw configuration. Every key is optional; the values shown are the defaults.
+# Schema: schemas/config.schema.json in the straw package.
+
+[model]
+backend = "classifier"        # "classifier" or "causal_lm"
+base = "embedded"             # "embedded" (all-MiniLM-L6-v2, offline) or a local model folder
+start_from = "production"     # tune from models.lock's model, or "base"
+store = ".straw/models"       # content-addressed model store, kept out of git
+max_length = 128
+
+[train]
+learning_rate = 1e-4
+epochs_per_round = 3
+batch_size = 16
+max_iterations = 5            # rounds of train + validate before giving up
+new_case_weight = 2           # each new case appears this many times per epoch
+seed = 0
+
+[batch]
+min_size = 10
+max_size = 20
+
+[gate]
+baseline_threshold = 1.0
+new_threshold = 1.0
+
+[monitor]
+threshold = 0.95
+alert_command = ""            # run with the alert summary on stdin, e.g. "mail -s straw ops@x"
+"""
+
+
+Config = dict[str, dict[str, Any]]
+
+
+def parse(text: str, path: str = CONFIG_FILE) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ValidationFailed([Issue(path, "$", f"not valid TOML: {err}")]) from None
+    schemas.check("config", data, path)
+    merged = copy.deepcopy(DEFAULTS)
+    for section, values in data.items():
+        merged[section].update(values)
+    if merged["batch"]["min_size"] > merged["batch"]["max_size"]:
+        raise ValidationFailed([Issue(path, "$.batch.min_size", "is larger than max_size")])
+    return merged
+
+
+def load(root: Path) -> Config:
+    path = root / CONFIG_FILE
+    if not path.exists():
+        return copy.deepcopy(DEFAULTS)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValidationFailed([Issue(CONFIG_FILE, "$", "not UTF-8 text")]) from None
+    return parse(text, CONFIG_FILE)

@@ -1,0 +1,138 @@
+"""Import and export in the formats other trainers and eval tools read: JSONL (one case per line)
+and CSV. Export → import round-trips losslessly: CSV cells that hold non-text values (chat
+messages, one_of lists, JSON expectations, tags, meta) carry them as JSON in `*_json` columns."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from repo_store import curation
+from repo_store.cases import FIELD_ORDER, Case
+from repo_store.errors import Issue, UsageError, ValidationFailed
+from repo_store.repo import CaseRepo
+
+CSV_COLUMNS = ["id", "split", "input", "input_json", "expected", "expected_json", "match",
+               "tags_json", "source", "created", "author", "notes", "meta_json"]
+
+
+def _records_jsonl(text: str, name: str) -> list[tuple[str, Any]]:
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            out.append((where, json.loads(line)))
+        except json.JSONDecodeError as err:
+            raise ValidationFailed([Issue(where, "$", f"malformed JSON: {err.msg}")]) from None
+    return out
+
+
+def _records_csv(text: str, name: str) -> list[tuple[str, Any]]:
+    out = []
+    reader = csv.DictReader(io.StringIO(text))
+    for number, row in enumerate(reader, 2):
+        where = f"{name}:{number}"
+        record: dict[str, Any] = {}
+        for key, value in row.items():
+            if key is None or value in (None, ""):
+                continue
+            if key.endswith("_json"):
+                try:
+                    record[key.removesuffix("_json")] = json.loads(value)
+                except json.JSONDecodeError as err:
+                    raise ValidationFailed([Issue(where, f"$.{key}", f"malformed JSON: {err.msg}")]) from None
+            else:
+                record[key] = value
+        out.append((where, record))
+    return out
+
+
+def read_records(path: Path) -> list[tuple[str, Any]]:
+    """[(file:line, record)] from a .jsonl or .csv file."""
+    name = str(path)
+    if not path.is_file():
+        raise UsageError(f"{name}: no such file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValidationFailed([Issue(name, "$", f"not UTF-8 text (byte {err.start})")]) from None
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return _records_jsonl(text, name)
+    if suffix == ".csv":
+        return _records_csv(text, name)
+    raise UsageError(f"{name}: unknown format {suffix or '(none)'}; use .jsonl or .csv")
+
+
+def to_case_data(repo: CaseRepo, record: Any, where: str) -> dict[str, Any]:
+    """A record as a case: known fields kept, anything else moved into `meta`."""
+    if not isinstance(record, dict):
+        raise ValidationFailed([Issue(where, "$", "a record must be a JSON object")])
+    for needed in ("input", "expected"):
+        if needed not in record:
+            raise ValidationFailed([Issue(where, f"$.{needed}", "is required")])
+    known = {k: v for k, v in record.items() if k in FIELD_ORDER}
+    extra = {k: v for k, v in record.items() if k not in FIELD_ORDER and k != "split"}
+    meta = dict(known.pop("meta", None) or {})
+    meta.update(extra)
+    if "source" in known and not isinstance(known["source"], str):
+        meta["source"] = known.pop("source")
+    data = curation.new_case_data(
+        repo, input=known.pop("input"), expected=known.pop("expected"),
+        match=known.pop("match", "label"), case_id=known.pop("id", None),
+        author=known.pop("author", None), created=known.pop("created", None),
+        tags=known.pop("tags", None), source=known.pop("source", None),
+        notes=known.pop("notes", None), meta=meta or None,
+    )
+    return data
+
+
+def import_file(repo: CaseRepo, path: Path) -> list[Case]:
+    """Every record becomes a pending case, in one commit; one bad record refuses the whole file
+    (each fault named by file:line and JSON path)."""
+    records = read_records(path)
+    datas: list[dict[str, Any]] = []
+    issues: list[Issue] = []
+    for where, record in records:
+        try:
+            datas.append(to_case_data(repo, record, where))
+        except ValidationFailed as err:
+            issues += err.issues
+    if issues:
+        raise ValidationFailed(issues)
+    if not datas:
+        raise UsageError(f"{path}: no records")
+    return curation.add_cases(repo, datas, f"Import {len(datas)} pending cases from {path.name}")
+
+
+def export_jsonl(cases: Iterable[Case]) -> str:
+    return "".join(json.dumps({**c.data, "split": c.split}, ensure_ascii=False) + "\n"
+                   for c in cases)
+
+
+def export_csv(cases: Iterable[Case]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for case in cases:
+        d = case.data
+        row: dict[str, Any] = {"id": d["id"], "split": case.split, "match": d["match"],
+                               "source": d.get("source", ""), "created": d["created"],
+                               "author": d["author"], "notes": d.get("notes", "")}
+        for key in ("input", "expected"):
+            if isinstance(d[key], str):
+                row[key] = d[key]
+            else:
+                row[f"{key}_json"] = json.dumps(d[key], ensure_ascii=False)
+        if "tags" in d:
+            row["tags_json"] = json.dumps(d["tags"], ensure_ascii=False)
+        if "meta" in d:
+            row["meta_json"] = json.dumps(d["meta"], ensure_ascii=False)
+        writer.writerow(row)
+    return buffer.getvalue()

@@ -1,0 +1,52 @@
+"""One writer at a time per case repository, across processes (TUI + CLI, two shells) and
+threads: an advisory `flock` on `.git/straw.lock`, re-entrant inside a process."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from repo_store.errors import StrawError
+
+_held: dict[str, int] = {}
+_guard = threading.RLock()
+
+
+@contextmanager
+def write_lock(git_dir: Path, timeout: float = 60.0) -> Iterator[None]:
+    key = str(git_dir.resolve())
+    with _guard:
+        if _held.get(key):
+            _held[key] += 1
+            try:
+                yield
+            finally:
+                _held[key] -= 1
+            return
+        fd = os.open(git_dir / "straw.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StrawError(
+                            f"{git_dir}/straw.lock: another straw process kept the repository "
+                            f"busy for {timeout:.0f} s"
+                        ) from None
+                    time.sleep(0.02)
+            _held[key] = 1
+            try:
+                yield
+            finally:
+                _held[key] = 0
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)

@@ -1,0 +1,3 @@
+from straw.cli import main
+
+main()

@@ -1,0 +1,206 @@
+"""Curation commands: init, add, edit, rm, show, list, import, export, validate."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from repo_store import cases as case_files
+from repo_store import curation, io_formats, setup, validation
+from repo_store.errors import UsageError
+from straw.commands.common import echo_json, one_line, open_repo, repo_option
+
+MATCH_RULES = click.Choice(["exact", "label", "contains", "regex", "json", "one_of"])
+
+
+def _expected_value(match: str, expected: str) -> object:
+    if match == "one_of":
+        try:
+            value = json.loads(expected)
+        except json.JSONDecodeError:
+            value = None
+        return value if isinstance(value, list) else [e.strip() for e in expected.split("|")]
+    if match == "json":
+        try:
+            return json.loads(expected)
+        except json.JSONDecodeError:
+            raise UsageError(f"--expected: not valid JSON for the json rule: {one_line(expected)}") from None
+    return expected
+
+
+@click.command("init")
+@click.argument("directory", type=click.Path(file_okay=False), default=".")
+@click.option("--demo", is_flag=True, help="Seed the bundled demo cases (baseline + pending).")
+def init_command(directory: str, demo: bool) -> None:
+    """Make DIRECTORY a case repository (git init if needed, straw.toml, hooks)."""
+    repo, done = setup.init_case_repo(Path(directory), demo=demo)
+    for line in done:
+        click.echo(f"  {line}")
+    click.echo(f"case repository ready at {repo.root}")
+
+
+@click.command("add")
+@click.option("--input", "input_text", required=True, help="The input text.")
+@click.option("--expected", required=True, help="Expected output (one_of: a|b|c or a JSON list).")
+@click.option("--match", type=MATCH_RULES, default="label", show_default=True)
+@click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
+@click.option("--notes", default=None)
+@click.option("--source", default=None, help="Who reported it, ticket.")
+@repo_option
+def add_command(input_text: str, expected: str, match: str, tags: tuple[str, ...],
+                notes: str | None, source: str | None, repo_path: str | None) -> None:
+    """Add a pending case; prints its id."""
+    repo = open_repo(repo_path)
+    case = curation.add_case(repo, input=input_text, expected=_expected_value(match, expected),
+                             match=match, tags=list(tags), notes=notes, source=source)
+    click.echo(case.id)
+
+
+@click.command("edit")
+@click.argument("case_id")
+@click.option("--input", "input_text", default=None)
+@click.option("--expected", default=None)
+@click.option("--match", type=MATCH_RULES, default=None)
+@click.option("--tag", "tags", multiple=True, help="Replace the tags (repeatable).")
+@click.option("--notes", default=None)
+@repo_option
+def edit_command(case_id: str, input_text: str | None, expected: str | None, match: str | None,
+                 tags: tuple[str, ...], notes: str | None, repo_path: str | None) -> None:
+    """Edit a pending case (with no options: in $EDITOR)."""
+    repo = open_repo(repo_path)
+    case = curation.get_case(repo, case_id)
+    changes: dict[str, object] = {}
+    if input_text is not None:
+        changes["input"] = input_text
+    if match is not None:
+        changes["match"] = match
+    if expected is not None:
+        changes["expected"] = _expected_value(match or case.match, expected)
+    if tags:
+        changes["tags"] = list(tags)
+    if notes is not None:
+        changes["notes"] = notes
+    if not changes:
+        edited = click.edit(json.dumps(case.data, indent=2, ensure_ascii=False), extension=".json")
+        if edited is None:
+            click.echo("no change")
+            return
+        try:
+            changes = json.loads(edited)
+        except json.JSONDecodeError as err:
+            draft = Path(repo.git_dir) / f"straw-draft-{case_id}.json"
+            draft.write_text(edited, encoding="utf-8")
+            raise UsageError(f"{case.path}: malformed JSON ({err.msg}); your draft is kept at {draft}") from None
+    updated = curation.edit_case(repo, case_id, changes)
+    click.echo(f"edited {updated.path}")
+
+
+@click.command("rm")
+@click.argument("case_ids", nargs=-1, required=True)
+@repo_option
+def rm_command(case_ids: tuple[str, ...], repo_path: str | None) -> None:
+    """Remove pending cases (each a commit; `git revert` brings one back)."""
+    repo = open_repo(repo_path)
+    for case_id in case_ids:
+        case = curation.remove_case(repo, case_id)
+        click.echo(f"removed {case.path}")
+
+
+@click.command("show")
+@click.argument("case_id")
+@repo_option
+def show_command(case_id: str, repo_path: str | None) -> None:
+    """Print one case as JSON, with its split."""
+    repo = open_repo(repo_path)
+    case = curation.get_case(repo, case_id)
+    echo_json({"split": case.split, "path": case.path, **case.data})
+
+
+def _filtered(repo_path: str | None, split: str, tag: tuple[str, ...], search: str | None,
+              ) -> list[case_files.Case]:
+    repo = open_repo(repo_path)
+    loaded = repo.load()
+    for issue in loaded.issues:
+        click.echo(f"straw: skipped {issue}", err=True)
+    needle = (search or "").casefold()
+    return [c for c in loaded.cases
+            if (split == "all" or c.split == split)
+            and all(t in c.tags for t in tag)
+            and (not needle or needle in c.text.casefold() or needle in str(c.expected).casefold())]
+
+
+SPLIT = click.Choice(["all", "baseline", "pending"])
+
+
+@click.command("list")
+@click.option("--split", type=SPLIT, default="all", show_default=True)
+@click.option("--tag", multiple=True, help="Only cases with this tag (repeatable: all of them).")
+@click.option("--search", "-s", default=None, help="Text the input or expected output contains.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of cases.")
+@repo_option
+def list_command(split: str, tag: tuple[str, ...], search: str | None, as_json: bool,
+                 repo_path: str | None) -> None:
+    """List cases (baseline and pending)."""
+    found = _filtered(repo_path, split, tag, search)
+    if as_json:
+        echo_json([{"split": c.split, **c.data} for c in found])
+        return
+    for c in found:
+        tags = ",".join(c.tags)
+        click.echo(f"{c.id:<22} {c.split:<8} {one_line(c.expected, 18):<18} {tags:<20} "
+                   f"{one_line(c.text, 60)}")
+    click.echo(f"{len(found)} cases", err=True)
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@repo_option
+def import_command(file: str, repo_path: str | None) -> None:
+    """Import a .jsonl or .csv file as pending cases (unknown fields go to `meta`)."""
+    repo = open_repo(repo_path)
+    added = io_formats.import_file(repo, Path(file))
+    click.echo(f"imported {len(added)} pending cases from {file}")
+
+
+@click.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True)
+@click.option("--split", type=SPLIT, default="all", show_default=True)
+@click.option("--tag", multiple=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write here instead of stdout.")
+@repo_option
+def export_command(fmt: str, split: str, tag: tuple[str, ...], output: str | None,
+                   repo_path: str | None) -> None:
+    """Export cases as JSONL or CSV."""
+    found = _filtered(repo_path, split, tag, None)
+    text = io_formats.export_jsonl(found) if fmt == "jsonl" else io_formats.export_csv(found)
+    if output:
+        case_files.atomic_write(Path(output), text.encode("utf-8"))
+        click.echo(f"wrote {len(found)} cases to {output}", err=True)
+    else:
+        sys.stdout.write(text)
+
+
+@click.command("validate")
+@repo_option
+def validate_command(repo_path: str | None) -> None:
+    """Check every file against its schema, and all cases for duplicates and contradictions."""
+    repo = open_repo(repo_path)
+    issues = validation.validate_repo(repo)
+    for issue in issues:
+        click.echo(str(issue))
+    if issues:
+        files = len({i.path for i in issues})
+        click.echo(f"straw: {len(issues)} problem(s) in {files} file(s)", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {len(repo.load().cases)} cases valid", err=True)
+
+
+def register(group: click.Group) -> None:
+    for command in (init_command, add_command, edit_command, rm_command, show_command,
+                    list_command, import_command, export_command, validate_command):
+        group.add_command(command)

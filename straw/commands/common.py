@@ -1,0 +1,33 @@
+"""What every command shares: the --repo option, opening the repository, JSON output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from repo_store.repo import CaseRepo, open_case_repo
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def repo_option(func: F) -> F:
+    return click.option(
+        "--repo", "repo_path", type=click.Path(file_okay=False), default=None,
+        help="Case repository (default: the git repository around the current folder).",
+    )(func)
+
+
+def open_repo(repo_path: str | None) -> CaseRepo:
+    return open_case_repo(repo_path)
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def one_line(text: Any, width: int = 70) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= width else line[: width - 1] + "…"

@@ -1,0 +1,7 @@
+"""Placeholder until its issue lands."""
+
+import click
+
+
+def register(group: click.Group) -> None:
+    pass
