@@ -248,7 +248,8 @@ def advance_branch(repo: git.Repo, branch: str, new: str, old: str | None) -> No
     try:
         repo.git.update_ref("-m", "straw", ref, new, old or "0" * 40)
     except GitCommandError as err:
-        raise GitError(f"branch {branch} moved while straw was writing it; try again ({err.stderr.strip()})") from None
+        raise GitError(f"branch {branch} moved while straw was writing it; try again "
+                       f"({err.stderr.strip()})") from None
     if head_branch(repo) == branch and old:
         try:
             # two-tree merge: index and files go from old to new; local edits elsewhere survive

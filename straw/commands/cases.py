@@ -93,7 +93,7 @@ def edit_command(case_id: str, input_text: str | None, expected: str | None, mat
         except json.JSONDecodeError as err:
             draft = Path(repo.git_dir) / f"straw-draft-{case_id}.json"
             draft.write_text(edited, encoding="utf-8")
-            raise UsageError(f"{case.path}: malformed JSON ({err.msg}); your draft is kept at {draft}") from None
+            raise UsageError(f"{case.path}: malformed JSON ({err.msg}); draft kept at {draft}") from None
     updated = curation.edit_case(repo, case_id, changes)
     click.echo(f"edited {updated.path}")
 
