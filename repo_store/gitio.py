@@ -156,7 +156,8 @@ def read_file(repo: git.Repo, ref: str, path: str) -> bytes | None:
 def store_blob(repo: git.Repo, data: bytes) -> str:
     from gitdb.base import IStream
 
-    return repo.odb.store(IStream("blob", len(data), BytesIO(data))).hexsha
+    hexsha = repo.odb.store(IStream("blob", len(data), BytesIO(data))).hexsha
+    return hexsha.decode("ascii") if isinstance(hexsha, bytes) else hexsha
 
 
 def diff_names(repo: git.Repo, a: str, b: str, path: str) -> list[tuple[str, str]]:

@@ -37,7 +37,7 @@ def init_case_repo(path: Path, demo: bool = False) -> tuple[CaseRepo, list[str]]
     if ".straw/" not in text.splitlines():
         ignore.write_text(text + ("" if not text or text.endswith("\n") else "\n") + GITIGNORE)
         paths.append(".gitignore")
-    for split in ("baseline", "pending"):
+    for split in ("pending",):  # cases/baseline/ appears with the first merge or bootstrap
         keep = root / "cases" / split / ".gitkeep"
         if not keep.exists():
             keep.parent.mkdir(parents=True, exist_ok=True)
@@ -58,6 +58,7 @@ def _seed_demo(repo: CaseRepo) -> list[str]:
     done = []
     for split in ("baseline", "pending"):
         files = sorted((source / split).glob("*.json"))
+        (repo.root / "cases" / split).mkdir(parents=True, exist_ok=True)
         for f in files:
             shutil.copyfile(f, repo.root / "cases" / split / f.name)
         paths = [f"cases/{split}/{f.name}" for f in files]

@@ -4,6 +4,7 @@ pre-commit's error handler does it."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -43,4 +44,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as err:
         err.show()
         sys.exit(2 if isinstance(err, click.UsageError) else err.exit_code)
+    except Exception as err:  # a bug, not bad input: one line, the traceback on request
+        if os.environ.get("STRAW_DEBUG"):
+            raise
+        click.echo(f"straw: internal error: {type(err).__name__}: {err} "
+                   f"(run with STRAW_DEBUG=1 for the traceback)", err=True)
+        sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)

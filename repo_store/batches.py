@@ -1,0 +1,345 @@
+"""Batches: approved pending cases on their own branch `batch/<id>`, reviewed like a pull request.
+
+Creating a batch writes ONE commit on a new branch (pending → baseline moves plus the manifest
+`batches/<id>.json`) through git plumbing: main and the work tree are not touched. Rejecting
+archives the branch as a tag. Merging and gating live in merge.py and gate.py."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from repo_store import cases, checks, gitio, schemas
+from repo_store.cases import Case
+from repo_store.errors import (
+    NoSuchBatch,
+    NoSuchCase,
+    StrawError,
+    UsageError,
+    ValidationFailed,
+)
+from repo_store.ids import is_safe_id, new_batch_id, now_iso
+from repo_store.repo import MAIN, CaseRepo
+
+BRANCH_PREFIX = "batch/"
+REJECTED_PREFIX = "batch-rejected/"
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: str
+    title: str
+    cases: list[str]
+    approver: str
+    created: str
+    bootstrap: bool = False
+
+    @property
+    def branch(self) -> str:
+        return branch_name(self.id)
+
+    @classmethod
+    def from_manifest(cls, data: dict[str, Any]) -> Batch:
+        return cls(data["id"], data["title"], list(data["cases"]), data["approver"],
+                   data["created"], bool(data.get("bootstrap", False)))
+
+    def manifest(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "title": self.title, "cases": self.cases,
+                                "approver": self.approver, "created": self.created}
+        if self.bootstrap:
+            data["bootstrap"] = True
+        return data
+
+
+def branch_name(batch_id: str) -> str:
+    return f"{BRANCH_PREFIX}{batch_id}"
+
+
+def manifest_path(batch_id: str) -> str:
+    return f"batches/{batch_id}.json"
+
+
+def batch_id_of(name: str) -> str:
+    """Accept `ID` or `batch/ID`; refuse anything that cannot be a batch."""
+    batch_id = name.removeprefix("refs/heads/").removeprefix(BRANCH_PREFIX)
+    if "/" in batch_id or not is_safe_id(batch_id):
+        raise NoSuchBatch(f"{name!r} is not a batch (batch branches are named {BRANCH_PREFIX}<id>)")
+    return batch_id
+
+
+def read_manifest(repo: CaseRepo, ref: str, batch_id: str) -> Batch | None:
+    raw = gitio.read_file(repo.git, ref, manifest_path(batch_id))
+    if raw is None:
+        return None
+    data = json.loads(raw.decode("utf-8"))
+    schemas.check("batch", data, f"{ref}:{manifest_path(batch_id)}")
+    return Batch.from_manifest(data)
+
+
+def is_merged(repo: CaseRepo, batch_id: str) -> bool:
+    return gitio.rev(repo.git, f"{MAIN}:{manifest_path(batch_id)}") is not None
+
+
+def require_batch(repo: CaseRepo, name: str) -> Batch:
+    """The open (or merged) batch called `name`, read from its branch."""
+    batch_id = batch_id_of(name)
+    branch = branch_name(batch_id)
+    if gitio.rev(repo.git, f"refs/heads/{branch}") is None:
+        if gitio.rev(repo.git, f"refs/tags/{REJECTED_PREFIX}{batch_id}"):
+            raise NoSuchBatch(f"batch {batch_id} was rejected (tag {REJECTED_PREFIX}{batch_id})")
+        merged = read_manifest(repo, MAIN, batch_id) if is_merged(repo, batch_id) else None
+        if merged:
+            return merged
+        raise NoSuchBatch(f"no batch {batch_id!r}: branch {branch} does not exist")
+    batch = read_manifest(repo, branch, batch_id)
+    if batch is None:
+        raise NoSuchBatch(f"{branch} has no {manifest_path(batch_id)}: not a straw batch branch")
+    return batch
+
+
+def open_batches(repo: CaseRepo) -> list[Batch]:
+    found = []
+    for branch in gitio.branches(repo.git, f"{BRANCH_PREFIX}*"):
+        batch_id = branch.removeprefix(BRANCH_PREFIX)
+        if is_merged(repo, batch_id):
+            continue
+        batch = read_manifest(repo, branch, batch_id)
+        if batch:
+            found.append(batch)
+    return found
+
+
+def open_batches_holding(repo: CaseRepo, case_ids: set[str]) -> dict[str, str]:
+    """{case id: open batch id} for the given cases that an open batch already holds."""
+    held: dict[str, str] = {}
+    for batch in open_batches(repo):
+        for case_id in batch.cases:
+            if case_id in case_ids:
+                held[case_id] = batch.id
+    return held
+
+
+def _select(repo: CaseRepo, pending: dict[str, Case], baseline: dict[str, Case],
+            case_ids: list[str] | None, all_pending: bool) -> list[Case]:
+    if case_ids:
+        chosen = []
+        for case_id in dict.fromkeys(case_ids):
+            if case_id in baseline:
+                raise UsageError(f"case {case_id} is already in the baseline")
+            if case_id not in pending:
+                raise NoSuchCase(f"no pending case {case_id!r} on {MAIN} (is it committed?)")
+            chosen.append(pending[case_id])
+        held = open_batches_holding(repo, {c.id for c in chosen})
+        if held:
+            case_id, batch_id = next(iter(held.items()))
+            raise UsageError(f"case {case_id} is already in open batch {batch_id}")
+        return chosen
+    held = open_batches_holding(repo, set(pending))
+    free = sorted((c for c in pending.values() if c.id not in held), key=lambda c: (c.created, c.id))
+    return free if all_pending else free[: repo.config["batch"]["max_size"]]
+
+
+def create_batch(repo: CaseRepo, case_ids: list[str] | None = None, title: str = "",
+                 allow_small: bool = False, all_pending: bool = False) -> Batch:
+    """Approve pending cases (the given ones, or the oldest up to max_size) as `batch/<id>`."""
+    with repo.write_lock():
+        if gitio.rev(repo.git, f"refs/heads/{MAIN}") is None:
+            raise UsageError(f"the repository has no {MAIN} branch yet (run `straw init`)")
+        loaded = repo.load_ref(MAIN)
+        if loaded.issues:
+            raise ValidationFailed(loaded.issues)
+        pending = {c.id: c for c in loaded.split("pending")}
+        baseline = {c.id: c for c in loaded.split("baseline")}
+        bootstrap = all_pending and not baseline
+        if all_pending and baseline:
+            raise UsageError("--all is for a repository's first batch; main already has a baseline")
+        chosen = _select(repo, pending, baseline, case_ids, all_pending)
+        low, high = repo.config["batch"]["min_size"], repo.config["batch"]["max_size"]
+        if not chosen:
+            raise UsageError("no pending cases to batch (all are in open batches, or none exist)")
+        if not bootstrap:
+            if len(chosen) > high:
+                raise UsageError(f"a batch holds at most {high} cases ([batch] max_size), not {len(chosen)}")
+            if len(chosen) < low and not allow_small:
+                raise UsageError(f"a batch needs at least {low} cases ([batch] min_size), only "
+                                 f"{len(chosen)} given; pass --allow-small to approve fewer")
+        conflicts = [i for i in checks.cross_issues(list(baseline.values()) + chosen)
+                     if i.path in {c.path for c in chosen}]
+        if conflicts:
+            raise ValidationFailed(conflicts)
+        batch = Batch(new_batch_id(), title or f"{len(chosen)} cases", [c.id for c in chosen],
+                      repo.identity, now_iso(), bootstrap)
+        while gitio.rev(repo.git, f"refs/heads/{batch.branch}"):
+            batch = Batch(new_batch_id(), batch.title, batch.cases, batch.approver, batch.created,
+                          bootstrap)
+        schemas.check("batch", batch.manifest(), manifest_path(batch.id))
+        files = gitio.ls_tree(repo.git, MAIN, cases.CASES_DIR)
+        changes: dict[str, bytes | gitio.Blob | None] = {}
+        for case in chosen:
+            old = cases.case_path("pending", case.id)
+            changes[old] = None
+            changes[cases.case_path("baseline", case.id)] = gitio.Blob(files[old])
+        manifest = json.dumps(batch.manifest(), indent=2, ensure_ascii=False) + "\n"
+        changes[manifest_path(batch.id)] = manifest.encode("utf-8")
+        message = (f"Batch {batch.id}: approve {len(chosen)} cases for the baseline\n\n"
+                   f"{batch.title}\n\nStraw-Batch: {batch.id}\nApproved-by: {batch.approver}")
+        gitio.commit_to_branch(repo.git, batch.branch, changes, message,
+                               start=f"refs/heads/{MAIN}")
+        return batch
+
+
+def split_cases(repo: CaseRepo, batch_id: str) -> tuple[list[Case], list[Case]]:
+    """(baseline, new) cases of a batch as its branch holds them: `new` is the manifest's cases."""
+    batch = require_batch(repo, batch_id)
+    loaded = repo.load_ref(batch.branch)
+    if loaded.issues:
+        raise ValidationFailed(loaded.issues)
+    new_ids = set(batch.cases)
+    in_baseline = loaded.split("baseline")
+    new = [c for c in in_baseline if c.id in new_ids]
+    missing = new_ids - {c.id for c in new}
+    if missing:
+        raise StrawError(f"{batch.branch}: manifest names cases not in cases/baseline: "
+                         f"{', '.join(sorted(missing))}")
+    return [c for c in in_baseline if c.id not in new_ids], new
+
+
+# ---- review: diff, list, show -----------------------------------------------------------------
+
+
+@dataclass
+class CaseChange:
+    kind: str  # added | changed | removed
+    case_id: str
+    case: dict[str, Any] | None
+    fields: list[tuple[str, Any, Any]] = field(default_factory=list)  # (field, before, after)
+
+
+def _fields(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    keys = list(dict.fromkeys([*cases.FIELD_ORDER, *before, *after]))
+    return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+
+
+def batch_diff(repo: CaseRepo, batch_id: str) -> list[CaseChange]:
+    """What merging the batch would do to the baseline, case by case (vs the merge base with
+    main, like a pull request): cases added (with field changes made since they were pending),
+    baseline cases changed field by field, and baseline cases removed."""
+    batch = require_batch(repo, batch_id)
+    head = batch.branch if gitio.rev(repo.git, f"refs/heads/{batch.branch}") else MAIN
+    base = gitio.run(repo.git, "merge-base", MAIN, head) if head != MAIN else None
+    if base is None:  # merged and branch gone: compare the merge commit with its first parent
+        raise UsageError(f"batch {batch.id} is merged and its branch is gone; see `straw log`")
+    changes: list[CaseChange] = []
+
+    def load(ref: str, path: str) -> dict[str, Any] | None:
+        raw = gitio.read_file(repo.git, ref, path)
+        return None if raw is None else json.loads(raw.decode("utf-8"))
+
+    for status, path in gitio.diff_names(repo.git, base, head, "cases/baseline"):
+        case_id = path.rsplit("/", 1)[-1].removesuffix(".json")
+        if status == "A":
+            after = load(head, path) or {}
+            before = load(base, cases.case_path("pending", case_id))
+            changes.append(CaseChange("added", case_id, after, _fields(before, after) if before else []))
+        elif status == "D":
+            changes.append(CaseChange("removed", case_id, load(base, path)))
+        else:
+            before, after = load(base, path) or {}, load(head, path) or {}
+            changes.append(CaseChange("changed", case_id, after, _fields(before, after)))
+    return changes
+
+
+@dataclass
+class BatchInfo:
+    batch: Batch
+    status: str  # open | tuned-failing | passing | stale | merged | rejected
+    reason: str
+    report: dict[str, Any] | None
+
+    @property
+    def id(self) -> str:
+        return self.batch.id
+
+
+def batch_info(repo: CaseRepo, batch_id: str) -> BatchInfo:
+    from repo_store.gate import check_gate
+    from repo_store.reports import read_report
+
+    batch = require_batch(repo, batch_id)
+    if is_merged(repo, batch.id):
+        return BatchInfo(batch, "merged", "merged into main", read_report(repo, batch.id, MAIN))
+    result = check_gate(repo, batch.id)
+    return BatchInfo(batch, result.status, result.reason, result.report)
+
+
+def list_batches(repo: CaseRepo) -> list[BatchInfo]:
+    """Every batch: open branches, merged ones (manifest on main), rejected ones (tags)."""
+    infos: dict[str, BatchInfo] = {}
+    for branch in gitio.branches(repo.git, f"{BRANCH_PREFIX}*"):
+        try:
+            info = batch_info(repo, branch)
+        except StrawError:
+            continue
+        infos[info.id] = info
+    if gitio.rev(repo.git, MAIN):
+        for path in gitio.ls_tree(repo.git, MAIN, "batches"):
+            batch_id = path.rsplit("/", 1)[-1].removesuffix(".json")
+            if batch_id not in infos:
+                merged = read_manifest(repo, MAIN, batch_id)
+                if merged:
+                    infos[batch_id] = BatchInfo(merged, "merged", "merged into main", None)
+    for tag in gitio.tags(repo.git, f"{REJECTED_PREFIX}*"):
+        batch_id = tag.removeprefix(REJECTED_PREFIX)
+        if batch_id in infos:
+            continue
+        rejected = read_manifest(repo, tag, batch_id)
+        if rejected:
+            reason = gitio.run(repo.git, "tag", "-l", "--format=%(contents)", tag).strip()
+            infos[batch_id] = BatchInfo(rejected, "rejected", reason or "rejected", None)
+    return sorted(infos.values(), key=lambda i: i.batch.created, reverse=True)
+
+
+# ---- reject, update ---------------------------------------------------------------------------
+
+
+def reject_batch(repo: CaseRepo, batch_id: str, reason: str = "") -> str:
+    """Archive the branch as tag `batch-rejected/<id>` (reason in the tag message) and delete the
+    branch. Its cases were never moved on main, so they are still pending there: nothing is lost."""
+    with repo.write_lock():
+        batch = require_batch(repo, batch_id)
+        if is_merged(repo, batch.id):
+            raise UsageError(f"batch {batch.id} is already merged; its cases are baseline now")
+        tag = f"{REJECTED_PREFIX}{batch.id}"
+        message = f"Rejected by {repo.identity}: {reason or 'no reason given'}"
+        gitio.run(repo.git, "tag", "-a", "-m", message, tag, f"refs/heads/{batch.branch}")
+        gitio.run(repo.git, "branch", "-D", batch.branch)
+        return tag
+
+
+def update_batch(repo: CaseRepo, batch_id: str) -> str | None:
+    """Merge main into the batch branch (after main moved on). Returns the new commit, or None
+    when already up to date. Conflicts are reported by path and nothing is written."""
+    with repo.write_lock():
+        batch = require_batch(repo, batch_id)
+        head = gitio.rev(repo.git, f"refs/heads/{batch.branch}")
+        main = gitio.rev(repo.git, f"refs/heads/{MAIN}")
+        assert head and main
+        if gitio.run(repo.git, "merge-base", main, head) == main:
+            return None
+        tree, conflicts = gitio.merge_tree(repo.git, head, main)
+        if tree is None:
+            raise StrawError(f"{batch.branch}: merging {MAIN} conflicts in {', '.join(conflicts)}; "
+                             f"resolve by hand (`git switch {batch.branch}; git merge {MAIN}`)")
+        commit = gitio.commit_tree(repo.git, tree, [head, main],
+                                   f"Update batch {batch.id} from {MAIN}\n\nStraw-Batch: {batch.id}")
+        gitio.advance_branch(repo.git, batch.branch, commit, head)
+        return commit
+
+
+def push_batch(repo: CaseRepo, batch_id: str, remote: str = "origin") -> str:
+    batch = require_batch(repo, batch_id)
+    if remote not in [r.name for r in repo.git.remotes]:
+        raise UsageError(f"no remote {remote!r} (add one with `git remote add {remote} URL`)")
+    gitio.run(repo.git, "push", "--quiet", remote, f"refs/heads/{batch.branch}:refs/heads/{batch.branch}")
+    return f"{remote}/{batch.branch}"

@@ -1,0 +1,167 @@
+"""The baseline's history, read back from git: `straw log` (one line per merged batch, from
+main's first-parent history and the merge trailers), one case's history, and `straw verify`,
+the audit that every baseline change on main came through a passing, matching report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from repo_store import gitio
+from repo_store.repo import MAIN, CaseRepo
+
+SEP, REC, END = "\x1f", "\x1e", "\x1d"
+LOG_FORMAT = f"{REC}%H{SEP}%P{SEP}%aI{SEP}%an{SEP}%s{SEP}%(trailers:unfold,only){END}"
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    parents: list[str]
+    date: str
+    author: str
+    subject: str
+    trailers: dict[str, str]
+    files: list[str]
+
+
+def _log(repo: CaseRepo, paths: tuple[str, ...], name_only: bool = False) -> list[Commit]:
+    """main's first-parent commits touching `paths`, newest first (with the files they changed
+    against their first parent when `name_only`)."""
+    if gitio.rev(repo.git, MAIN) is None:
+        return []
+    extra = ["--name-only", "--diff-merges=first-parent"] if name_only else []
+    out = gitio.run(repo.git, "log", "--first-parent", f"--format={LOG_FORMAT}", *extra, MAIN,
+                    "--", *paths, strip=False)
+    commits = []
+    for chunk in out.split(REC)[1:]:
+        head, _, files = chunk.partition(END)
+        sha, parents, date, author, subject, trailer_text = head.split(SEP, 5)
+        trailers = {}
+        for line in trailer_text.splitlines():
+            key, sep, value = line.partition(": ")
+            if sep and key and " " not in key:
+                trailers[key] = value.strip()
+        commits.append(Commit(sha, parents.split(), date, author, subject, trailers,
+                              [f for f in files.splitlines() if f]))
+    return commits
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    commit: str
+    date: str
+    kind: str  # merge | bootstrap | rollback
+    batch: str | None
+    cases: str
+    model: str | None
+    baseline: str | None
+    new: str | None
+    approver: str | None
+    subject: str
+
+    def line(self) -> str:
+        model = (self.model or "-").removeprefix("sha256:")[:12]
+        return (f"{self.date[:10]} {self.commit[:8]} {self.kind:<9} {self.batch or '-':<18} "
+                f"+{self.cases:<4} model {model:<12} baseline {self.baseline or '-':<9} "
+                f"new {self.new or '-':<7} {self.approver or ''}").rstrip()
+
+
+def baseline_log(repo: CaseRepo) -> list[LogEntry]:
+    """One entry per change of the baseline or the production model, newest first."""
+    entries = []
+    for c in _log(repo, paths=("cases/baseline", "models.lock")):
+        t = c.trailers
+        if "Straw-Bootstrap" in t:
+            kind = "bootstrap"
+        elif "Straw-Rollback" in t:
+            kind = "rollback"
+        elif "Straw-Batch" in t and len(c.parents) > 1:
+            kind = "merge"
+        else:
+            kind = "direct"
+        entries.append(LogEntry(
+            c.sha, c.date, kind, t.get("Straw-Batch"),
+            t.get("Straw-Cases", t.get("Straw-Baseline-Cases", "0")),
+            t.get("Straw-Model"), t.get("Straw-Baseline"), t.get("Straw-New"),
+            t.get("Approved-by") or t.get("Rolled-back-by"), c.subject,
+        ))
+    return entries
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    commit: str
+    date: str
+    author: str
+    subject: str
+    where: str  # pending | baseline | removed
+
+
+def case_log(repo: CaseRepo, case_id: str) -> list[CaseEvent]:
+    """A case's history on main, newest first: added to pending, edited, merged into baseline."""
+    paths = (f"cases/pending/{case_id}.json", f"cases/baseline/{case_id}.json")
+    events = []
+    for c in _log(repo, paths=paths, name_only=True):
+        where = "baseline" if any("baseline" in f for f in c.files) else "pending"
+        events.append(CaseEvent(c.sha, c.date, c.author, c.subject, where))
+    return events
+
+
+@dataclass(frozen=True)
+class Violation:
+    commit: str
+    date: str
+    subject: str
+    changed: list[str]
+    why: str
+
+    def line(self) -> str:
+        more = len(self.changed) - 3
+        shown = ", ".join(self.changed[:3]) + (f" (+{more})" if more > 0 else "")
+        return f"{self.commit[:8]} {self.date[:10]} {self.subject!r}: changed {shown}: {self.why}"
+
+
+def _object(repo: CaseRepo, name: str) -> bytes | None:
+    try:
+        return gitio.read_blob(repo.git, name)
+    except Exception:  # noqa: BLE001 - a missing path reads as "no such object"
+        return None
+
+
+def verify_history(repo: CaseRepo) -> list[Violation]:
+    """Every first-parent commit of main that changed cases/baseline/ must be the demo bootstrap
+    (first baseline change only) or a straw merge whose report passed and matched its tree."""
+    violations = []
+    commits = list(reversed(_log(repo, paths=("cases/baseline",), name_only=True)))
+    for index, c in enumerate(commits):
+        changed = [f for f in c.files if f.startswith("cases/baseline/") and f.endswith(".json")]
+        if not changed:
+            continue
+
+        def bad(why: str, c: Commit = c, changed: list[str] = changed) -> None:
+            violations.append(Violation(c.sha, c.date, c.subject, changed, why))
+
+        if "Straw-Bootstrap" in c.trailers:
+            if index != 0:
+                bad("a bootstrap commit is accepted only as the baseline's first change")
+            continue
+        batch = c.trailers.get("Straw-Batch")
+        if len(c.parents) < 2 or not batch:
+            bad("not a straw batch merge (direct change of the baseline)")
+            continue
+        tip = c.parents[1]
+        raw = _object(repo, f"{tip}:reports/{batch}.json")
+        if raw is None:
+            bad(f"batch {batch} was merged without a report")
+            continue
+        report = json.loads(raw.decode("utf-8"))
+        if not report.get("summary", {}).get("passed"):
+            bad(f"batch {batch} was merged with a failing report")
+            continue
+        if report.get("cases_tree") != gitio.tree_of(repo.git, tip, "cases"):
+            bad(f"batch {batch}'s report does not match the merged cases (stale report)")
+            continue
+        if gitio.tree_of(repo.git, c.sha, "cases/baseline") != gitio.tree_of(repo.git, tip, "cases/baseline"):
+            bad(f"the merge's baseline differs from what batch {batch}'s report validated")
+    return violations

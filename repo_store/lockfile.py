@@ -1,0 +1,66 @@
+"""models.lock: which model is in production. Its git log is the model's history; promoting a
+model (merge) or rolling back (monitor) is a commit that changes it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from repo_store import gitio, schemas
+from repo_store.errors import Issue, ValidationFailed
+from repo_store.repo import MAIN, CaseRepo
+
+LOCK_FILE = "models.lock"
+
+
+def encode(lock: dict[str, Any]) -> bytes:
+    schemas.check("models_lock", lock, LOCK_FILE)
+    return (json.dumps(lock, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def decode(raw: bytes, where: str = LOCK_FILE) -> dict[str, Any]:
+    try:
+        lock = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValidationFailed([Issue(where, "$", f"unreadable models.lock: {err}")]) from None
+    schemas.check("models_lock", lock, where)
+    return lock
+
+
+def read_lock(repo: CaseRepo, ref: str = MAIN) -> dict[str, Any] | None:
+    """The production model as committed on `ref`; None before the first promotion."""
+    raw = gitio.read_file(repo.git, ref, LOCK_FILE)
+    return None if raw is None else decode(raw, f"{ref}:{LOCK_FILE}")
+
+
+@dataclass(frozen=True)
+class LockVersion:
+    commit: str
+    date: str
+    subject: str
+    lock: dict[str, Any]
+
+
+def lock_history(repo: CaseRepo) -> list[LockVersion]:
+    """Every production model main has had, newest first."""
+    out = gitio.run(repo.git, "log", "--first-parent", "--format=%H%x1f%aI%x1f%s", MAIN, "--",
+                    LOCK_FILE) if gitio.rev(repo.git, MAIN) else ""
+    versions = []
+    for line in out.splitlines():
+        commit, date, subject = line.split("\x1f", 2)
+        raw = gitio.read_file(repo.git, commit, LOCK_FILE)
+        if raw is not None:
+            versions.append(LockVersion(commit, date, subject, decode(raw, f"{commit[:8]}:{LOCK_FILE}")))
+    return versions
+
+
+def commit_lock(repo: CaseRepo, lock: dict[str, Any], message: str) -> str:
+    """Write models.lock on main as one commit (a rollback), whether or not main is checked out."""
+    with repo.write_lock():
+        head = gitio.rev(repo.git, f"refs/heads/{MAIN}")
+        if gitio.head_branch(repo.git) == MAIN and gitio.dirty_paths(repo.git, LOCK_FILE):
+            from repo_store.errors import UsageError
+
+            raise UsageError(f"{LOCK_FILE} has uncommitted changes: commit or discard them first")
+        return gitio.commit_to_branch(repo.git, MAIN, {LOCK_FILE: encode(lock)}, message, start=head)
