@@ -4,13 +4,16 @@ schema before it touches disk, written atomically, and committed under the repos
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Any
 
-from repo_store import cases, checks, gitio
+from repo_store import cases, checks, gitio, locking
 from repo_store.cases import Case
-from repo_store.errors import Issue, NoSuchCase, UsageError, ValidationFailed
+from repo_store.errors import Issue, NoSuchCase, StrawError, UsageError, ValidationFailed
 from repo_store.ids import is_safe_id, new_case_id, now_iso, unsafe_id_reason
 from repo_store.repo import CaseRepo
+
+logger = logging.getLogger(__name__)
 
 
 def new_case_data(repo: CaseRepo, *, input: str | list[dict[str, str]], expected: Any,
@@ -23,7 +26,9 @@ def new_case_data(repo: CaseRepo, *, input: str | list[dict[str, str]], expected
         "input": input,
         "expected": expected,
         "match": match,
-        "tags": list(dict.fromkeys(tags or [])),
+        # repeated tags collapse; anything that is not a list of strings is left for the schema
+        "tags": list(dict.fromkeys(tags)) if isinstance(tags, list) and all(
+            isinstance(t, str) for t in tags) else (tags if tags is not None else []),
         "created": created or now_iso(),
         "author": author or repo.identity,
     }
@@ -67,6 +72,7 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> li
         if issues:
             raise ValidationFailed(issues)
         written: list[str] = []
+        head = gitio.rev(repo.git, "HEAD")
         try:
             for case in new:
                 target = repo.root / case.path
@@ -74,14 +80,30 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> li
                     raise ValidationFailed([Issue(case.path, "$.id", f"duplicate id {case.id!r}")])
                 cases.atomic_write(target, cases.serialize(case.data))
                 written.append(case.path)
-            gitio.commit_paths(repo.git, written, message)
+            _commit(repo, written, message)
         except BaseException:
+            if gitio.rev(repo.git, "HEAD") != head:
+                raise  # the commit landed: every case is in; nothing to take back
             # Ctrl-C or a failure before the commit: take back every file this call wrote.
             for path in written:
                 (repo.root / path).unlink(missing_ok=True)
             gitio.run(repo.git, "reset", "-q", "--", *written) if written else None
             raise
     return new
+
+
+def _commit(repo: CaseRepo, paths: list[str], message: str) -> None:
+    """The commit that makes a write visible, shielded from Ctrl-C: it lands whole or not at all.
+    A Ctrl-C that arrives meanwhile is honoured only if the commit did not land."""
+    with locking.deferred_interrupt() as interrupted:
+        try:
+            gitio.commit_paths(repo.git, paths, message)
+        except StrawError:
+            if interrupted:
+                raise KeyboardInterrupt from None
+            raise
+    if interrupted:
+        logger.warning("interrupt arrived while committing; the commit was already complete")
 
 
 def add_case(repo: CaseRepo, **fields: Any) -> Case:
@@ -132,11 +154,14 @@ def edit_case(repo: CaseRepo, case_id: str, changes: dict[str, Any]) -> Case:
         if issues:
             raise ValidationFailed(issues)
         old = (repo.root / case.path).read_bytes()
-        cases.atomic_write(repo.root / case.path, content)
+        head = gitio.rev(repo.git, "HEAD")
         try:
-            gitio.commit_paths(repo.git, [case.path], f"Edit pending case {case_id}")
+            cases.atomic_write(repo.root / case.path, content)
+            _commit(repo, [case.path], f"Edit pending case {case_id}")
         except BaseException:
-            cases.atomic_write(repo.root / case.path, old)
+            if gitio.rev(repo.git, "HEAD") == head:
+                cases.atomic_write(repo.root / case.path, old)
+                gitio.run(repo.git, "reset", "-q", "--", case.path)
             raise
         return updated
 
@@ -151,9 +176,17 @@ def remove_case(repo: CaseRepo, case_id: str) -> Case:
         if holders:
             raise UsageError(f"{case.path}: case is in open batch {holders[case_id]}; "
                              f"reject that batch first")
-        (repo.root / case.path).unlink()
-        gitio.commit_paths(repo.git, [case.path],
-                           f"Remove pending case {case_id}: {_short(case.text)}")
+        target = repo.root / case.path
+        old = target.read_bytes()
+        head = gitio.rev(repo.git, "HEAD")
+        try:
+            target.unlink()
+            _commit(repo, [case.path], f"Remove pending case {case_id}: {_short(case.text)}")
+        except BaseException:
+            if gitio.rev(repo.git, "HEAD") == head:
+                cases.atomic_write(target, old)
+                gitio.run(repo.git, "reset", "-q", "--", case.path)
+            raise
         return case
 
 

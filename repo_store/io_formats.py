@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from repo_store import cases as case_files
 from repo_store import curation
 from repo_store.cases import FIELD_ORDER, Case
 from repo_store.errors import Issue, UsageError, ValidationFailed
@@ -35,8 +36,18 @@ def _records_jsonl(text: str, name: str) -> list[tuple[str, Any]]:
 
 def _records_csv(text: str, name: str) -> list[tuple[str, Any]]:
     out = []
+    # csv refuses cells over 128 KiB with an opaque error; let them through so that the schema
+    # names the field and its size instead.
+    csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
     reader = csv.DictReader(io.StringIO(text))
-    for number, row in enumerate(reader, 2):
+    rows = iter(enumerate(reader, 2))
+    while True:
+        try:
+            number, row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            raise ValidationFailed([Issue(f"{name}:{reader.line_num}", "$", f"bad CSV: {err}")]) from None
         where = f"{name}:{number}"
         record: dict[str, Any] = {}
         for key, value in row.items():
@@ -79,7 +90,10 @@ def to_case_data(repo: CaseRepo, record: Any, where: str) -> dict[str, Any]:
             raise ValidationFailed([Issue(where, f"$.{needed}", "is required")])
     known = {k: v for k, v in record.items() if k in FIELD_ORDER}
     extra = {k: v for k, v in record.items() if k not in FIELD_ORDER and k != "split"}
-    meta = dict(known.pop("meta", None) or {})
+    given_meta = known.pop("meta", None)
+    if given_meta is not None and not isinstance(given_meta, dict):
+        raise ValidationFailed([Issue(where, "$.meta", "must be a JSON object")])
+    meta = dict(given_meta or {})
     meta.update(extra)
     if "source" in known and not isinstance(known["source"], str):
         meta["source"] = known.pop("source")
@@ -87,9 +101,16 @@ def to_case_data(repo: CaseRepo, record: Any, where: str) -> dict[str, Any]:
         repo, input=known.pop("input"), expected=known.pop("expected"),
         match=known.pop("match", "label"), case_id=known.pop("id", None),
         author=known.pop("author", None), created=known.pop("created", None),
-        tags=known.pop("tags", None), source=known.pop("source", None),
-        notes=known.pop("notes", None), meta=meta or None,
+        tags=known.get("tags"),
     )
+    # optional fields exactly as given (an empty `meta` or `notes` survives a round trip)
+    for key in ("source", "notes"):
+        if key in known:
+            data[key] = known[key]
+    if "tags" not in known:
+        data.pop("tags", None)
+    if meta or "meta" in record:
+        data["meta"] = meta
     return data
 
 
@@ -101,9 +122,12 @@ def import_file(repo: CaseRepo, path: Path) -> list[Case]:
     issues: list[Issue] = []
     for where, record in records:
         try:
-            datas.append(to_case_data(repo, record, where))
+            data = to_case_data(repo, record, where)
+            case_files.check_new(data, "pending")
+            datas.append(data)
         except ValidationFailed as err:
-            issues += err.issues
+            # name the line of the file being imported, not the case file it would have become
+            issues += [Issue(where, issue.pointer, issue.message) for issue in err.issues]
     if issues:
         raise ValidationFailed(issues)
     if not datas:

@@ -50,3 +50,25 @@ def write_lock(git_dir: Path, timeout: float = 60.0) -> Iterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+@contextmanager
+def deferred_interrupt() -> Iterator[list[int]]:
+    """Hold back Ctrl-C (SIGINT, SIGTERM) for a short step that must not be cut in half, such as the
+    `git commit` that makes a write visible. The yielded list collects the signals that arrived;
+    the caller decides what they mean once the step is done. Outside the main thread (where signal
+    handlers cannot be set) this does nothing."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    received: list[int] = []
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, lambda signum, _frame: received.append(signum))
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -71,6 +71,44 @@ def _short(message: str, limit: int = 160) -> str:
     return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
+def _summary(instance: Any) -> str:
+    """A short stand-in for a value too long to echo (a 1 MB input must not fill the terminal)."""
+    if isinstance(instance, str):
+        return f"text of {len(instance):,} characters"
+    if isinstance(instance, list):
+        return f"a list of {len(instance):,} items"
+    if isinstance(instance, dict):
+        return f"an object of {len(instance):,} keys"
+    return type(instance).__name__
+
+
+def _message(error: Any) -> str:
+    if error.validator == "pattern" and error.validator_value == "\\S":
+        return "is blank (only whitespace)"
+    message = error.message
+    shown = repr(error.instance)
+    if len(shown) > 60 and shown in message:
+        message = message.replace(shown, _summary(error.instance))
+    return _short(message)
+
+
+def _descend(error: Any, validator: Any) -> Any:
+    """For oneOf/anyOf, the fault inside the branch whose type fits the value: `'' is too short`
+    rather than `'' is not valid under any of the given schemas`."""
+    from jsonschema.exceptions import best_match
+
+    while error.validator in ("oneOf", "anyOf") and error.context:
+        fitting = {i for i, sub in enumerate(error.validator_value)
+                   if isinstance(sub, dict) and "type" in sub
+                   and validator.is_type(error.instance, sub["type"])}
+        inner = [e for e in error.context if e.relative_schema_path and
+                 e.relative_schema_path[0] in fitting]
+        if not inner:
+            break
+        error = best_match(inner)
+    return error
+
+
 def schema_issues(name: str, document: Any, path: str) -> list[Issue]:
     """Every fault of `document` against schema `name`, best match first; [] when valid."""
     import fastjsonschema
@@ -82,12 +120,19 @@ def schema_issues(name: str, document: Any, path: str) -> list[Issue]:
         pass
     from jsonschema.exceptions import best_match
 
-    errors = list(_precise(name).iter_errors(document))
+    validator = _precise(name)
+    errors = list(validator.iter_errors(document))
     if not errors:  # the two validators disagree only on exotic input; trust the precise one
         return []
     best = best_match(errors)
     ordered = [best] + [e for e in errors if e is not best]
-    return [Issue(path, _pointer(e.absolute_path), _short(e.message)) for e in ordered]
+    issues: list[Issue] = []
+    for error in ordered:
+        error = _descend(error, validator)
+        issue = Issue(path, _pointer(error.absolute_path), _message(error))
+        if issue not in issues:  # two allOf branches often report the same fault
+            issues.append(issue)
+    return issues
 
 
 def check(name: str, document: Any, path: str) -> None:

@@ -1,0 +1,451 @@
+"""repo_store on real git repositories: loading, writing, ids, cross-case checks, config, and what
+bad input gets (SPEC §6). The CLI face of the same is in test_cli_cases.py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import commit_count, git
+
+from repo_store import cases, config, curation, gitio, io_formats, schemas, validation
+from repo_store.errors import NoSuchCase, NotARepository, UsageError, ValidationFailed
+from repo_store.ids import SAFE_ID, is_safe_id, new_case_id
+from repo_store.repo import open_case_repo
+
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
+
+
+def _pending_files(repo) -> set[str]:
+    return {p.name for p in (repo.root / "cases" / "pending").iterdir()}
+
+
+def _stray(repo) -> list[str]:
+    """Leftovers an interrupted write could leave: temp files, git locks, temp indexes."""
+    root = Path(repo.root)
+    found = [str(p) for p in root.rglob(".*.tmp")]
+    found += [str(p) for p in Path(repo.git_dir).glob("*.lock") if p.name != "straw.lock"]
+    found += [str(p) for p in Path(repo.git_dir).glob("straw-index-*")]
+    return found
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", sorted(SCHEMA_DIR.glob("*.schema.json")), ids=lambda p: p.name)
+def test_every_schema_is_valid_2020_12(path: Path) -> None:
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(schema)
+
+
+def test_fast_and_precise_validators_agree_on_the_demo_cases(demo_repo) -> None:
+    loaded = demo_repo.load()
+    assert not loaded.issues
+    for case in loaded.cases[:20]:
+        assert schemas.schema_issues("case", case.data, case.path) == []
+        bad = {**case.data, "match": "nope"}
+        (issue, *_) = schemas.schema_issues("case", bad, case.path)
+        assert issue.pointer == "$.match"
+
+
+def test_safe_id_pattern_is_the_schemas() -> None:
+    schema = schemas.load_schema("case")
+    assert schema["properties"]["id"]["pattern"] == SAFE_ID.pattern
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+def test_demo_repo_loads_clean(demo_repo) -> None:
+    loaded = demo_repo.load()
+    assert loaded.issues == []
+    assert len(loaded.split("baseline")) >= 90 and len(loaded.split("pending")) >= 30
+    assert validation.validate_repo(demo_repo) == []
+
+
+def test_malformed_json_among_good_files_the_rest_still_load(demo_repo) -> None:
+    before = len(demo_repo.load().cases)
+    (demo_repo.root / "cases/pending/broken.json").write_text('{"id": "broken", "input": ', "utf-8")
+    loaded = demo_repo.load()
+    assert len(loaded.cases) == before
+    (issue,) = loaded.issues
+    assert issue.path == "cases/pending/broken.json" and issue.pointer == "$"
+    assert issue.message.startswith("malformed JSON")
+
+
+def test_schema_violation_names_path_pointer_reason(demo_repo) -> None:
+    victim = demo_repo.load().split("pending")[0]
+    data = {**victim.data, "expected": ["not", "a", "label"]}
+    (demo_repo.root / victim.path).write_text(json.dumps(data), "utf-8")
+    (issue,) = [i for i in demo_repo.load().issues]
+    assert str(issue) == f"{victim.path}::$.expected: ['not', 'a', 'label'] is not of type 'string'"
+
+
+def test_non_utf8_file_is_an_issue_not_a_crash(demo_repo) -> None:
+    (demo_repo.root / "cases/pending/latin1.json").write_bytes(
+        '{"id": "latin1", "input": "caf\xe9"}'.encode("latin-1"))
+    loaded = demo_repo.load()
+    (issue,) = loaded.issues
+    assert issue.path == "cases/pending/latin1.json" and "not UTF-8" in issue.message
+
+
+def test_file_name_must_match_id(case_repo) -> None:
+    case = curation.add_case(case_repo, input="hello", expected="greeting")
+    shutil.copy(case_repo.root / case.path, case_repo.root / "cases/pending/other-name.json")
+    issues = case_repo.load().issues
+    assert [(i.path, i.pointer) for i in issues] == [("cases/pending/other-name.json", "$.id")]
+
+
+def test_load_ref_reads_committed_cases_without_checkout(demo_repo) -> None:
+    committed = demo_repo.load_ref("main")
+    assert {c.id for c in committed.cases} == {c.id for c in demo_repo.load().cases}
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+def test_add_case_writes_validated_file_and_commits(case_repo) -> None:
+    before = commit_count(case_repo.root)
+    case = curation.add_case(case_repo, input="שלום, איפה הכרטיס שלי?", expected="card_arrival",
+                             tags=["hebrew", "hebrew"], source="ticket #12", notes="[bold]x[/]")
+    assert case.split == "pending" and is_safe_id(case.id)
+    on_disk = json.loads((case_repo.root / case.path).read_text("utf-8"))
+    assert on_disk == case.data and on_disk["tags"] == ["hebrew"]
+    assert on_disk["author"] == "Test Author <author@example.com>"
+    assert commit_count(case_repo.root) == before + 1
+    log = git(case_repo.root, "log", "-1", "--format=%an <%ae>|%s").stdout.strip()
+    assert log.startswith("Test Author <author@example.com>|Add pending case " + case.id)
+    assert gitio.dirty_paths(case_repo.git) == []
+
+
+def test_invalid_case_touches_nothing(case_repo) -> None:
+    before = commit_count(case_repo.root)
+    with pytest.raises(ValidationFailed) as err:
+        curation.add_case(case_repo, input="x", expected="two\nlines")
+    assert "$.expected" in str(err.value)
+    assert commit_count(case_repo.root) == before
+    assert _pending_files(case_repo) == {".gitkeep"}
+
+
+def test_new_ids_are_unique_and_safe() -> None:
+    ids = {new_case_id() for _ in range(2000)}
+    assert len(ids) == 2000 and all(is_safe_id(i) for i in ids)
+
+
+@pytest.mark.parametrize("bad_id, reason", [
+    ("../x", "path separator"),
+    ("a/b", "path separator"),
+    ("..", "'..'"),
+    ("x" * 300, "300 characters"),
+    (".hidden", "not a safe file name"),
+])
+def test_unsafe_ids_are_refused(case_repo, bad_id: str, reason: str) -> None:
+    data = curation.new_case_data(case_repo, input="q", expected="a", case_id=bad_id)
+    with pytest.raises(ValidationFailed) as err:
+        curation.add_cases(case_repo, [data], "x")
+    assert err.value.issues[0].pointer == "$.id" and reason in str(err.value)
+    assert _pending_files(case_repo) == {".gitkeep"}
+    assert not (case_repo.root / "x").exists() and not (case_repo.root / "cases" / "x.json").exists()
+    with pytest.raises(UsageError):
+        curation.get_case(case_repo, bad_id)
+
+
+def test_duplicate_id_is_refused(demo_repo) -> None:
+    existing = demo_repo.load().split("baseline")[0]
+    data = curation.new_case_data(demo_repo, input="a brand new input", expected="benign",
+                                  case_id=existing.id)
+    with pytest.raises(ValidationFailed) as err:
+        curation.add_cases(demo_repo, [data], "dup")
+    assert "duplicate id" in str(err.value)
+
+
+def test_duplicate_id_on_disk_is_found_by_validate(demo_repo) -> None:
+    case = demo_repo.load().split("pending")[0]
+    shutil.copy(demo_repo.root / case.path, demo_repo.root / "cases/baseline" / f"{case.id}.json")
+    issues = validation.validate_repo(demo_repo)
+    assert any(i.pointer == "$.id" and "duplicate id" in i.message for i in issues)
+    named = " ".join(str(i) for i in issues)
+    assert f"cases/baseline/{case.id}.json" in named and f"cases/pending/{case.id}.json" in named
+
+
+def test_contradictory_pair_is_refused_on_add_and_named_by_validate(demo_repo) -> None:
+    base = demo_repo.load().split("baseline")[0]
+    other_label = "benign" if base.expected != "benign" else "off_topic"
+    # the same input up to case and spacing
+    shouted = "  " + base.text.upper() + " "
+    with pytest.raises(ValidationFailed) as err:
+        curation.add_case(demo_repo, input=shouted, expected=other_label)
+    assert f"contradicts {base.id}" in str(err.value)
+    # written behind straw's back: validate names both
+    data = curation.new_case_data(demo_repo, input=base.text, expected=other_label)
+    (demo_repo.root / cases.case_path("pending", data["id"])).write_bytes(cases.serialize(data))
+    issues = validation.validate_repo(demo_repo)
+    (issue,) = [i for i in issues if "contradicts" in i.message]
+    assert base.id in issue.message and data["id"] in issue.path
+
+
+def test_empty_input_is_refused(case_repo) -> None:
+    for empty in ("", "   \n\t"):
+        with pytest.raises(ValidationFailed) as err:
+            curation.add_case(case_repo, input=empty, expected="x")
+        assert err.value.issues[0].pointer == "$.input"
+    with pytest.raises(ValidationFailed):
+        curation.add_case(case_repo, input=[], expected="x")
+
+
+def test_one_megabyte_input_gets_a_short_message(case_repo) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        curation.add_case(case_repo, input="a" * 1_000_000, expected="x")
+    message = str(err.value)
+    assert "$.input" in message and "too long" in message and len(message) < 300
+    assert _pending_files(case_repo) == {".gitkeep"}
+
+
+def test_edit_and_remove_pending_case(demo_repo) -> None:
+    case = demo_repo.load().split("pending")[0]
+    edited = curation.edit_case(demo_repo, case.id, {"notes": "checked", "tags": ["x"]})
+    assert edited.data["notes"] == "checked"
+    assert json.loads((demo_repo.root / case.path).read_text("utf-8"))["tags"] == ["x"]
+    with pytest.raises(UsageError):
+        curation.edit_case(demo_repo, case.id, {"id": "renamed"})
+    with pytest.raises(ValidationFailed):
+        curation.edit_case(demo_repo, case.id, {"match": "bogus"})
+    assert json.loads((demo_repo.root / case.path).read_text("utf-8"))["notes"] == "checked"
+    curation.remove_case(demo_repo, case.id)
+    assert not (demo_repo.root / case.path).exists()
+    assert gitio.dirty_paths(demo_repo.git) == []
+    with pytest.raises(NoSuchCase):
+        curation.get_case(demo_repo, case.id)
+
+
+def test_baseline_cases_are_not_curated_directly(demo_repo) -> None:
+    case = demo_repo.load().split("baseline")[0]
+    with pytest.raises(UsageError, match="batch"):
+        curation.edit_case(demo_repo, case.id, {"notes": "x"})
+    with pytest.raises(UsageError, match="batch"):
+        curation.remove_case(demo_repo, case.id)
+
+
+def test_dirty_case_is_not_edited_or_removed(demo_repo) -> None:
+    case = demo_repo.load().split("pending")[0]
+    path = demo_repo.root / case.path
+    local = path.read_text("utf-8").replace('"match"', '"notes": "my local edit",\n  "match"')
+    path.write_text(local, "utf-8")
+    with pytest.raises(UsageError, match="uncommitted changes"):
+        curation.edit_case(demo_repo, case.id, {"notes": "theirs"})
+    with pytest.raises(UsageError, match="uncommitted changes"):
+        curation.remove_case(demo_repo, case.id)
+    assert path.read_text("utf-8") == local  # the local edit is not lost
+
+
+def test_writes_need_main_checked_out(demo_repo) -> None:
+    git(demo_repo.root, "switch", "-q", "-c", "elsewhere")
+    with pytest.raises(UsageError, match="check out main"):
+        curation.add_case(demo_repo, input="x", expected="y")
+
+
+def test_failed_commit_takes_back_the_written_files(case_repo, monkeypatch) -> None:
+    before = commit_count(case_repo.root)
+
+    def broken(*_a, **_k):
+        raise gitio.GitError("git commit: simulated failure")
+
+    monkeypatch.setattr(gitio, "commit_paths", broken)
+    with pytest.raises(gitio.GitError):
+        curation.add_case(case_repo, input="x", expected="y")
+    assert commit_count(case_repo.root) == before
+    assert _pending_files(case_repo) == {".gitkeep"}
+    assert gitio.dirty_paths(case_repo.git) == []
+
+
+def test_failed_commit_restores_edited_and_removed_case(demo_repo, monkeypatch) -> None:
+    case = demo_repo.load().split("pending")[0]
+    original = (demo_repo.root / case.path).read_bytes()
+
+    def broken(*_a, **_k):
+        raise gitio.GitError("git commit: simulated failure")
+
+    monkeypatch.setattr(gitio, "commit_paths", broken)
+    with pytest.raises(gitio.GitError):
+        curation.edit_case(demo_repo, case.id, {"notes": "x"})
+    assert (demo_repo.root / case.path).read_bytes() == original
+    with pytest.raises(gitio.GitError):
+        curation.remove_case(demo_repo, case.id)
+    assert (demo_repo.root / case.path).read_bytes() == original
+    assert gitio.dirty_paths(demo_repo.git) == []
+
+
+# --- import / export -------------------------------------------------------------------------
+
+def test_ctrl_c_during_import_leaves_no_half_import(demo_repo, tmp_path, monkeypatch) -> None:
+    source = tmp_path / "many.jsonl"
+    source.write_text("".join(json.dumps({"input": f"question number {i}", "expected": "benign"}) + "\n"
+                              for i in range(200)), "utf-8")
+    before_commits = commit_count(demo_repo.root)
+    before_files = _pending_files(demo_repo)
+    real_write = cases.atomic_write
+    calls = {"n": 0}
+
+    def interrupted_write(path, content):
+        calls["n"] += 1
+        if calls["n"] == 120:
+            raise KeyboardInterrupt
+        real_write(path, content)
+
+    monkeypatch.setattr(cases, "atomic_write", interrupted_write)
+    with pytest.raises(KeyboardInterrupt):
+        io_formats.import_file(demo_repo, source)
+    assert commit_count(demo_repo.root) == before_commits
+    assert _pending_files(demo_repo) == before_files
+    assert gitio.dirty_paths(demo_repo.git) == [] and _stray(demo_repo) == []
+    # and the same import afterwards goes through whole
+    monkeypatch.setattr(cases, "atomic_write", real_write)
+    assert len(io_formats.import_file(demo_repo, source)) == 200
+    assert commit_count(demo_repo.root) == before_commits + 1
+
+
+def test_ctrl_c_at_the_commit_leaves_no_half_import(case_repo, tmp_path, monkeypatch) -> None:
+    source = tmp_path / "few.jsonl"
+    source.write_text("".join(json.dumps({"input": f"q{i}", "expected": "a"}) + "\n" for i in range(5)))
+
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gitio, "commit_paths", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        io_formats.import_file(case_repo, source)
+    assert _pending_files(case_repo) == {".gitkeep"}
+    assert gitio.dirty_paths(case_repo.git) == [] and _stray(case_repo) == []
+
+
+def test_import_banking77_as_it_is(case_repo, banking77) -> None:
+    added = io_formats.import_file(case_repo, banking77 / "cases.jsonl")
+    assert len(added) == 210
+    loaded = case_repo.load()
+    assert loaded.issues == [] and len(loaded.split("pending")) == 210
+    records = [json.loads(line) for line in (banking77 / "cases.jsonl").read_text("utf-8").splitlines()]
+    by_input = {c.text: c for c in loaded.cases}
+    for record in records:
+        case = by_input[record["input"]]
+        assert case.expected == record["expected"]
+        assert case.data["source"] == record["source"]
+        assert case.data["meta"]["group"] == record["group"]
+    assert validation.validate_repo(case_repo) == []
+
+
+def _tricky_repo(demo_repo):
+    curation.add_case(demo_repo, input=[{"role": "system", "content": "You are a bank bot."},
+                                        {"role": "user", "content": "[bold]hi[/] — מה שלומך?"}],
+                      expected="benign", tags=["chat"])
+    curation.add_case(demo_repo, input="Which colour, \"red\",\nor blue?", expected=["red", "blue"],
+                      match="one_of", notes="line1\nline2, with comma", meta={"k": [1, {"z": None}]})
+    curation.add_case(demo_repo, input="give JSON", expected={"a": [1, 2.5, "ש"]}, match="json")
+    return demo_repo
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_import_round_trip_is_lossless(demo_repo, make_case_repo, tmp_path, fmt) -> None:
+    source = _tricky_repo(demo_repo).load().cases
+    text = io_formats.export_jsonl(source) if fmt == "jsonl" else io_formats.export_csv(source)
+    path = tmp_path / f"export.{fmt}"
+    path.write_text(text, "utf-8")
+    target = make_case_repo("target")
+    io_formats.import_file(target, path)
+    again = {c.id: c.data for c in target.load().cases}
+    assert again == {c.id: c.data for c in source}
+    # and exporting the imported copy gives the same text, splits aside
+    copy = target.load().cases
+    assert len(copy) == len(source)
+
+
+def test_import_refuses_whole_file_on_one_bad_record(case_repo, tmp_path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_text('{"input": "ok", "expected": "a"}\n{"input": "no expectation"}\n', "utf-8")
+    with pytest.raises(ValidationFailed) as err:
+        io_formats.import_file(case_repo, path)
+    assert str(err.value).startswith(f"{path}:2::$.expected: is required")
+    assert _pending_files(case_repo) == {".gitkeep"}
+
+
+def test_import_names_the_file_line_not_a_generated_case_path(case_repo, tmp_path) -> None:
+    path = tmp_path / "big.jsonl"
+    path.write_text(json.dumps({"input": "a" * 1_000_000, "expected": "x"}) + "\n", "utf-8")
+    with pytest.raises(ValidationFailed) as err:
+        io_formats.import_file(case_repo, path)
+    assert str(err.value) == f"{path}:1::$.input: text of 1,000,000 characters is too long"
+
+
+def test_import_of_huge_csv_cell_is_a_clear_error(case_repo, tmp_path) -> None:
+    path = tmp_path / "big.csv"
+    path.write_text("input,expected\n\"" + "b" * 1_000_000 + "\",x\n", "utf-8")
+    with pytest.raises(ValidationFailed) as err:
+        io_formats.import_file(case_repo, path)
+    assert str(err.value) == f"{path}:2::$.input: text of 1,000,000 characters is too long"
+
+
+def test_import_rejects_non_utf8_and_unknown_formats(case_repo, tmp_path) -> None:
+    bad = tmp_path / "latin.jsonl"
+    bad.write_bytes('{"input": "caf\xe9", "expected": "x"}\n'.encode("latin-1"))
+    with pytest.raises(ValidationFailed, match="not UTF-8"):
+        io_formats.import_file(case_repo, bad)
+    other = tmp_path / "cases.txt"
+    other.write_text("x")
+    with pytest.raises(UsageError, match="unknown format"):
+        io_formats.import_file(case_repo, other)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(UsageError, match="no records"):
+        io_formats.import_file(case_repo, empty)
+
+
+# --- config and repository -------------------------------------------------------------------
+
+def test_config_unknown_key_is_named(case_repo) -> None:
+    (case_repo.root / "straw.toml").write_text('[model]\nbackend = "classifier"\ncolour = "red"\n')
+    with pytest.raises(ValidationFailed) as err:
+        config.load(case_repo.root)
+    assert str(err.value).startswith("straw.toml::$.model: ") and "'colour'" in str(err.value)
+    (case_repo.root / "straw.toml").write_text('[modle]\nbackend = "classifier"\n')
+    with pytest.raises(ValidationFailed, match="'modle'"):
+        open_case_repo(case_repo.root)
+
+
+def test_config_wrong_type_is_named(case_repo) -> None:
+    (case_repo.root / "straw.toml").write_text('[train]\nbatch_size = "sixteen"\n')
+    with pytest.raises(ValidationFailed) as err:
+        config.load(case_repo.root)
+    assert str(err.value) == "straw.toml::$.train.batch_size: 'sixteen' is not of type 'integer'"
+    (case_repo.root / "straw.toml").write_text("[train\n")
+    with pytest.raises(ValidationFailed, match="not valid TOML"):
+        config.load(case_repo.root)
+
+
+def test_config_defaults_merge(case_repo) -> None:
+    (case_repo.root / "straw.toml").write_text("[batch]\nmin_size = 3\n")
+    loaded = config.load(case_repo.root)
+    assert loaded["batch"] == {"min_size": 3, "max_size": 20}
+    assert loaded["train"]["max_iterations"] == config.DEFAULTS["train"]["max_iterations"]
+
+
+def test_not_a_git_folder(tmp_path) -> None:
+    with pytest.raises(NotARepository, match="not a git repository"):
+        open_case_repo(tmp_path)
+    git(tmp_path, "init", "-q")
+    with pytest.raises(NotARepository, match="straw init"):
+        open_case_repo(tmp_path)
+
+
+def test_init_is_idempotent_and_keeps_users_hook(tmp_path) -> None:
+    from repo_store.setup import init_case_repo
+
+    git(tmp_path, "init", "-q", "-b", "main")
+    hook = tmp_path / ".git/hooks/pre-commit"
+    hook.write_text("#!/bin/sh\nexit 0\n")
+    init_case_repo(tmp_path)
+    assert (tmp_path / ".git/hooks/pre-commit.pre-straw").read_text() == "#!/bin/sh\nexit 0\n"
+    count = commit_count(tmp_path)
+    init_case_repo(tmp_path)
+    assert commit_count(tmp_path) == count
+    assert git(tmp_path, "status", "--porcelain").stdout == ""
