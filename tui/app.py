@@ -1,0 +1,96 @@
+"""The application shell: one mode per screen (Cases, Batches, Pull requests, History, Monitor),
+the command palette, help, and the one place that turns a failed worker into a message.
+`make_app(path)` builds it; `straw tui`, the tests and the benchmark all use it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from repo_store.errors import StrawError
+from repo_store.repo import CaseRepo, open_case_repo
+from tui.commands import StrawCommands
+from tui.screens.batches import BatchesScreen
+from tui.screens.cases import CasesScreen
+from tui.screens.help import HelpScreen
+from tui.screens.history import HistoryScreen
+from tui.screens.monitor import MonitorScreen
+from tui.screens.pulls import PullsScreen
+
+logger = logging.getLogger(__name__)
+
+SCREENS_IN_ORDER = (
+    ("cases", "Cases", "Baseline and pending cases: search, add, edit, delete"),
+    ("batches", "Batches", "Approve pending cases as a batch branch"),
+    ("pulls", "Pull requests", "Batch branches: diff, report, tune, merge, reject"),
+    ("history", "History", "The baseline's log, one line per merged batch"),
+    ("monitor", "Monitor", "The production model and its pass rate over versions"),
+)
+
+
+class StrawApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "straw"
+    MODES = {
+        "cases": CasesScreen,
+        "batches": BatchesScreen,
+        "pulls": PullsScreen,
+        "history": HistoryScreen,
+        "monitor": MonitorScreen,
+    }
+    DEFAULT_MODE = "cases"
+    COMMANDS = App.COMMANDS | {StrawCommands}
+    BINDINGS = [
+        *(Binding(str(n), f"switch_mode('{mode}')", title, tooltip=tip, id=f"go-{mode}")
+          for n, (mode, title, tip) in enumerate(SCREENS_IN_ORDER, start=1)),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="Every key on this screen",
+                id="help"),
+        Binding("ctrl+q", "quit", "Quit", tooltip="Leave straw (nothing unsaved is lost silently)",
+                id="quit", priority=True),
+    ]
+
+    def __init__(self, repo: CaseRepo) -> None:
+        super().__init__()
+        self.repo = repo
+        self._repo_lock = threading.RLock()
+        self.sub_title = str(repo.root)
+
+    @contextmanager
+    def library(self) -> Iterator[CaseRepo]:
+        """The repository for one library call from a worker thread. GitPython keeps one
+        `git cat-file` process per Repo, so calls share it one at a time."""
+        with self._repo_lock:
+            yield self.repo
+
+    def fresh_repo(self) -> CaseRepo:
+        """A repository object of its own, for a long call (a tune) that must not hold the lock."""
+        return open_case_repo(self.repo.root)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Worker failures are reported here, once, as one line."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, StrawError):
+            self.notify(str(error), title="straw", severity="error", timeout=8)
+        else:
+            logger.error("worker %s failed", event.worker.name, exc_info=error)
+            self.notify(f"internal error: {type(error).__name__}: {error}", severity="error", timeout=10)
+
+
+def make_app(repo_path: str | os.PathLike[str] | None = None) -> StrawApp:
+    """The app on the case repository at `repo_path` (default: around the current folder).
+    Raises NotARepository before anything is drawn."""
+    return StrawApp(open_case_repo(repo_path))

@@ -1,0 +1,242 @@
+"""Add or edit a pending case. Saving runs the library call in a thread worker; a schema error
+comes back as `Issue`s whose JSON pointer (`$.expected`, `$.tags[1]`) picks the field that shows
+the message. The form stays open with the user's text until a save succeeds or the user discards
+the draft (after a confirmation)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
+
+from repo_store.cases import Case
+from repo_store.errors import Issue, StrawError, ValidationFailed
+
+MATCH_RULES = ["label", "exact", "contains", "regex", "json", "one_of"]
+FIELDS = ("input", "expected", "match", "tags", "source", "notes")
+POINTER = re.compile(r"^\$\.?([A-Za-z_]+)?")
+
+Saver = Callable[[dict[str, Any]], Case]
+
+
+def field_of(issue: Issue) -> str:
+    """The form field an issue belongs to (`general` when it names none of them)."""
+    match = POINTER.match(issue.pointer)
+    name = match.group(1) if match else None
+    if name in FIELDS:
+        return name
+    quoted = re.match(r"^'(\w+)' is a required property", issue.message)
+    if quoted and quoted.group(1) in FIELDS:
+        return quoted.group(1)
+    return "general"
+
+
+def parse_expected(match: str, text: str) -> Any:
+    """The expected value as the match rule wants it. Raises ValueError with a one-line reason."""
+    if match == "json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"not valid JSON for the json rule: {err.msg} (column {err.colno})") from None
+    if match == "one_of":
+        stripped = text.strip()
+        if stripped.startswith("["):
+            try:
+                value = json.loads(stripped)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"not a valid JSON list: {err.msg}") from None
+            if isinstance(value, list):
+                return value
+        return [part.strip() for part in text.split("|") if part.strip()]
+    return text
+
+
+def format_expected(match: str, value: Any) -> str:
+    if match == "one_of" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return " | ".join(value)
+    if isinstance(value, str) and match != "json":
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def parse_input(text: str, was_chat: bool) -> Any:
+    if was_chat or text.lstrip().startswith("[{"):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as err:
+            if was_chat:
+                raise ValueError(f"chat messages must be a JSON list: {err.msg}") from None
+            return text
+        return value
+    return text
+
+
+class CaseForm(ModalScreen[Case | None]):
+    """Dismisses with the saved case, or None when the user discards the form."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", tooltip="Validate and commit the case", priority=True),
+        Binding("escape", "discard", "Close", tooltip="Close the form (asks first if you changed it)"),
+    ]
+
+    @dataclass
+    class Saved(Message):
+        case: Case
+
+    @dataclass
+    class Failed(Message):
+        issues: list[Issue]
+        message: str
+
+    def __init__(self, save: Saver, case: Case | None = None) -> None:
+        super().__init__()
+        self.save_with = save
+        self.case = case
+        self.saving = False
+        self._initial: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        case = self.case
+        data = case.data if case else {}
+        match = data.get("match", "label")
+        title = f"Edit pending case {case.id}" if case else "Add a pending case"
+        with VerticalScroll(classes="dialog wide", id="case-form"):
+            yield Static(Text(title, style="bold"), classes="question")
+            yield Label("", id="err-general", classes="field-error")
+            yield Label("Input (text, or chat messages as a JSON list)")
+            raw_input = data.get("input", "")
+            shown_input = (raw_input if isinstance(raw_input, str)
+                           else json.dumps(raw_input, ensure_ascii=False, indent=1))
+            yield TextArea(shown_input, id="f-input", soft_wrap=True, show_line_numbers=False)
+            yield Label("", id="err-input", classes="field-error")
+            with Horizontal(classes="row"):
+                yield Select([(m, m) for m in MATCH_RULES], value=match, allow_blank=False, id="f-match")
+                yield Input(format_expected(match, data["expected"]) if "expected" in data else "",
+                            placeholder="expected (one_of: a | b | c)", id="f-expected")
+            yield Label("", id="err-match", classes="field-error")
+            yield Label("", id="err-expected", classes="field-error")
+            yield Input(", ".join(data.get("tags", [])), placeholder="tags, comma separated", id="f-tags")
+            yield Label("", id="err-tags", classes="field-error")
+            yield Input(data.get("source", ""), placeholder="source: who reported it, ticket", id="f-source")
+            yield Label("", id="err-source", classes="field-error")
+            yield Label("Notes")
+            yield TextArea(data.get("notes", ""), id="f-notes", soft_wrap=True)
+            yield Label("", id="err-notes", classes="field-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Save (ctrl+s)", id="save", variant="primary")
+                yield Button("Close (esc)", id="close")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._initial = self.draft()
+        self.query_one("#f-input", TextArea).focus()
+
+    def draft(self) -> dict[str, Any]:
+        """The form's raw text, field by field (what must survive a failed save)."""
+        return {
+            "input": self.query_one("#f-input", TextArea).text,
+            "expected": self.query_one("#f-expected", Input).value,
+            "match": self.query_one("#f-match", Select).value,
+            "tags": self.query_one("#f-tags", Input).value,
+            "source": self.query_one("#f-source", Input).value,
+            "notes": self.query_one("#f-notes", TextArea).text,
+        }
+
+    def _fields(self) -> dict[str, Any]:
+        """The draft as case fields. Raises ValidationFailed for what the form itself can tell."""
+        raw = self.draft()
+        issues = []
+        was_chat = bool(self.case and not isinstance(self.case.input, str))
+        value: dict[str, Any] = {"match": raw["match"]}
+        try:
+            value["input"] = parse_input(raw["input"], was_chat)
+        except ValueError as err:
+            issues.append(Issue("form", "$.input", str(err)))
+        try:
+            value["expected"] = parse_expected(raw["match"], raw["expected"])
+        except ValueError as err:
+            issues.append(Issue("form", "$.expected", str(err)))
+        value["tags"] = list(dict.fromkeys(t.strip() for t in raw["tags"].split(",") if t.strip()))
+        value["source"] = raw["source"].strip() or None
+        value["notes"] = raw["notes"] if raw["notes"].strip() else None
+        if issues:
+            raise ValidationFailed(issues)
+        return value
+
+    def show_issues(self, issues: list[Issue], message: str = "") -> None:
+        by_field: dict[str, list[str]] = {}
+        for issue in issues:
+            by_field.setdefault(field_of(issue), []).append(f"{issue.pointer}: {issue.message}")
+        if message and not issues:
+            by_field.setdefault("general", []).append(message)
+        for name in ("general", *FIELDS):
+            lines = by_field.get(name, [])
+            label = self.query_one(f"#err-{name}", Label)
+            label.update(Text("\n".join(lines)))
+            label.set_class(bool(lines), "shown")
+        first = next((n for n in FIELDS if n in by_field), None)
+        if first:
+            self.query_one(f"#f-{first}").focus()
+
+    def action_save(self) -> None:
+        if self.saving:
+            return
+        try:
+            fields = self._fields()
+        except ValidationFailed as err:
+            self.show_issues(err.issues)
+            return
+        self.saving = True
+        self.query_one("#err-general", Label).update("saving…")
+        self._save(fields)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="case-form")
+    def _save(self, fields: dict[str, Any]) -> None:
+        try:
+            case = self.save_with(fields)
+        except ValidationFailed as err:
+            self.post_message(self.Failed(err.issues, str(err)))
+        except StrawError as err:
+            self.post_message(self.Failed([], str(err)))
+        else:
+            self.post_message(self.Saved(case))
+
+    @on(Saved)
+    def _saved(self, event: Saved) -> None:
+        self.saving = False
+        self.dismiss(event.case)
+
+    @on(Failed)
+    def _failed(self, event: Failed) -> None:
+        self.saving = False
+        self.show_issues(event.issues, event.message)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.action_discard()
+
+    def action_discard(self) -> None:
+        if self.draft() == self._initial:
+            self.dismiss(None)
+            return
+        from tui.dialogs.confirm import Confirm
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        question = "Discard this draft? What you typed is lost."
+        self.app.push_screen(Confirm(question, "Discard", "Keep editing"), answered)

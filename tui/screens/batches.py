@@ -1,0 +1,165 @@
+"""Batches: pick pending cases (space toggles, `o` takes the oldest up to max_size), see the size
+bounds from straw.toml, approve them as a new batch branch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Checkbox, DataTable, Footer, Input, Static
+from textual.worker import Worker, WorkerState
+
+from repo_store import batches
+from repo_store.batches import Batch
+from repo_store.cases import Case
+from tui.text import cell
+
+
+class BatchesScreen(Screen[None]):
+    HELP_TITLE = "Batches"
+    HELP = ("Approve 10–20 pending cases (bounds in straw.toml [batch]) as a batch: a branch batch/<id> "
+            "where they join the baseline. Main is not touched until the batch is tuned and merged.")
+    BINDINGS = [
+        Binding("space", "toggle", "Toggle", tooltip="Select or unselect the case under the cursor",
+                id="toggle"),
+        Binding("o", "oldest", "Oldest N", tooltip="Select the oldest pending cases, up to max_size",
+                id="oldest"),
+        Binding("n", "none", "Clear", tooltip="Unselect every case", id="select-none"),
+        Binding("c", "create", "Create batch", tooltip="Approve the selected cases as a batch branch",
+                id="create"),
+        Binding("r", "reload", "Reload", tooltip="Read the pending cases again", id="reload"),
+    ]
+
+    @dataclass
+    class Loaded(Message):
+        free: list[Case]
+        held: int
+        bounds: tuple[int, int]
+
+    @dataclass
+    class Created(Message):
+        batch: Batch
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.free: list[Case] = []
+        self.selected: set[str] = set()
+        self.bounds = (10, 20)
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("straw · Batches", style="bold"), classes="screen-title")
+        with Horizontal(classes="filters"):
+            yield Input(placeholder="batch title (optional)", id="batch-title")
+            yield Checkbox("allow fewer than min_size", id="allow-small")
+        yield DataTable(cursor_type="row", zebra_stripes=True, id="pending-table")
+        yield Static("", id="batch-status", classes="note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label, key, width in (("✓", "sel", 2), ("id", "id", 22), ("created", "created", 20),
+                                  ("expected", "expected", 18), ("tags", "tags", 14), ("input", "input", 60)):
+            table.add_column(label, key=key, width=width)
+        table.focus()
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="batches-load")
+    def load(self) -> None:
+        with self.app.library() as repo:  # type: ignore[attr-defined]
+            pending = repo.load().split("pending")
+            held = batches.open_batches_holding(repo, {c.id for c in pending}) if pending else {}
+            bounds = (repo.config["batch"]["min_size"], repo.config["batch"]["max_size"])
+        free = sorted((c for c in pending if c.id not in held), key=lambda c: (c.created, c.id))
+        self.post_message(self.Loaded(free, len(held), bounds))
+
+    @on(Loaded)
+    def _loaded(self, event: Loaded) -> None:
+        self.free, self.bounds = event.free, event.bounds
+        self.selected &= {c.id for c in self.free}
+        table = self.query_one(DataTable)
+        table.clear()
+        for case in self.free:
+            table.add_row(self._mark(case.id), cell(case.id, 22), cell(case.created, 20),
+                          cell(case.expected, 18),
+                          cell(", ".join(case.tags), 14), cell(case.text, 60), key=case.id)
+        self.held_count = event.held
+        self._status()
+
+    def _mark(self, case_id: str) -> Text:
+        return Text("✓", style="bold green") if case_id in self.selected else Text(" ")
+
+    def _status(self, extra: Text | None = None) -> None:
+        low, high = self.bounds
+        count = len(self.selected)
+        ok = low <= count <= high
+        line = Text.assemble(
+            (f"{count} selected", "bold green" if ok else "bold yellow"),
+            f" · a batch holds {low}–{high} cases · {len(self.free)} pending free",
+            f" · {getattr(self, 'held_count', 0)} already in open batches",
+        )
+        if extra is not None:
+            line.append("\n")
+            line.append_text(extra)
+        self.query_one("#batch-status", Static).update(line)
+
+    def action_toggle(self) -> None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return
+        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        case_id = str(key.value)
+        self.selected.symmetric_difference_update({case_id})
+        table.update_cell(case_id, "sel", self._mark(case_id))
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+        self._status()
+
+    def _set_selection(self, ids: set[str]) -> None:
+        self.selected = ids
+        table = self.query_one(DataTable)
+        for case in self.free:
+            table.update_cell(case.id, "sel", self._mark(case.id))
+        self._status()
+
+    def action_oldest(self) -> None:
+        self._set_selection({c.id for c in self.free[: self.bounds[1]]})
+
+    def action_none(self) -> None:
+        self._set_selection(set())
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def action_create(self) -> None:
+        if not self.selected:
+            self._status(Text("select cases first (space, or o for the oldest)", style="yellow"))
+            return
+        order = [c.id for c in self.free if c.id in self.selected]
+        title = self.query_one("#batch-title", Input).value.strip()
+        allow_small = self.query_one("#allow-small", Checkbox).value
+        self._create(order, title, allow_small)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="batches-create")
+    def _create(self, case_ids: list[str], title: str, allow_small: bool) -> None:
+        with self.app.library() as repo:  # type: ignore[attr-defined]
+            batch = batches.create_batch(repo, case_ids=case_ids, title=title, allow_small=allow_small)
+        self.post_message(self.Created(batch))
+
+    @on(Created)
+    def _created(self, event: Created) -> None:
+        self.selected = set()
+        self.query_one("#batch-title", Input).value = ""
+        self.notify(f"created {event.batch.branch} with {len(event.batch.cases)} cases")
+        self.load()
+        self._status(Text(f"created {event.batch.branch}: review it under Pull requests (3)", style="green"))
+
+    @on(Worker.StateChanged)
+    def _failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group == "batches-create":
+            self._status(Text(str(event.worker.error), style="bold red"))

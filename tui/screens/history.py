@@ -1,0 +1,164 @@
+"""History: the baseline's log, one line per merged batch (cases, model, scores, approver).
+Enter shows that batch's cases and report; `c` shows one case's own history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from repo_store import batches, history, reports
+from repo_store.errors import StrawError
+from repo_store.history import LogEntry
+from repo_store.repo import MAIN
+from tui.dialogs.reason import AskText
+from tui.dialogs.text_view import TextView
+from tui.text import cell, one_line
+
+
+class HistoryScreen(Screen[None]):
+    HELP_TITLE = "History"
+    HELP = "main's first-parent log of the baseline and models.lock: merges, the bootstrap, rollbacks."
+    BINDINGS = [
+        Binding("enter", "open", "Open", tooltip="The selected merge's cases and report", id="open"),
+        Binding("c", "case_log", "Case log", tooltip="One case's history (asks for its id)", id="case-log"),
+        Binding("r", "reload", "Reload", tooltip="Read the log again", id="reload"),
+    ]
+
+    @dataclass
+    class Loaded(Message):
+        entries: list[LogEntry]
+
+    @dataclass
+    class Detail(Message):
+        text: Text
+
+    @dataclass
+    class CaseLog(Message):
+        case_id: str
+        lines: list[str]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: list[LogEntry] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("straw · History", style="bold"), classes="screen-title")
+        with Horizontal(classes="main"):
+            yield DataTable(cursor_type="row", zebra_stripes=True, id="history-table")
+            with VerticalScroll(classes="detail"):
+                yield Static(Text("enter: the merge's cases and report", style="dim"), id="history-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label, key, width in (("date", "date", 10), ("commit", "commit", 8), ("kind", "kind", 9),
+                                  ("batch", "batch", 16), ("cases", "cases", 5), ("model", "model", 12),
+                                  ("baseline", "baseline", 9), ("new", "new", 7),
+                                  ("approver", "approver", 20)):
+            table.add_column(label, key=key, width=width)
+        table.focus()
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="history-load")
+    def load(self) -> None:
+        with self.app.library() as repo:  # type: ignore[attr-defined]
+            entries = history.baseline_log(repo)
+        self.post_message(self.Loaded(entries))
+
+    @on(Loaded)
+    def _loaded(self, event: Loaded) -> None:
+        self.entries = event.entries
+        table = self.query_one(DataTable)
+        table.clear()
+        for n, e in enumerate(event.entries):
+            model = (e.model or "-").removeprefix("sha256:")[:12]
+            table.add_row(cell(e.date[:10], 10), cell(e.commit[:8], 8), cell(e.kind, 9),
+                          cell(e.batch or "-", 16),
+                          cell(f"+{e.cases}", 5), cell(model, 12), cell(e.baseline or "-", 9),
+                          cell(e.new or "-", 7), cell(e.approver or "", 20), key=str(n))
+        if not event.entries:
+            self.query_one("#history-detail", Static).update(
+                Text("no baseline history on main yet: merge a batch first", style="dim"))
+
+    def action_reload(self) -> None:
+        self.load()
+
+    @on(DataTable.RowSelected, "#history-table")
+    def _selected(self) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return
+        entry = self.entries[int(table.coordinate_to_cell_key(table.cursor_coordinate)[0].value)]
+        self._detail(entry)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="history-detail")
+    def _detail(self, entry: LogEntry) -> None:
+        out = Text()
+        out.append(f"{entry.subject}\n", style="bold")
+        out.append(f"{entry.date}  {entry.commit}\n{entry.kind}")
+        out.append(f" · model {entry.model or '-'}\n" if entry.model else "\n")
+        if entry.batch:
+            with self.app.library() as repo:  # type: ignore[attr-defined]
+                try:
+                    batch = batches.require_batch(repo, entry.batch)
+                except StrawError as err:
+                    batch = None
+                    out.append(f"{err}\n", style="red")
+                report = reports.read_report(repo, entry.batch, MAIN)
+                by_id = {c.id: c for c in repo.load_ref(MAIN).cases} if batch else {}
+            if batch:
+                out.append(f"\n{batch.title} · approved by {batch.approver}\n", style="bold")
+                for case_id in batch.cases:
+                    case = by_id.get(case_id)
+                    out.append(f"  {case_id}  ")
+                    out.append_text(cell(case.expected if case else "?", 20))
+                    out.append("  ")
+                    out.append_text(cell(case.text if case else "(no longer on main)", 60))
+                    out.append("\n")
+            if report:
+                s = report["summary"]
+                out.append(f"\nreport: baseline {s['baseline']['passed']}/{s['baseline']['total']}, new "
+                           f"{s['new']['passed']}/{s['new']['total']}, "
+                           f"{len(report.get('rounds', []))} rounds\n",
+                           style="bold")
+                for row in [r for r in report["cases"] if not r["pass"]][:20]:
+                    out.append(f"  ✗ {row['id']} expected {one_line(row['expected'], 30)} "
+                               f"got {one_line(row['predicted'], 30)}\n", style="red")
+        self.post_message(self.Detail(out))
+
+    @on(Detail)
+    def _show_detail(self, event: Detail) -> None:
+        self.query_one("#history-detail", Static).update(event.text)
+
+    def action_case_log(self) -> None:
+        def answered(case_id: str | None) -> None:
+            if case_id:
+                self._case_log(case_id)
+
+        self.app.push_screen(AskText("Which case? (its id)", "c-20260901-…", required=True), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="history-case")
+    def _case_log(self, case_id: str) -> None:
+        with self.app.library() as repo:  # type: ignore[attr-defined]
+            events = history.case_log(repo, case_id)
+        lines = [f"{e.date[:19]} {e.commit[:8]} {e.where:<8} {e.author}: {e.subject}" for e in events]
+        self.post_message(self.CaseLog(case_id, lines))
+
+    @on(CaseLog)
+    def _show_case_log(self, event: CaseLog) -> None:
+        body = "\n".join(event.lines) or "no commits on main touch this case"
+        self.app.push_screen(TextView(f"History of case {event.case_id}", body))

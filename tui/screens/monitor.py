@@ -1,0 +1,183 @@
+"""Monitor: the production model (models.lock), the baseline pass rate over model versions, the
+last monitor runs, a monitor run, and a rollback to an earlier version (asks first)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from repo_store import lockfile, monitor_log
+from repo_store.ids import now_iso
+from repo_store.lockfile import LockVersion
+from tui.dialogs.confirm import Confirm
+from tui.text import cell
+from tui.widgets.charts import PassRateChart
+
+
+def _rate(score: dict[str, int] | None) -> float | None:
+    if not score or not score.get("total"):
+        return None
+    return score["passed"] / score["total"]
+
+
+class MonitorScreen(Screen[None]):
+    HELP_TITLE = "Monitor"
+    HELP = ("The production model is the one models.lock names on main. The monitor evaluates it on the "
+            "baseline and rolls back when it falls below [monitor] threshold.")
+    BINDINGS = [
+        Binding("m", "run_monitor", "Run monitor", tooltip="Evaluate production on the baseline now",
+                id="run-monitor"),
+        Binding("b", "rollback", "Roll back", tooltip="Make the selected earlier version production (asks)",
+                id="rollback"),
+        Binding("r", "reload", "Reload", tooltip="Read models.lock and the monitor log again", id="reload"),
+    ]
+
+    @dataclass
+    class Loaded(Message):
+        lock: dict[str, Any] | None
+        versions: list[LockVersion]
+        runs: list[dict[str, Any]]
+
+    @dataclass
+    class Done(Message):
+        text: str
+        ok: bool
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.versions: list[LockVersion] = []
+        self.lock: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("straw · Monitor", style="bold"), classes="screen-title")
+        yield Static("loading…", id="monitor-head")
+        with Horizontal(classes="main"):
+            with Vertical():
+                yield Static(Text("model versions (newest first)", style="bold"))
+                yield DataTable(cursor_type="row", zebra_stripes=True, id="versions-table")
+                yield Static(Text("last monitor runs", style="bold"))
+                yield DataTable(cursor_type="row", zebra_stripes=True, id="runs-table")
+            yield PassRateChart(id="monitor-chart", classes="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        versions = self.query_one("#versions-table", DataTable)
+        for label, key, width in (("date", "date", 10), ("model", "model", 14), ("reason", "reason", 9),
+                                  ("batch", "batch", 16), ("baseline", "baseline", 9), ("new", "new", 7)):
+            versions.add_column(label, key=key, width=width)
+        runs = self.query_one("#runs-table", DataTable)
+        for label, key, width in (("time", "time", 19), ("model", "model", 14), ("pass", "pass", 9),
+                                  ("rate", "rate", 7), ("action", "action", 9)):
+            runs.add_column(label, key=key, width=width)
+        versions.focus()
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-load")
+    def load(self) -> None:
+        with self.app.library() as repo:  # type: ignore[attr-defined]
+            lock = lockfile.read_lock(repo)
+            versions = lockfile.lock_history(repo)
+            runs = monitor_log.read_entries(repo)
+        self.post_message(self.Loaded(lock, versions, runs))
+
+    @on(Loaded)
+    def _loaded(self, event: Loaded) -> None:
+        self.lock, self.versions = event.lock, event.versions
+        head = self.query_one("#monitor-head", Static)
+        if event.lock is None:
+            head.update(Text("no production model yet: models.lock is missing on main (merge a batch first)",
+                             style="yellow"))
+        else:
+            lock = event.lock
+            rate = _rate(lock.get("baseline"))
+            head.update(Text.assemble(
+                ("production: ", "bold"), lock["model"][:23], f" · {lock['backend']} on {lock['base']}",
+                f" · {lock['reason']} {lock['promoted'][:10]}", f" · batch {lock.get('batch') or '-'}",
+                f" · baseline at promotion {rate:.1%}" if rate is not None else ""))
+        table = self.query_one("#versions-table", DataTable)
+        table.clear()
+        for n, v in enumerate(event.versions):
+            lock = v.lock
+            b, new = lock.get("baseline") or {}, lock.get("new") or {}
+            table.add_row(cell(v.date[:10], 10), cell(lock["model"].removeprefix("sha256:")[:12], 14),
+                          cell(lock["reason"], 9), cell(lock.get("batch") or "-", 16),
+                          cell(f"{b.get('passed', '-')}/{b.get('total', '-')}", 9),
+                          cell(f"{new.get('passed', '-')}/{new.get('total', '-')}", 7), key=str(n))
+        runs = self.query_one("#runs-table", DataTable)
+        runs.clear()
+        for entry in reversed(event.runs[-20:]):
+            style = "green" if entry.get("action") == "ok" else "red"
+            model = str(entry.get("model", "")).removeprefix("sha256:")[:12]
+            runs.add_row(cell(entry.get("time", ""), 19), cell(model, 14),
+                         cell(f"{entry.get('passed')}/{entry.get('total')}", 9),
+                         cell(f"{entry.get('rate', 0):.1%}", 7), cell(entry.get("action", ""), 9, style))
+        oldest_first = list(reversed(event.versions))
+        self.query_one(PassRateChart).plot_rates(
+            "pass rate at promotion per model version (%)", "version",
+            [v.lock["model"].removeprefix("sha256:")[:6] for v in oldest_first],
+            {"baseline": [_rate(v.lock.get("baseline")) or 0.0 for v in oldest_first],
+             "new": [_rate(v.lock.get("new")) or 0.0 for v in oldest_first if v.lock.get("new")]})
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def action_run_monitor(self) -> None:
+        if self.lock is None:
+            self.notify("no production model yet: merge a batch first", severity="warning")
+            return
+        self.query_one("#monitor-head", Static).update("monitor running…")
+        self._monitor()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-run")
+    def _monitor(self) -> None:
+        from tuning.monitor import run_monitor
+
+        result = run_monitor(self.app.fresh_repo())  # type: ignore[attr-defined]
+        self.post_message(self.Done(result.summary(), result.healthy))
+
+    def action_rollback(self) -> None:
+        table = self.query_one("#versions-table", DataTable)
+        if not table.row_count or not self.lock:
+            self.notify("no earlier model version to roll back to", severity="warning")
+            return
+        version = self.versions[int(table.coordinate_to_cell_key(table.cursor_coordinate)[0].value)]
+        if version.lock["model"] == self.lock["model"]:
+            self.notify("that version is the production model already", severity="warning")
+            return
+        question = Text.assemble("Roll production back to ", (version.lock["model"][:23], "bold"), "?\n",
+                                 "This commits models.lock on main; the current model stays in the store.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._rollback(version)
+
+        self.app.push_screen(Confirm(question, "Roll back", "Keep"), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-rollback")
+    def _rollback(self, version: LockVersion) -> None:
+        with self.app.library() as repo:  # type: ignore[attr-defined]
+            current = lockfile.read_lock(repo)
+            lock = {**version.lock, "promoted": now_iso(), "reason": "rollback"}
+            target = lock["model"]
+            b = lock.get("baseline") or {}
+            trailer = f"Straw-Baseline: {b['passed']}/{b['total']}\n" if b else ""
+            lockfile.commit_lock(repo, lock, (
+                f"Roll back production model to {target[:19]}\n\n"
+                f"Rolled back by hand from the TUI.\n\n"
+                f"Straw-Rollback: {current['model'] if current else '-'}\nStraw-Model: {target}\n"
+                f"{trailer}Rolled-back-by: {repo.identity}\n"))
+        self.post_message(self.Done(f"production is {target[:19]} again", True))
+
+    @on(Done)
+    def _done(self, event: Done) -> None:
+        self.notify(event.text, severity="information" if event.ok else "warning", timeout=10)
+        self.load()

@@ -1,0 +1,351 @@
+"""One pull request (a batch branch): gate state with its reason, the diff vs main case by case,
+the latest report with failing cases first, a chart of pass rates per round, and the actions:
+tune (live progress, cancel), merge (only when the gate passes; asks first), reject (a reason),
+update from main, copy the PR body."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Log, ProgressBar, Static, TabbedContent, TabPane
+
+from repo_store import batches, merge, review
+from repo_store.batches import BatchInfo, CaseChange
+from repo_store.errors import StrawError
+from tui.dialogs.confirm import Confirm
+from tui.dialogs.reason import AskText
+from tui.dialogs.text_view import TextView
+from tui.screens.pulls import status_cell
+from tui.text import cell
+from tui.widgets.charts import PassRateChart
+from tui.widgets.diff_view import diff_text
+
+
+def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Failing cases first, then new before baseline."""
+    return sorted(report.get("cases", []), key=lambda c: (c["pass"], c["split"] != "new", c["id"]))
+
+
+class PullScreen(Screen[None]):
+    HELP_TITLE = "Pull request"
+    HELP = ("A batch branch under review. Tune until every case passes; the gate then allows the merge, "
+            "which brings the cases into the baseline and promotes the model.")
+    BINDINGS = [
+        Binding("escape", "back", "Back", tooltip="Back to the list of pull requests", id="back"),
+        Binding("t", "tune", "Tune", tooltip="Fine-tune on baseline + batch, validate", id="tune"),
+        Binding("x", "cancel_tune", "Cancel tune", tooltip="Stop the running tune; nothing is written",
+                id="cancel-tune"),
+        Binding("m", "merge", "Merge", tooltip="Merge into main (only when the gate passes; asks first)",
+                id="merge"),
+        Binding("j", "reject", "Reject", tooltip="Close the batch with a reason; its cases stay pending",
+                id="reject"),
+        Binding("u", "update", "Update", tooltip="Merge main into the branch (main moved on)", id="update"),
+        Binding("y", "pr_body", "PR body", tooltip="Show and copy the Markdown PR description", id="pr-body"),
+        Binding("r", "reload", "Reload", tooltip="Read the branch, report and gate again", id="reload"),
+    ]
+
+    @dataclass
+    class Loaded(Message):
+        info: BatchInfo
+        changes: list[CaseChange] | None
+        diff_error: str | None
+        seconds: float
+
+    @dataclass
+    class Done(Message):
+        what: str
+        detail: str
+
+    @dataclass
+    class TuneEvent(Message):
+        event: Any
+
+        def can_replace(self, message: Message) -> bool:  # toolong: steps collapse, rounds do not
+            from tuning.progress import Step
+
+            return (isinstance(message, PullScreen.TuneEvent) and isinstance(self.event, Step)
+                    and isinstance(message.event, Step))
+
+    @dataclass
+    class TuneEnded(Message):
+        ok: bool
+        text: str
+
+    @dataclass
+    class Body(Message):
+        text: str
+
+    def __init__(self, batch_id: str) -> None:
+        super().__init__()
+        self.batch_id = batch_id
+        self.info: BatchInfo | None = None
+        self.cancel = threading.Event()
+        self.tuning = False
+        self.round_total = (1, 1)
+        self.load_seconds = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"straw · Pull request {self.batch_id}", style="bold"), classes="screen-title")
+        yield Static("loading…", id="pr-head")
+        yield Static("", id="pr-gate")
+        with TabbedContent(initial="tab-diff", id="pr-tabs"):
+            with TabPane("Diff", id="tab-diff"):
+                with VerticalScroll():
+                    yield Static("", id="pr-diff")
+            with TabPane("Report", id="tab-report"):
+                yield Static("", id="pr-report-summary")
+                yield DataTable(cursor_type="row", zebra_stripes=True, id="pr-report")
+            with TabPane("Rounds", id="tab-chart"):
+                yield PassRateChart(id="pr-chart")
+            with TabPane("Tune", id="tab-tune"):
+                yield Static("press t to tune", id="tune-status")
+                yield ProgressBar(total=100, show_eta=False, id="tune-progress")
+                yield Log(id="tune-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#pr-report", DataTable)
+        for label, key, width in (("pass", "pass", 4), ("split", "split", 8), ("case", "case", 22),
+                                  ("expected", "expected", 24), ("predicted", "predicted", 24)):
+            table.add_column(label, key=key, width=width)
+        self.load()
+
+    # ---- loading ------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="pull-load")
+    def load(self) -> None:
+        started = time.perf_counter()
+        with self.app.library() as repo:  # type: ignore[attr-defined]
+            info = batches.batch_info(repo, self.batch_id)
+            changes, error = None, None
+            try:
+                changes = batches.batch_diff(repo, self.batch_id)
+            except StrawError as err:
+                error = str(err)
+        self.post_message(self.Loaded(info, changes, error, time.perf_counter() - started))
+
+    @on(Loaded)
+    def _loaded(self, event: Loaded) -> None:
+        self.info = info = event.info
+        b = info.batch
+        head = Text.assemble(status_cell(info.status), "  ", (b.title, "bold"),
+                             f"  · {len(b.cases)} cases · approved by {b.approver} on {b.created[:10]}",
+                             f" · branch {b.branch}")
+        self.query_one("#pr-head", Static).update(head)
+        passed = info.status == "passing"
+        gate = Text.assemble(("gate: ", "bold"), ("✓ " if passed else "✗ ", "green" if passed else "red"),
+                             info.reason)
+        self.query_one("#pr-gate", Static).update(gate)
+        self.refresh_bindings()
+        diff = diff_text(event.changes) if event.changes is not None else Text(event.diff_error or "")
+        self.query_one("#pr-diff", Static).update(diff)
+        self._show_report(info.report)
+        self.load_seconds = event.seconds
+
+    def _show_report(self, report: dict[str, Any] | None) -> None:
+        table = self.query_one("#pr-report", DataTable)
+        table.clear()
+        summary = self.query_one("#pr-report-summary", Static)
+        chart = self.query_one(PassRateChart)
+        if report is None:
+            summary.update(Text("no report yet: press t to tune", style="dim"))
+            chart.plot_rates("no rounds yet", "round", [], {})
+            return
+        s = report["summary"]
+        failing = [c for c in report["cases"] if not c["pass"]]
+        line = Text.assemble(
+            ("report: ", "bold"), f"baseline {s['baseline']['passed']}/{s['baseline']['total']}, ",
+            f"new {s['new']['passed']}/{s['new']['total']} · {len(failing)} failing · ",
+            f"model {report['model']['hash'][:19]} · {len(report.get('rounds', []))} rounds",
+        )
+        if report.get("blame"):
+            line.append(f"\nregressions vs production: {', '.join(report['blame'][:10])}", style="red")
+        for warning in report.get("warnings", [])[:3]:
+            line.append(f"\nwarning: {warning}", style="yellow")
+        summary.update(line)
+        for row in report_rows(report):
+            ok = row["pass"]
+            mark = Text("✓" if ok else "✗", style="green" if ok else "bold red")
+            table.add_row(mark, cell(row["split"], 8),
+                          cell(row["id"], 22), cell(row["expected"], 24), cell(row["predicted"], 24),
+                          key=row["id"])
+        rounds = report.get("rounds", [])
+        chart.plot_rates("pass rate per round (%)", "round", [str(r["round"]) for r in rounds],
+                         {"baseline": [r["baseline_pass"] for r in rounds],
+                          "new": [r["new_pass"] for r in rounds]})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Merge shows only while the gate passes; cancel only while a tune runs."""
+        if action == "merge":
+            return self.info is not None and self.info.status == "passing" and not self.tuning
+        if action == "cancel_tune":
+            return self.tuning
+        if action in ("tune", "update", "reject"):
+            return None if self.tuning else True  # shown but disabled while tuning
+        return True
+
+    # ---- actions ------------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        if self.tuning:
+            self.notify("a tune is running: cancel it (x) first", severity="warning")
+            return
+        self.app.pop_screen()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def action_merge(self) -> None:
+        if not self.info or self.info.status != "passing":
+            self.notify("the gate does not pass: " + (self.info.reason if self.info else "loading"),
+                        severity="error")
+            return
+        question = Text.assemble("Merge ", (self.info.batch.branch, "bold"), " into main?\n",
+                                 f"{len(self.info.batch.cases)} cases join the baseline; "
+                                 "the model is promoted.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run("merge")
+
+        self.app.push_screen(Confirm(question, "Merge", "Not now"), answered)
+
+    def action_reject(self) -> None:
+        def answered(reason: str | None) -> None:
+            if reason is not None:
+                self._run("reject", reason)
+
+        self.app.push_screen(AskText(f"Reject batch {self.batch_id}? Its cases return to pending. Reason:",
+                                     "why this batch is closed", required=True), answered)
+
+    def action_update(self) -> None:
+        self._run("update")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="pull-action")
+    def _run(self, what: str, reason: str = "") -> None:
+        with self.app.library() as repo:  # type: ignore[attr-defined]
+            if what == "merge":
+                commit = merge.merge_batch(repo, self.batch_id)
+                detail = f"merged into main as {commit[:8]}"
+            elif what == "reject":
+                tag = batches.reject_batch(repo, self.batch_id, reason)
+                detail = f"rejected; archived as tag {tag}; its cases are pending again"
+            else:
+                commit = batches.update_batch(repo, self.batch_id)
+                detail = f"updated from main ({commit[:8]}); tune again" if commit else "already up to date"
+        self.post_message(self.Done(what, detail))
+
+    @on(Done)
+    def _done(self, event: Done) -> None:
+        self.notify(event.detail)
+        if event.what == "reject":
+            self.app.pop_screen()
+        else:
+            self.load()
+
+    def action_pr_body(self) -> None:
+        self._body()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="pull-body")
+    def _body(self) -> None:
+        with self.app.library() as repo:  # type: ignore[attr-defined]
+            text = review.pr_body(repo, self.batch_id)
+        self.post_message(self.Body(text))
+
+    @on(Body)
+    def _show_body(self, event: Body) -> None:
+        self.app.copy_to_clipboard(event.text)
+        self.app.push_screen(TextView(f"PR body for {self.batch_id} (copied; y copies again)", event.text))
+
+    # ---- tune ---------------------------------------------------------------------------------
+
+    def action_tune(self) -> None:
+        if self.tuning:
+            return
+        if self.info and self.info.status == "merged":
+            self.notify("this batch is merged: nothing to tune", severity="warning")
+            return
+        self.cancel = threading.Event()
+        self.tuning = True
+        self.refresh_bindings()
+        self.query_one(TabbedContent).active = "tab-tune"
+        self.query_one("#tune-log", Log).clear()
+        self.query_one("#tune-status", Static).update("starting…")
+        self.query_one(ProgressBar).update(total=100, progress=0)
+        self._tune(self.cancel)
+
+    def action_cancel_tune(self) -> None:
+        if self.tuning:
+            self.cancel.set()
+            self.query_one("#tune-status", Static).update("cancelling after the current step…")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="tune")
+    def _tune(self, cancel: threading.Event) -> None:
+        from tuning.errors import Cancelled
+        from tuning.tune import tune_batch
+
+        repo = self.app.fresh_repo()  # type: ignore[attr-defined]
+        try:
+            report = tune_batch(repo, self.batch_id, progress=lambda e: self.post_message(self.TuneEvent(e)),
+                                cancel=cancel)
+        except Cancelled as err:
+            self.post_message(self.TuneEnded(False, str(err)))
+            return
+        except StrawError as err:
+            self.post_message(self.TuneEnded(False, f"tune failed: {err}"))
+            return
+        except Exception as err:
+            self.post_message(self.TuneEnded(False, f"tune failed: {type(err).__name__}: {err}"))
+            raise
+        s = report["summary"]
+        self.post_message(self.TuneEnded(True, f"report committed: baseline {s['baseline']['passed']}/"
+                                               f"{s['baseline']['total']}, new {s['new']['passed']}/"
+                                               f"{s['new']['total']}"))
+
+    @on(TuneEvent)
+    def _tune_event(self, message: TuneEvent) -> None:
+        from tuning.progress import Phase, RoundDone, RoundStarted, Saved, Step
+
+        event = message.event
+        status = self.query_one("#tune-status", Static)
+        bar = self.query_one(ProgressBar)
+        log = self.query_one("#tune-log", Log)
+        if isinstance(event, Phase):
+            status.update(Text(f"{event.name} {event.detail}".strip()))
+            log.write_line(f"{event.name} {event.detail}".strip())
+        elif isinstance(event, RoundStarted):
+            self.round_total = (event.round, event.max_rounds)
+            bar.update(total=max(1, event.steps * event.max_rounds), progress=event.steps * (event.round - 1))
+            status.update(Text(f"round {event.round}/{event.max_rounds}: training {event.steps} steps"))
+        elif isinstance(event, Step):
+            rnd, rounds = self.round_total
+            total = max(1, event.total)
+            bar.update(total=total * rounds, progress=total * (rnd - 1) + event.step)
+        elif isinstance(event, RoundDone):
+            loss = f"{event.loss:.4f}" if event.loss is not None else "-"
+            log.write_line(f"round {event.round}: loss {loss}, baseline {event.baseline_pass:.1%}, "
+                           f"new {event.new_pass:.1%} ({event.seconds:.1f}s)")
+        elif isinstance(event, Saved):
+            log.write_line(f"saved model {event.hash[:19]}")
+
+    @on(TuneEnded)
+    def _tune_ended(self, message: TuneEnded) -> None:
+        self.tuning = False
+        self.refresh_bindings()
+        style = "green" if message.ok else "red"
+        self.query_one("#tune-status", Static).update(Text(message.text, style=style))
+        self.query_one("#tune-log", Log).write_line(message.text)
+        if message.ok:
+            self.query_one(ProgressBar).update(progress=self.query_one(ProgressBar).total)
+        self.notify(message.text, severity="information" if message.ok else "warning")
+        self.load()

@@ -1,0 +1,119 @@
+"""Pull requests: every batch like a forge's PR list (open, tuned-failing, stale, passing,
+merged, rejected). Enter opens one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from repo_store import batches
+from repo_store.batches import BatchInfo
+from tui.text import cell
+
+STATUS_STYLE = {"open": ("○", "yellow"), "tuned-failing": ("✗", "red"), "stale": ("↻", "magenta"),
+                "passing": ("✓", "green"), "merged": ("●", "blue"), "rejected": ("⊘", "dim")}
+
+
+def status_cell(status: str) -> Text:
+    mark, style = STATUS_STYLE.get(status, ("?", ""))
+    return Text(f"{mark} {status}", style=style)
+
+
+class PullsScreen(Screen[None]):
+    HELP_TITLE = "Pull requests"
+    HELP = "Each batch branch as a pull request. Enter opens one: diff, report, chart, tune, merge."
+    BINDINGS = [
+        Binding("enter", "open", "Open", tooltip="Open the selected pull request", id="open"),
+        Binding("r", "reload", "Reload", tooltip="Read the batch branches again", id="reload"),
+        Binding("f", "filter_open", "Open only", tooltip="Show only open batches / show all", id="only-open"),
+    ]
+
+    @dataclass
+    class Loaded(Message):
+        infos: list[BatchInfo]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.infos: list[BatchInfo] = []
+        self.only_open = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("straw · Pull requests", style="bold"), classes="screen-title")
+        yield DataTable(cursor_type="row", zebra_stripes=True, id="pulls-table")
+        yield Static("loading…", id="pulls-note", classes="note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label, key, width in (("status", "status", 16), ("batch", "batch", 18), ("title", "title", 34),
+                                  ("cases", "cases", 5), ("approver", "approver", 22),
+                                  ("created", "created", 10), ("gate", "gate", 60)):
+            table.add_column(label, key=key, width=width)
+        table.focus()
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        if self.infos:
+            self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="pulls-load")
+    def load(self) -> None:
+        with self.app.library() as repo:  # type: ignore[attr-defined]
+            infos = batches.list_batches(repo)
+        self.post_message(self.Loaded(infos))
+
+    @on(Loaded)
+    def _loaded(self, event: Loaded) -> None:
+        self.infos = event.infos
+        self._fill()
+
+    def _fill(self) -> None:
+        table = self.query_one(DataTable)
+        current = None
+        if table.row_count:
+            current = table.coordinate_to_cell_key(table.cursor_coordinate)[0].value
+        table.clear()
+        shown = [i for i in self.infos if not self.only_open or i.status not in ("merged", "rejected")]
+        for info in shown:
+            b = info.batch
+            table.add_row(status_cell(info.status), cell(b.id, 18), cell(b.title, 34),
+                          Text(str(len(b.cases))), cell(b.approver, 22), cell(b.created[:10], 10),
+                          cell(info.reason, 60), key=b.id)
+        if current:
+            try:
+                table.move_cursor(row=table.get_row_index(current))
+            except Exception:  # noqa: BLE001 - the row is gone
+                pass
+        counts = {}
+        for info in self.infos:
+            counts[info.status] = counts.get(info.status, 0) + 1
+        summary = (" · ".join(f"{n} {s}" for s, n in counts.items())
+                   or "no batches yet: create one under Batches (2)")
+        self.query_one("#pulls-note", Static).update(Text(summary))
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def action_filter_open(self) -> None:
+        self.only_open = not self.only_open
+        self._fill()
+
+    @on(DataTable.RowSelected, "#pulls-table")
+    def _selected(self) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return
+        batch_id = str(table.coordinate_to_cell_key(table.cursor_coordinate)[0].value)
+        from tui.screens.pull import PullScreen
+
+        self.app.push_screen(PullScreen(batch_id))

@@ -1,0 +1,44 @@
+"""Case values become `rich.text.Text` here, never markup: `[bold]`, `[/]` and `[link=…]` in a
+case show literally. Lines holding right-to-left script are put in display order (see bidi)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.text import Text
+
+from tui.bidi import visual
+
+
+def as_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(m, dict) and "role" in m for m in value):
+        return "\n".join(f"{m.get('role')}: {m.get('content', '')}" for m in value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def one_line(value: Any, width: int = 80) -> str:
+    line = " ".join(as_string(value).split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def cell(value: Any, width: int = 80, style: str = "") -> Text:
+    """A table cell: one line, shortened, in display order, never parsed as markup."""
+    return Text(visual(one_line(value, width)), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def block(value: Any, style: str = "") -> Text:
+    """Multi-line text, each line in display order."""
+    return Text("\n".join(visual(line) for line in as_string(value).splitlines() or [""]), style=style)
+
+
+def labelled(pairs: list[tuple[str, Any]]) -> Text:
+    """`field: value` lines with the field names styled and the values literal."""
+    out = Text()
+    for name, value in pairs:
+        out.append(f"{name}: ", style="bold")
+        out.append_text(block(value))
+        out.append("\n")
+    return out
