@@ -156,7 +156,7 @@ class CasesScreen(Screen[None]):
 
     @on(Select.Changed, "#tag-filter")
     def _tag_changed(self, event: Select.Changed) -> None:
-        self.tag = None if event.value is Select.BLANK else str(event.value)
+        self.tag = event.value if isinstance(event.value, str) else None  # Select.NULL: any tag
         if self.loaded:
             self.refilter()
 
