@@ -1,0 +1,84 @@
+"""Tune from the TUI on a tiny real model (random weights, built from a config in a second):
+live progress, a cancel that leaves the branch as it was, and a finished tune's report."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Log, Static
+
+from repo_store import batches, gitio, reports
+from tui import make_app
+from tui.screens.pull import PullScreen
+
+SIZE = (120, 40)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tuning.testing import build_tiny_classifier
+
+    return build_tiny_classifier(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def use_tiny_model(repo, tiny_model: Path, rounds: int) -> None:
+    (repo.root / "straw.toml").write_text(
+        f'[model]\nbase = "{tiny_model}"\nmax_length = 32\n\n'
+        f"[train]\nmax_iterations = {rounds}\nepochs_per_round = 1\nbatch_size = 32\n", encoding="utf-8")
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def open_pull(pilot, batch_id: str) -> PullScreen:
+    await settle(pilot)
+    pilot.app.push_screen(PullScreen(batch_id))
+    await settle(pilot)
+    return pilot.app.screen
+
+
+def plain(widget: Static) -> str:
+    rendered = widget.render()
+    return getattr(rendered, "plain", str(rendered))
+
+
+async def test_cancelling_a_tune_leaves_the_branch_as_it_was(demo_repo, tiny_model: Path) -> None:
+    use_tiny_model(demo_repo, tiny_model, rounds=50)
+    batch = batches.create_batch(demo_repo)
+    before = gitio.rev(demo_repo.git, f"refs/heads/{batch.branch}")
+    app = make_app(demo_repo.root)
+    async with app.run_test(size=SIZE) as pilot:
+        pr = await open_pull(pilot, batch.id)
+        await pilot.press("t")
+        for _ in range(600):  # until training has started (a round began)
+            await asyncio.sleep(0.05)
+            if "round" in plain(pr.query_one("#tune-status", Static)):
+                break
+        assert pr.tuning
+        await pilot.press("x")
+        await settle(pilot)
+        assert not pr.tuning
+        assert "cancelled" in plain(pr.query_one("#tune-status", Static))
+    assert gitio.rev(demo_repo.git, f"refs/heads/{batch.branch}") == before
+    assert reports.read_report(demo_repo, batch.id) is None
+
+
+async def test_a_finished_tune_commits_its_report_and_shows_it(demo_repo, tiny_model: Path) -> None:
+    use_tiny_model(demo_repo, tiny_model, rounds=1)
+    batch = batches.create_batch(demo_repo)
+    app = make_app(demo_repo.root)
+    async with app.run_test(size=SIZE) as pilot:
+        pr = await open_pull(pilot, batch.id)
+        await pilot.press("t")
+        await settle(pilot)
+        await settle(pilot)
+        log = pr.query_one("#tune-log", Log)
+        assert any(line.startswith("round 1:") for line in log.lines)
+        assert pr.query_one("#pr-report", DataTable).row_count > 0
+        assert "report:" in plain(pr.query_one("#pr-report-summary", Static))
+    assert reports.read_report(demo_repo, batch.id) is not None
