@@ -84,17 +84,62 @@ def serialize(data: dict[str, Any]) -> bytes:
     return (json.dumps(ordered, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def _name_issues(data: dict[str, Any], path: str) -> list[Issue]:
+    stem = path.rsplit("/", 1)[-1].removesuffix(".json")  # not Path(): 10,000 of them add up
+    if data["id"] != stem:
+        return [Issue(path, "$.id", f"id {data['id']!r} differs from the file name {stem!r}")]
+    return []
+
+
 def case_issues(data: Any, path: str) -> list[Issue]:
     """Schema faults, plus a file name that does not match the id."""
     issues = schemas.schema_issues("case", data, path)
     if not issues and isinstance(data, dict):
-        stem = Path(path).stem
-        if data["id"] != stem:
-            issues.append(Issue(path, "$.id", f"id {data['id']!r} differs from the file name {stem!r}"))
+        issues = _name_issues(data, path)
     return issues
 
 
-def parse(raw: bytes, path: str, split: str) -> tuple[Case | None, list[Issue]]:
+class ValidCache:
+    """Digests of case-file contents already found valid against the current case schema, kept in
+    `.straw/cache/` (ignored by git). Content-addressed, so an edited file is simply a new digest:
+    nothing can go stale, and a lost update only costs a re-validation. Loading 10,000 cases then
+    pays for reading and parsing only, not for the schema (SPEC §1 still holds: every file is
+    checked, once per content)."""
+
+    DIGEST = 16
+
+    def __init__(self, root: Path) -> None:
+        import hashlib
+
+        schema = schemas.schema_dir() / "case.schema.json"
+        tag = hashlib.blake2b(schema.read_bytes(), digest_size=8).hexdigest()
+        self.path = root / ".straw" / "cache" / f"valid-cases-{tag}.bin"
+        try:
+            blob = self.path.read_bytes()
+        except OSError:
+            blob = b""
+        size = self.DIGEST
+        self.known = {blob[i:i + size] for i in range(0, len(blob) - len(blob) % size, size)}
+        self.added: list[bytes] = []
+
+    @classmethod
+    def key(cls, raw: bytes) -> bytes:
+        import hashlib
+
+        return hashlib.blake2b(raw, digest_size=cls.DIGEST).digest()
+
+    def save(self) -> None:
+        if not self.added:
+            return
+        try:
+            atomic_write(self.path, b"".join(self.known))
+        except OSError:  # a read-only checkout still loads, only slower
+            pass
+        self.added = []
+
+
+def parse(raw: bytes, path: str, split: str,
+          cache: ValidCache | None = None) -> tuple[Case | None, list[Issue]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -103,12 +148,22 @@ def parse(raw: bytes, path: str, split: str) -> tuple[Case | None, list[Issue]]:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         return None, [Issue(path, "$", f"malformed JSON: {err.msg} at line {err.lineno} column {err.colno}")]
-    issues = case_issues(data, path)
+    key = cache.key(raw) if cache is not None else None
+    if key is not None and key in cache.known:  # type: ignore[union-attr]
+        issues = _name_issues(data, path)
+    else:
+        issues = schemas.schema_issues("case", data, path)
+        if not issues:
+            issues = _name_issues(data, path)
+            if key is not None:
+                cache.known.add(key)  # type: ignore[union-attr]
+                cache.added.append(key)  # type: ignore[union-attr]
     return (None, issues) if issues else (Case(data, split), [])
 
 
 def load_worktree(root: Path, splits: tuple[str, ...] = SPLITS) -> CaseSet:
     result = CaseSet()
+    cache = ValidCache(root)
     for split in splits:
         folder = root / CASES_DIR / split
         if not folder.is_dir():
@@ -118,10 +173,11 @@ def load_worktree(root: Path, splits: tuple[str, ...] = SPLITS) -> CaseSet:
                 continue
             rel = f"{CASES_DIR}/{split}/{entry.name}"
             with open(entry.path, "rb") as fh:
-                case, issues = parse(fh.read(), rel, split)
+                case, issues = parse(fh.read(), rel, split, cache)
             result.issues += issues
             if case:
                 result.cases.append(case)
+    cache.save()
     return result
 
 

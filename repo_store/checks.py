@@ -13,7 +13,9 @@ from repo_store.errors import Issue
 
 def normalise(case: Case) -> str:
     text = case.input if isinstance(case.input, str) else json.dumps(case.input, sort_keys=True)
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    if not text.isascii():  # NFKC leaves ASCII as it is; skip its cost on most inputs
+        text = unicodedata.normalize("NFKC", text)
+    return " ".join(text.casefold().split())
 
 
 def cross_issues(cases: list[Case]) -> list[Issue]:

@@ -449,3 +449,17 @@ def test_init_is_idempotent_and_keeps_users_hook(tmp_path) -> None:
     init_case_repo(tmp_path)
     assert commit_count(tmp_path) == count
     assert git(tmp_path, "status", "--porcelain").stdout == ""
+
+
+def test_validation_cache_never_hides_a_bad_file(demo_repo) -> None:
+    assert demo_repo.load().issues == []  # fills .straw/cache/
+    assert list((demo_repo.root / ".straw" / "cache").glob("valid-cases-*.bin"))
+    case = demo_repo.load().split("pending")[0]
+    (demo_repo.root / case.path).write_text(json.dumps({**case.data, "match": "fuzzy"}), "utf-8")
+    (issue,) = demo_repo.load().issues
+    assert issue.path == case.path and issue.pointer == "$.match"
+    # a valid file copied under another name: the content is known, the name check still runs
+    good = demo_repo.load().split("pending")[0]
+    shutil.copy(demo_repo.root / good.path, demo_repo.root / "cases/pending/renamed.json")
+    assert any(i.path == "cases/pending/renamed.json" for i in demo_repo.load().issues)
+    assert git(demo_repo.root, "status", "--porcelain", "--", ".straw").stdout == ""
