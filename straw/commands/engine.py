@@ -1,7 +1,183 @@
-"""Placeholder until its issue lands."""
+"""Engine commands: `straw tune BATCH` and `straw eval`. torch and transformers are imported
+inside the commands, so the curation commands never pay for them."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import Any
 
 import click
 
+from straw.commands.common import echo_json, one_line, open_repo, repo_option
+
+
+class ProgressPrinter:
+    """Consumes tuning.progress events: a bar with rate and ETA on a terminal (stderr), plain
+    lines otherwise, and one line per round on stdout."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.live = sys.stderr.isatty() and not quiet
+        self.bar: Any = None
+        self.task: Any = None
+        self.round_start = 0.0
+
+    def _stop_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+    def __call__(self, event: Any) -> None:
+        from tuning import progress as p
+
+        if isinstance(event, p.RoundStarted):
+            self.round_start = time.monotonic()
+            if self.live:
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeElapsedColumn,
+                    TimeRemainingColumn,
+                )
+
+                self.bar = Progress(
+                    TextColumn("round {task.fields[round]}/{task.fields[rounds]}"), BarColumn(),
+                    MofNCompleteColumn(), TextColumn("{task.fields[rate]} steps/s"),
+                    TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(),
+                    TextColumn("ETA"), TimeRemainingColumn(), transient=True,
+                    console=_stderr_console())
+                self.task = self.bar.add_task("train", total=event.steps, round=event.round,
+                                              rounds=event.max_rounds, rate="-", loss="-")
+                self.bar.start()
+            elif not self.quiet:
+                click.echo(f"round {event.round}/{event.max_rounds}: training, {event.steps} steps",
+                           err=True)
+        elif isinstance(event, p.Step):
+            if self.bar is not None:
+                elapsed = max(time.monotonic() - self.round_start, 1e-9)
+                self.bar.update(self.task, completed=event.step, total=event.total,
+                                rate=f"{event.step / elapsed:.1f}",
+                                loss="-" if event.loss is None else f"{event.loss:.4f}")
+        elif isinstance(event, p.RoundDone):
+            self._stop_bar()
+            loss = "-" if event.loss is None else f"{event.loss:.4f}"
+            click.echo(f"round {event.round}: loss {loss}  baseline {event.baseline_pass:6.1%}  "
+                       f"new {event.new_pass:6.1%}  {event.seconds:5.1f}s")
+        elif isinstance(event, p.Phase):
+            if event.name == "validating":
+                self._stop_bar()
+            if not self.quiet and event.name in ("loading", "saving"):
+                detail = f" {event.detail}" if event.detail else ""
+                click.echo(f"{event.name}{detail}…", err=True)
+        elif isinstance(event, p.Saved):
+            click.echo(f"saved model {event.hash}", err=True)
+
+    def close(self) -> None:
+        self._stop_bar()
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def print_cases(report: dict[str, Any], all_cases: bool) -> None:
+    rows = sorted(report["cases"], key=lambda r: (r["pass"], r["split"] != "new", r["id"]))
+    shown = 0
+    for row in rows:
+        if row["pass"] and not all_cases:
+            continue
+        mark = "pass" if row["pass"] else "FAIL"
+        cut = "  (truncated)" if row.get("truncated") else ""
+        click.echo(f"{mark}  {row['split']:<8} {row['id']:<28} expected "
+                   f"{one_line(json.dumps(row['expected'], ensure_ascii=False), 30)}  got "
+                   f"{one_line(row['predicted'], 30)}{cut}")
+        shown += 1
+    hidden = len(rows) - shown
+    if hidden:
+        click.echo(f"({hidden} passing cases not shown; --all-cases lists them)")
+
+
+def print_summary(report: dict[str, Any]) -> None:
+    s = report["summary"]
+    verdict = "PASSED" if s["passed"] else "FAILED"
+    click.echo(f"{verdict}: baseline {s['baseline']['passed']}/{s['baseline']['total']}, "
+               f"new {s['new']['passed']}/{s['new']['total']}  model {report['model']['hash']}")
+    if report.get("blame"):
+        click.echo(f"blame: {len(report['blame'])} baseline cases the production model passed "
+                   f"now fail: {', '.join(report['blame'][:10])}")
+    for warning in report.get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
+
+
+@click.command("tune")
+@click.argument("batch_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--all-cases", is_flag=True, help="List passing cases too (failing come first).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar; the per-round lines remain.")
+@repo_option
+def tune_command(batch_id: str, as_json: bool, all_cases: bool, quiet: bool,
+                 repo_path: str | None) -> None:
+    """Train on baseline + batch until every case passes; commit the report on batch/<id>.
+
+    Ctrl-C (or SIGTERM) stops after the current step and writes nothing."""
+    repo = open_repo(repo_path)
+    from tuning.tune import cancel_on_signals, tune_batch  # torch: only when tuning
+
+    printer = ProgressPrinter(quiet=quiet or as_json)
+    cancel = threading.Event()
+    try:
+        with cancel_on_signals(cancel):
+            report = tune_batch(repo, batch_id, progress=printer, cancel=cancel)
+    finally:
+        printer.close()
+    if as_json:
+        echo_json(report)
+        return
+    print_cases(report, all_cases)
+    print_summary(report)
+    click.echo(f"report committed on batch/{report['batch']} (reports/{report['batch']}.json) "
+               f"in {report['seconds']:.1f}s; next: straw gate {report['batch']}")
+
+
+@click.command("eval")
+@click.option("--model", "model_hash", default=None,
+              help="Model hash (sha256:…); default: the production model in models.lock.")
+@click.option("--split", type=click.Choice(["baseline", "pending", "all"]), default="baseline",
+              show_default=True)
+@click.option("--ref", default="main", show_default=True, help="Branch or commit whose cases to run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Also write the report (JSON) to this file.")
+@click.option("--all-cases", is_flag=True, help="List passing cases too (failing come first).")
+@repo_option
+def eval_command(model_hash: str | None, split: str, ref: str, as_json: bool, output: str | None,
+                 all_cases: bool, repo_path: str | None) -> None:
+    """Run a stored model on the cases (cached per model and case input) and print a report."""
+    repo = open_repo(repo_path)
+    from tuning.evaluate import evaluate
+
+    report = evaluate(repo, model_hash, split=split, ref=ref)
+    if output:
+        from repo_store import schemas
+
+        schemas.check("report", report, output)
+        with open(output, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+    if as_json:
+        echo_json(report)
+        return
+    print_cases(report, all_cases)
+    print_summary(report)
+
 
 def register(group: click.Group) -> None:
-    pass
+    group.add_command(tune_command)
+    group.add_command(eval_command)
