@@ -8,11 +8,14 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from repo_store import gitio, schemas
+from repo_store import schemas
 from repo_store.errors import Issue, ValidationFailed
 from repo_store.ids import is_safe_id, unsafe_id_reason
+
+if TYPE_CHECKING:
+    from repo_store.gitio import Repo
 
 CASES_DIR = "cases"
 SPLITS = ("baseline", "pending")
@@ -181,9 +184,11 @@ def load_worktree(root: Path, splits: tuple[str, ...] = SPLITS) -> CaseSet:
     return result
 
 
-def load_ref(repo: gitio.Repo, ref: str, splits: tuple[str, ...] = SPLITS) -> CaseSet:
+def load_ref(repo: Repo, ref: str, splits: tuple[str, ...] = SPLITS) -> CaseSet:
     """The cases as committed at `ref` (a branch, tag or commit), without checking it out."""
     result = CaseSet()
+    from repo_store import gitio  # GitPython only when reading a ref
+
     files = gitio.ls_tree(repo, ref, CASES_DIR)
     for path in sorted(files):
         parts = path.split("/")

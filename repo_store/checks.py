@@ -4,10 +4,13 @@ contradictions (the same input expected to give different outputs can never pass
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
 from collections import defaultdict
+from pathlib import Path
+from typing import Any
 
-from repo_store.cases import Case
+from repo_store.cases import CASES_DIR, SPLITS, Case, atomic_write
 from repo_store.errors import Issue
 
 
@@ -40,3 +43,73 @@ def cross_issues(cases: list[Case]) -> list[Issue]:
             else:
                 issues.append(Issue(other.path, "$.input", f"duplicate of {first.id} (same input)"))
     return issues
+
+
+class InputIndex:
+    """{normalised input: (id, path, expected as JSON)} for every case file in the work tree, kept
+    in `.straw/cache/` keyed by each file's (mtime, size): `straw add` checks a new case against
+    10,000 others by stat-ing files instead of parsing them. Files that changed are re-read; a
+    file that does not parse is left to `straw validate`."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = root / ".straw" / "cache" / "input-index.json"
+        try:
+            self.entries: dict[str, list[Any]] = json.loads(self.path.read_bytes())
+        except (OSError, ValueError):
+            self.entries = {}
+        fresh: dict[str, list[Any]] = {}
+        changed = False
+        for split in SPLITS:
+            folder = root / CASES_DIR / split
+            if not folder.is_dir():
+                continue
+            for entry in os.scandir(folder):
+                if not entry.name.endswith(".json"):
+                    continue
+                rel = f"{CASES_DIR}/{split}/{entry.name}"
+                st = entry.stat()
+                old = self.entries.get(rel)
+                if old and old[0] == st.st_mtime_ns and old[1] == st.st_size:
+                    fresh[rel] = old
+                    continue
+                changed = True
+                try:
+                    data = json.loads(Path(entry.path).read_bytes())
+                    case = Case(data, split)
+                    fresh[rel] = [st.st_mtime_ns, st.st_size, normalise(case), case.id,
+                                  json.dumps(case.expected, sort_keys=True)]
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue
+        changed = changed or len(fresh) != len(self.entries)  # files removed
+        self.entries = fresh
+        if changed:
+            try:
+                atomic_write(self.path, json.dumps(fresh).encode())
+            except OSError:
+                pass
+
+    def conflicts(self, new: list[Case], replacing: set[str] = frozenset()) -> list[Issue]:
+        """Issues each new case has against the indexed ones (and against each other)."""
+        by_key: dict[str, tuple[str, str]] = {}
+        ids: dict[str, str] = {}
+        for rel, (_, _, key, case_id, expected) in self.entries.items():
+            if case_id in replacing:
+                continue
+            by_key.setdefault(key, (case_id, expected))
+            ids[case_id] = rel
+        issues = []
+        for case in new:
+            if case.id in ids:
+                issues.append(Issue(case.path, "$.id", f"duplicate id: also {ids[case.id]}"))
+            key, expected = normalise(case), json.dumps(case.expected, sort_keys=True)
+            if key in by_key:
+                other_id, other_expected = by_key[key]
+                if other_expected != expected:
+                    issues.append(Issue(case.path, "$.expected",
+                                        f"contradicts {other_id}: same input, expected "
+                                        f"{case.expected!r} vs {json.loads(other_expected)!r}"))
+                else:
+                    issues.append(Issue(case.path, "$.input", f"duplicate of {other_id} (same input)"))
+            by_key.setdefault(key, (case.id, expected))
+            ids.setdefault(case.id, case.path)
+        return issues

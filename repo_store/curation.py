@@ -7,7 +7,7 @@ import copy
 import logging
 from typing import Any
 
-from repo_store import cases, checks, gitio, locking
+from repo_store import cases, checks, gitcli, locking
 from repo_store.cases import Case
 from repo_store.errors import Issue, NoSuchCase, StrawError, UsageError, ValidationFailed
 from repo_store.ids import is_safe_id, new_case_id, now_iso, unsafe_id_reason
@@ -48,10 +48,7 @@ def _short(text: str, width: int = 60) -> str:
 
 def _conflicts(repo: CaseRepo, new: list[Case], replacing: set[str] = frozenset()) -> list[Issue]:
     """Cross-case issues that the new cases introduce against the existing ones."""
-    existing = [c for c in repo.load().cases if c.id not in replacing]
-    new_paths = {c.path for c in new}
-    # cross_issues blames the later case of a pair, and the new ones come last
-    return [i for i in checks.cross_issues(existing + new) if i.path in new_paths]
+    return checks.InputIndex(repo.root).conflicts(new, replacing)
 
 
 def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> list[Case]:
@@ -72,7 +69,7 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> li
         if issues:
             raise ValidationFailed(issues)
         written: list[str] = []
-        head = gitio.rev(repo.git, "HEAD")
+        head = gitcli.head_commit(repo.root)
         try:
             for case in new:
                 target = repo.root / case.path
@@ -82,12 +79,12 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> li
                 written.append(case.path)
             _commit(repo, written, message)
         except BaseException:
-            if gitio.rev(repo.git, "HEAD") != head:
+            if gitcli.head_commit(repo.root) != head:
                 raise  # the commit landed: every case is in; nothing to take back
             # Ctrl-C or a failure before the commit: take back every file this call wrote.
             for path in written:
                 (repo.root / path).unlink(missing_ok=True)
-            gitio.run(repo.git, "reset", "-q", "--", *written) if written else None
+            gitcli.unstage(repo.root, written)
             raise
     return new
 
@@ -97,7 +94,7 @@ def _commit(repo: CaseRepo, paths: list[str], message: str) -> None:
     A Ctrl-C that arrives meanwhile is honoured only if the commit did not land."""
     with locking.deferred_interrupt() as interrupted:
         try:
-            gitio.commit_paths(repo.git, paths, message)
+            gitcli.commit_paths(repo.root, paths, message)
         except StrawError:
             if interrupted:
                 raise KeyboardInterrupt from None
@@ -131,7 +128,7 @@ def _pending(repo: CaseRepo, case_id: str) -> Case:
     if case.split != "pending":
         raise UsageError(f"{case.path}: baseline cases change only through a batch "
                          f"(`straw batch create`); edit a pending case instead")
-    if gitio.dirty_paths(repo.git, case.path):
+    if gitcli.dirty_paths(repo.root, case.path):
         raise UsageError(f"{case.path} has uncommitted changes: commit or discard them first")
     return case
 
@@ -154,14 +151,14 @@ def edit_case(repo: CaseRepo, case_id: str, changes: dict[str, Any]) -> Case:
         if issues:
             raise ValidationFailed(issues)
         old = (repo.root / case.path).read_bytes()
-        head = gitio.rev(repo.git, "HEAD")
+        head = gitcli.head_commit(repo.root)
         try:
             cases.atomic_write(repo.root / case.path, content)
             _commit(repo, [case.path], f"Edit pending case {case_id}")
         except BaseException:
-            if gitio.rev(repo.git, "HEAD") == head:
+            if gitcli.head_commit(repo.root) == head:
                 cases.atomic_write(repo.root / case.path, old)
-                gitio.run(repo.git, "reset", "-q", "--", case.path)
+                gitcli.unstage(repo.root, [case.path])
             raise
         return updated
 
@@ -178,14 +175,14 @@ def remove_case(repo: CaseRepo, case_id: str) -> Case:
                              f"reject that batch first")
         target = repo.root / case.path
         old = target.read_bytes()
-        head = gitio.rev(repo.git, "HEAD")
+        head = gitcli.head_commit(repo.root)
         try:
             target.unlink()
             _commit(repo, [case.path], f"Remove pending case {case_id}: {_short(case.text)}")
         except BaseException:
-            if gitio.rev(repo.git, "HEAD") == head:
+            if gitcli.head_commit(repo.root) == head:
                 cases.atomic_write(target, old)
-                gitio.run(repo.git, "reset", "-q", "--", case.path)
+                gitcli.unstage(repo.root, [case.path])
             raise
         return case
 

@@ -167,33 +167,6 @@ def diff_names(repo: git.Repo, a: str, b: str, path: str) -> list[tuple[str, str
     return list(zip(parts[0::2], parts[1::2], strict=False))
 
 
-def identity(repo: git.Repo) -> str:
-    """`Name <email>` of whoever runs straw, as git would record it."""
-    reader = repo.config_reader()
-    name = os.environ.get("GIT_AUTHOR_NAME") or reader.get_value("user", "name", "")
-    email = os.environ.get("GIT_AUTHOR_EMAIL") or reader.get_value("user", "email", "")
-    if not name or not email:
-        raise UsageError("git identity unknown: set `git config user.name` and `user.email`")
-    return f"{name} <{email}>"
-
-
-def commit_paths(repo: git.Repo, paths: list[str], message: str) -> str:
-    """Commit exactly `paths` (added, changed or removed in the work tree) on the current branch.
-    Hooks are skipped: straw validated these files itself, and the hooks exist to stop writes that
-    bypass straw."""
-    try:
-        repo.git.add("-A", "--", *paths)
-        repo.git.commit("--no-verify", "-q", "-m", message, "--", *paths)
-    except GitCommandError as err:
-        raise _fail(err) from None
-    return repo.git.rev_parse("HEAD")
-
-
-def dirty_paths(repo: git.Repo, path: str = ".") -> list[str]:
-    out = repo.git.status("--porcelain", "-z", "--untracked-files=all", "--", path)
-    return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
-
-
 @dataclass
 class _TempIndex:
     repo: git.Repo

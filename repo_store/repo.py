@@ -1,34 +1,47 @@
-"""`CaseRepo`: an opened case repository — its git repository, root folder and config. Operations
-live in their own modules (curation, batches, gate, merge, …) and take a CaseRepo first."""
+"""`CaseRepo`: an opened case repository — its root folder, git repository and config.
+Operations live in their own modules (curation, batches, gate, merge, …) and take a CaseRepo
+first. GitPython is opened on first use only: curation commands mostly do without it."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from repo_store import cases, config, gitio, locking
+from repo_store import cases, config, gitcli, locking
 from repo_store.errors import NotARepository, UsageError
+
+if TYPE_CHECKING:
+    from repo_store.gitio import Repo
 
 MAIN = "main"
 
 
-@dataclass
 class CaseRepo:
-    git: gitio.Repo
-    root: Path
-    config: config.Config = field(repr=False)
+    def __init__(self, root: Path, git_dir: Path, settings: config.Config) -> None:
+        self.root = root
+        self.git_dir = git_dir
+        self.config = settings
+
+    def __repr__(self) -> str:
+        return f"CaseRepo({str(self.root)!r})"
+
+    @cached_property
+    def git(self) -> Repo:
+        from repo_store import gitio
+
+        return gitio.open_repo(self.root)
 
     @property
     def main(self) -> str:
         return MAIN
 
     @property
-    def git_dir(self) -> Path:
-        return Path(self.git.git_dir)
+    def head_branch(self) -> str | None:
+        return gitcli.head_branch(self.git_dir)
 
     @property
     def model_store(self) -> Path:
@@ -37,7 +50,7 @@ class CaseRepo:
 
     @cached_property
     def identity(self) -> str:
-        return gitio.identity(self.git)
+        return gitcli.identity(self.root)
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
@@ -45,7 +58,7 @@ class CaseRepo:
             yield
 
     def require_on_main(self) -> None:
-        branch = gitio.head_branch(self.git)
+        branch = self.head_branch
         if branch != MAIN:
             raise UsageError(f"HEAD is on {branch or 'a detached commit'}: check out {MAIN} first "
                              f"(`git switch {MAIN}`)")
@@ -58,12 +71,13 @@ class CaseRepo:
         return cases.load_ref(self.git, ref)
 
     def cases_tree(self, ref: str) -> str:
+        from repo_store import gitio
+
         return gitio.tree_of(self.git, ref, cases.CASES_DIR)
 
 
 def open_case_repo(path: str | os.PathLike[str] | None = None) -> CaseRepo:
-    repo = gitio.open_repo(path)
-    root = gitio.root(repo)
+    root, git_dir = gitcli.find_root(path)
     if not (root / config.CONFIG_FILE).exists():
         raise NotARepository(f"{root}: no {config.CONFIG_FILE} here (run `straw init` first)")
-    return CaseRepo(repo, root, config.load(root))
+    return CaseRepo(root, git_dir, config.load(root))

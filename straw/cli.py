@@ -1,32 +1,78 @@
-"""The `straw` command: a click group whose commands live in straw/commands/. Errors from the
-library become one line on stderr and an exit code (1 data, 2 usage, 130 Ctrl-C), the way
-pre-commit's error handler does it."""
+"""The `straw` command: a click group whose commands live in straw/commands/ and are imported
+only when invoked (`straw add` must not pay for the batch, engine or TUI modules). Errors from
+the library become one line on stderr and an exit code (1 data, 2 usage, 3 bug, 130 Ctrl-C),
+the way pre-commit's error handler does it."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 import click
 
 from repo_store.errors import StrawError
-from straw.commands import batches, cases, engine, monitor, tui
+
+# command name → "module:attribute"; the order is the order of `straw --help`
+COMMANDS = {
+    "init": "straw.commands.cases:init_command",
+    "add": "straw.commands.cases:add_command",
+    "edit": "straw.commands.cases:edit_command",
+    "rm": "straw.commands.cases:rm_command",
+    "show": "straw.commands.cases:show_command",
+    "list": "straw.commands.cases:list_command",
+    "import": "straw.commands.cases:import_command",
+    "export": "straw.commands.cases:export_command",
+    "validate": "straw.commands.cases:validate_command",
+    "batch": "straw.commands.batches:batch_group",
+    "tune": "straw.commands.engine:tune_command",
+    "gate": "straw.commands.batches:gate_command",
+    "merge": "straw.commands.batches:merge_command",
+    "reject": "straw.commands.batches:reject_command",
+    "eval": "straw.commands.engine:eval_command",
+    "compare": "straw.commands.monitor:compare_command",
+    "monitor": "straw.commands.monitor:monitor_command",
+    "report": "straw.commands.monitor:report_command",
+    "log": "straw.commands.batches:log_command",
+    "verify": "straw.commands.batches:verify_command",
+    "demo": "straw.commands.demo:demo_command",
+    "tui": "straw.commands.tui:tui_command",
+}
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+def load_command(name: str) -> click.Command:
+    module, _, attribute = COMMANDS[name].partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if self.get_command(ctx, name) is not None]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        try:
+            return load_command(cmd_name)
+        except (ImportError, AttributeError):
+            return None  # a command whose module is not there yet
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="straw")
+@click.option("--repo", "repo_path", type=click.Path(file_okay=False), default=None,
+              help="Case repository for every command (same as the command's own --repo).")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, repo_path: str | None) -> None:
     """Keep a fine-tuned model from breaking what already worked.
 
     Cases live in git; new cases wait in pending; approved batches become branches that are
     tuned, gated and merged. A bare `straw` opens the terminal UI."""
+    if repo_path:
+        os.environ["STRAW_REPO"] = repo_path  # the default of every command's --repo
     if ctx.invoked_subcommand is None:
-        ctx.invoke(tui.tui_command)
-
-
-for module in (cases, batches, engine, monitor, tui):
-    module.register(cli)
+        ctx.invoke(load_command("tui"), repo_path=repo_path)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,10 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     except StrawError as err:
         click.echo(f"straw: {err}", err=True)
         sys.exit(err.exit_code)
-    except click.exceptions.Abort:
-        click.echo("straw: interrupted; nothing was written", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("straw: interrupted; nothing was written", err=True)
         sys.exit(130)
     except click.ClickException as err:

@@ -15,8 +15,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def repo_option(func: F) -> F:
     return click.option(
-        "--repo", "repo_path", type=click.Path(file_okay=False), default=None,
-        help="Case repository (default: the git repository around the current folder).",
+        "--repo", "repo_path", type=click.Path(file_okay=False), default=None, envvar="STRAW_REPO",
+        help="Case repository (default: $STRAW_REPO, else the git repository around the current "
+             "folder).",
     )(func)
 
 
