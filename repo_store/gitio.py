@@ -95,10 +95,13 @@ def root(repo: git.Repo) -> Path:
 
 
 def rev(repo: git.Repo, spec: str) -> str | None:
-    """The object id `spec` names, or None when it names nothing."""
+    """The object id `spec` names, or None when it names nothing. Asked of GitPython's long-lived
+    `git cat-file --batch-check` process: a gate check makes a dozen of these."""
+    if not spec or "\n" in spec:
+        return None
     try:
-        return repo.git.rev_parse("--verify", "--quiet", spec) or None
-    except GitCommandError:
+        return repo.git.get_object_header(spec)[0].decode("ascii")
+    except ValueError:
         return None
 
 
@@ -149,8 +152,12 @@ def read_blob(repo: git.Repo, sha: str) -> bytes:
 
 
 def read_file(repo: git.Repo, ref: str, path: str) -> bytes | None:
-    sha = rev(repo, f"{ref}:{path}")
-    return None if sha is None else read_blob(repo, sha)
+    """The file at `ref:path`, or None when it does not exist there: one request to the
+    long-lived `git cat-file --batch` process, no subprocess per file."""
+    try:
+        return repo.git.get_object_data(f"{ref}:{path}")[3]
+    except ValueError:  # "<ref>:<path> missing"
+        return None
 
 
 def store_blob(repo: git.Repo, data: bytes) -> str:

@@ -64,3 +64,23 @@ def commit_lock(repo: CaseRepo, lock: dict[str, Any], message: str) -> str:
 
             raise UsageError(f"{LOCK_FILE} has uncommitted changes: commit or discard them first")
         return gitio.commit_to_branch(repo.git, MAIN, {LOCK_FILE: encode(lock)}, message, start=head)
+
+
+def rollback_to(repo: CaseRepo, target: dict[str, Any], why: str,
+                baseline: dict[str, int] | None = None) -> str:
+    """Make `target` (a models.lock from the history) production again, as one commit on main
+    with the trailers `straw log` reads. `baseline`: its score on the current baseline, when
+    measured. Returns the commit id."""
+    from repo_store.ids import now_iso
+
+    current = read_lock(repo)
+    lock = {**target, "promoted": now_iso(), "reason": "rollback"}
+    lock.pop("new", None)
+    if baseline is not None:
+        lock["baseline"] = baseline
+    score = lock.get("baseline")
+    trailer = f"Straw-Baseline: {score['passed']}/{score['total']}\n" if score else ""
+    return commit_lock(repo, lock, (
+        f"Roll back production model to {lock['model'][:19]}\n\n{why}\n\n"
+        f"Straw-Rollback: {current['model'] if current else '-'}\nStraw-Model: {lock['model']}\n"
+        f"{trailer}Rolled-back-by: {repo.identity}\n"))

@@ -108,16 +108,11 @@ def run_monitor(repo: CaseRepo, threshold: float | None = None, rollback: bool =
         if target:
             good, good_passed, good_total = target
             result.action, result.rolled_back_to = "rollback", good["model"]
-            new_lock = {**good, "promoted": now_iso(), "reason": "rollback",
-                        "baseline": {"passed": good_passed, "total": good_total}}
-            new_lock.pop("new", None)
-            lockfile.commit_lock(repo, new_lock, (
-                f"Roll back production model to {good['model'][:19]}\n\n"
+            lockfile.rollback_to(
+                repo, good,
                 f"The monitor found {model[:19]} passing {passed}/{total} baseline cases "
-                f"(threshold {threshold:.0%}); {good['model'][:19]} passes {good_passed}/"
-                f"{good_total}.\n\n"
-                f"Straw-Rollback: {model}\nStraw-Model: {good['model']}\n"
-                f"Straw-Baseline: {good_passed}/{good_total}\nRolled-back-by: {repo.identity}\n"))
+                f"(threshold {threshold:.0%}); {good['model'][:19]} passes {good_passed}/{good_total}.",
+                {"passed": good_passed, "total": good_total})
         command = repo.config["monitor"]["alert_command"]
         if command:
             failure = _alert(command, result.summary() + "\n")

@@ -16,7 +16,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from repo_store import lockfile, monitor_log
-from repo_store.ids import now_iso
 from repo_store.lockfile import LockVersion
 from tui.dialogs.confirm import Confirm
 from tui.text import cell
@@ -165,16 +164,8 @@ class MonitorScreen(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-rollback")
     def _rollback(self, version: LockVersion) -> None:
         with self.app.library() as repo:  # type: ignore[attr-defined]
-            current = lockfile.read_lock(repo)
-            lock = {**version.lock, "promoted": now_iso(), "reason": "rollback"}
-            target = lock["model"]
-            b = lock.get("baseline") or {}
-            trailer = f"Straw-Baseline: {b['passed']}/{b['total']}\n" if b else ""
-            lockfile.commit_lock(repo, lock, (
-                f"Roll back production model to {target[:19]}\n\n"
-                f"Rolled back by hand from the TUI.\n\n"
-                f"Straw-Rollback: {current['model'] if current else '-'}\nStraw-Model: {target}\n"
-                f"{trailer}Rolled-back-by: {repo.identity}\n"))
+            target = version.lock["model"]
+            lockfile.rollback_to(repo, version.lock, "Rolled back by hand from the TUI.")
         self.post_message(self.Done(f"production is {target[:19]} again", True))
 
     @on(Done)
