@@ -1,0 +1,242 @@
+"""The tune loop and eval on real case repositories (real git, a tiny real model), the CLI faces,
+cancellation by event and by SIGTERM to a subprocess, and one end-to-end run of the embedded
+MiniLM on the demo cases through `straw tune`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from repo_store import batches, gitio, lockfile, reports, schemas
+from repo_store.cases import case_path, serialize
+from repo_store.errors import StrawError, ValidationFailed
+from repo_store.repo import open_case_repo
+from tuning.errors import Cancelled
+from tuning.evaluate import evaluate
+from tuning.model_store import ModelStore
+from tuning.progress import RoundDone, Saved, Step
+from tuning.tune import tune_batch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BASELINE = {
+    "refund": ["please refund my order", "I want my money back", "refund the charge now",
+               "give me a refund for this", "return my payment please", "money back for order"],
+    "shipping": ["where is my parcel", "my package has not arrived", "track my delivery",
+                 "when will the box ship", "delivery is late again", "parcel tracking number"],
+}
+NEW = {
+    "refund": ["refund me for the broken lamp", "I need my money returned"],
+    "account": ["reset my password", "cannot log in to my account", "change my email address"],
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tuning.testing import build_tiny_classifier
+
+    return build_tiny_classifier(tmp_path_factory.mktemp("tiny-tune") / "model")
+
+
+def case(case_id: str, text: str, label: str) -> dict:
+    return {"id": case_id, "input": text, "expected": label, "match": "label",
+            "created": "2026-01-01T00:00:00Z", "author": "Test Author <author@example.com>"}
+
+
+def commit(root: Path, paths: list[str], message: str) -> None:
+    subprocess.run(["git", "add", "--", *paths], cwd=root, check=True)
+    subprocess.run(["git", "commit", "--no-verify", "-q", "-m", message, "--", *paths], cwd=root,
+                   check=True)
+
+
+def write_config(root: Path, tiny_model: Path, **train) -> None:
+    settings = {"learning_rate": 5e-3, "epochs_per_round": 10, "batch_size": 8,
+                "max_iterations": 4, "new_case_weight": 2, **train}
+    lines = ["[model]", f'base = "{tiny_model}"', "max_length = 32", "", "[train]"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
+    lines += ["", "[batch]", "min_size = 1"]
+    (root / "straw.toml").write_text("\n".join(lines) + "\n")
+    commit(root, ["straw.toml"], "tiny model config")
+
+
+@pytest.fixture
+def tiny_repo(make_case_repo, tiny_model: Path):
+    """A repository with a 12-case baseline on main and 5 pending cases (one new label), whose
+    straw.toml names the tiny model; returns (repo, batch id)."""
+    repo = make_case_repo("tiny")
+    write_config(repo.root, tiny_model)
+    paths = []
+    for split, table in (("baseline", BASELINE), ("pending", NEW)):
+        for label, texts in table.items():
+            for i, text in enumerate(texts):
+                data = case(f"{split[0]}-{label}-{i}", text, label)
+                path = case_path(split, data["id"])
+                (repo.root / path).parent.mkdir(parents=True, exist_ok=True)
+                (repo.root / path).write_bytes(serialize(data))
+                paths.append(path)
+    commit(repo.root, paths, "cases")
+    repo = open_case_repo(repo.root)
+    batch = batches.create_batch(repo)
+    return repo, batch.id
+
+
+def test_tune_reaches_the_gate_and_commits_a_valid_report(tiny_repo) -> None:
+    repo, batch_id = tiny_repo
+    events: list = []
+    tree = repo.cases_tree(f"batch/{batch_id}")
+    report = tune_batch(repo, batch_id, progress=events.append)
+    schemas.check("report", report, "report")
+    assert report["summary"]["passed"], report["rounds"]
+    assert report["summary"]["new"] == {"passed": 5, "total": 5}
+    assert report["cases_tree"] == tree and report["model"]["started_from"] == "base"
+    assert report["previous_model"] is None and report["blame"] == []
+    committed = reports.read_report(repo, batch_id)
+    assert committed == report
+    assert ModelStore(repo.model_store).has(report["model"]["hash"])
+    assert any(isinstance(e, Step) for e in events)
+    assert [e.round for e in events if isinstance(e, RoundDone)] == [r["round"] for r in report["rounds"]]
+    assert [e for e in events if isinstance(e, Saved)] == [Saved(report["model"]["hash"])]
+
+    # eval reproduces the report's predictions, from the cache and from the weights alone
+    ref = f"batch/{batch_id}"
+    by_id = {row["id"]: row["predicted"] for row in report["cases"]}
+    cached = evaluate(repo, report["model"]["hash"], split="baseline", ref=ref)
+    schemas.check("report", cached, "eval")
+    assert {row["id"]: row["predicted"] for row in cached["cases"]} == by_id
+    for path in (repo.model_store / "predictions").iterdir():
+        path.unlink()
+    fresh = evaluate(repo, report["model"]["hash"], split="all", ref=ref)
+    assert {r["id"]: r["predicted"] for r in fresh["cases"] if r["id"] in by_id} == by_id
+
+
+def test_second_batch_tunes_from_production_and_computes_blame(tiny_repo) -> None:
+    repo, batch_id = tiny_repo
+    first = tune_batch(repo, batch_id)
+    lockfile.commit_lock(repo, {
+        "model": first["model"]["hash"], "backend": "classifier", "base": first["model"]["base"],
+        "batch": batch_id, "promoted": "2026-01-02T00:00:00Z", "reason": "merge"}, "promote")
+    extra = [case(f"x-shipping-{i}", text, "shipping")
+             for i, text in enumerate(["my courier lost the parcel", "shipment stuck in customs"])]
+    paths = []
+    for data in extra:
+        path = case_path("pending", data["id"])
+        (repo.root / path).write_bytes(serialize(data))
+        paths.append(path)
+    commit(repo.root, paths, "more cases")
+    second = batches.create_batch(repo, [d["id"] for d in extra], allow_small=True)
+    report = tune_batch(repo, second.id)
+    assert report["previous_model"] == first["model"]["hash"]
+    assert report["model"]["started_from"] == first["model"]["hash"]
+    assert isinstance(report["blame"], list)
+    baseline_ids = {r["id"] for r in report["cases"] if r["split"] == "baseline"}
+    assert set(report["blame"]) <= baseline_ids
+
+
+def test_contradictory_cases_are_refused_before_training(tiny_repo) -> None:
+    repo, batch_id = tiny_repo
+    branch = f"batch/{batch_id}"
+    bad = case("b-contra", "please refund my order", "shipping")
+    gitio.commit_to_branch(repo.git, branch, {case_path("baseline", bad["id"]): serialize(bad)},
+                           "contradiction")
+    with pytest.raises(ValidationFailed, match="contradicts"):
+        tune_batch(repo, batch_id)
+    assert not (repo.model_store).exists() or ModelStore(repo.model_store).hashes() == []
+
+
+def test_branch_edited_during_tuning_refuses_the_report(tiny_repo) -> None:
+    repo, batch_id = tiny_repo
+    branch = f"batch/{batch_id}"
+    before = gitio.rev(repo.git, f"refs/heads/{branch}")
+
+    def meddle(event) -> None:
+        if isinstance(event, RoundDone) and event.round == 1:
+            extra = case("b-late", "an edit made while tuning", "refund")
+            gitio.commit_to_branch(repo.git, branch, {case_path("baseline", "b-late"):
+                                                      serialize(extra)}, "late edit")
+
+    with pytest.raises(StrawError, match="cases changed during tuning"):
+        tune_batch(repo, batch_id, progress=meddle)
+    assert reports.read_report(repo, batch_id) is None
+    assert gitio.rev(repo.git, f"refs/heads/{branch}~1") == before
+
+
+def test_cancel_event_writes_nothing(tiny_repo) -> None:
+    repo, batch_id = tiny_repo
+    branch_before = gitio.rev(repo.git, f"refs/heads/batch/{batch_id}")
+    cancel = threading.Event()
+
+    def on_event(event) -> None:
+        if isinstance(event, Step) and event.step == 2:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        tune_batch(repo, batch_id, progress=on_event, cancel=cancel)
+    assert gitio.rev(repo.git, f"refs/heads/batch/{batch_id}") == branch_before
+    store = repo.model_store
+    assert not store.exists() or [p for p in store.iterdir() if p.name != "predictions"] == []
+
+
+def test_cli_tune_then_eval(tiny_repo, cli) -> None:
+    repo, batch_id = tiny_repo
+    result = cli("tune", batch_id, repo=repo.root)
+    assert result.exit_code == 0, result.output
+    assert "round 1:" in result.stdout and "PASSED" in result.stdout
+    report = reports.read_report(repo, batch_id)
+    result = cli("eval", "--model", report["model"]["hash"], "--split", "all", "--ref",
+                 f"batch/{batch_id}", "--json", repo=repo.root)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["kind"] == "eval"
+    missing = cli("eval", "--model", "sha256:" + "0" * 64, repo=repo.root)
+    assert missing.exit_code == 1 and "sha256:" + "0" * 64 in missing.stderr
+    assert cli("tune", "no-such-batch", repo=repo.root).exit_code == 2
+
+
+def test_sigterm_mid_training_leaves_branch_and_store_consistent(tiny_repo, tiny_model) -> None:
+    repo, batch_id = tiny_repo
+    write_config(repo.root, tiny_model, epochs_per_round=1000, max_iterations=1)
+    branch_before = gitio.rev(repo.git, f"refs/heads/batch/{batch_id}")
+    proc = subprocess.Popen([sys.executable, "-m", "straw", "tune", batch_id, "--repo",
+                             str(repo.root)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # "round 1/1: training, N steps" once training starts
+        seen.append(line)
+        if line.startswith("round 1/"):
+            break
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    err = "".join(seen) + err
+    assert proc.returncode == 130, err
+    assert "nothing was written" in err
+    assert gitio.rev(repo.git, f"refs/heads/batch/{batch_id}") == branch_before
+    assert reports.read_report(repo, batch_id) is None
+    store = repo.model_store
+    assert not store.exists() or list(store.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_embedded_minilm_tunes_the_demo_batch_end_to_end(demo_repo, cli) -> None:
+    """`straw init --demo`, `straw batch create`, `straw tune`, `straw eval`: the real default."""
+    batch = batches.create_batch(demo_repo)
+    started = time.monotonic()
+    result = cli("tune", batch.id, repo=demo_repo.root)
+    assert result.exit_code == 0, result.output
+    report = reports.read_report(demo_repo, batch.id)
+    assert report["summary"]["passed"], report["rounds"]
+    assert report["model"]["base"] == "embedded"
+    assert time.monotonic() - started < 240  # the 30 s target is the benchmark's, on idle cores
+    result = cli("eval", "--model", report["model"]["hash"], "--split", "baseline", "--ref",
+                 f"batch/{batch.id}", "--json", repo=demo_repo.root)
+    assert result.exit_code == 0, result.output
+    evaluated = {r["id"]: r["predicted"] for r in json.loads(result.stdout)["cases"]}
+    assert evaluated == {r["id"]: r["predicted"] for r in report["cases"]}
