@@ -4,6 +4,7 @@ a wrong type is an error naming the key), merged over the defaults below."""
 from __future__ import annotations
 
 import copy
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -100,3 +101,30 @@ def load(root: Path) -> Config:
     except UnicodeDecodeError:
         raise ValidationFailed([Issue(CONFIG_FILE, "$", "not UTF-8 text")]) from None
     return parse(text, CONFIG_FILE)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to {CONFIG_FILE}")
+
+
+def write(root: Path, overrides: dict[str, dict[str, Any]]) -> Config:
+    """Merge `overrides` into straw.toml (validated before it is written; comments are not kept)."""
+    path = root / CONFIG_FILE
+    current = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    for section, values in overrides.items():
+        current.setdefault(section, {}).update(values)
+    text = "".join(f"[{section}]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items())
+                   + "\n" for section, values in current.items())
+    merged = parse(text, CONFIG_FILE)
+    from repo_store.cases import atomic_write
+
+    atomic_write(path, text.encode("utf-8"))
+    return merged

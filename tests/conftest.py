@@ -150,3 +150,11 @@ def banking77() -> Path:
     if not (path / "cases.jsonl").is_file():
         pytest.skip(f"{path} is missing (shared data lives beside the checkout)")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny BERT classifier (random weights, the embedded tokenizer), built once per session."""
+    from tuning.testing import build_tiny_classifier
+
+    return build_tiny_classifier(tmp_path_factory.mktemp("tiny") / "model")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from repo_store import batches, merge
+from repo_store import config as repo_config
 from repo_store.gate import check_gate
 from repo_store.gitcli import commit_paths
 from repo_store.repo import MAIN, CaseRepo, open_case_repo
@@ -116,20 +117,27 @@ def straws_way(repo: CaseRepo, new: list[Any], *, progress: Progress = ignore) -
         list(report["blame"]), round(time.monotonic() - started, 1), len(report["rounds"]))
 
 
-def run_demo(workdir: Path, *, seed: int = 0, progress: Progress | None = None) -> DemoResult:
+def run_demo(workdir: Path, *, seed: int = 0, base: str | None = None,
+             config: dict[str, dict[str, Any]] | None = None, new_cases: int | None = None,
+             max_steps: int = 20, progress: Progress | None = None) -> DemoResult:
+    """`base`, `config`, `new_cases`: a smaller demo for tests (a tiny model, fewer rounds)."""
     emit = progress or ignore
     emit(Phase("setup", f"case repository in {workdir}"))
     repo, _ = init_case_repo(workdir, demo=True)
-    if seed:
-        toml = repo.root / "straw.toml"
-        toml.write_text(toml.read_text().replace("seed = 0", f"seed = {seed}"))
-        commit_paths(repo.root, ["straw.toml"], f"demo: seed {seed}")
-        repo = open_case_repo(repo.root)
+    overrides = {**(config or {})}
+    overrides["train"] = {**overrides.get("train", {}), "seed": seed}
+    if base:
+        overrides["model"] = {**overrides.get("model", {}), "base": base}
+    if new_cases:
+        overrides["batch"] = {"min_size": 1, "max_size": new_cases}
+    repo_config.write(repo.root, overrides)
+    commit_paths(repo.root, ["straw.toml"], "demo: settings")
+    repo = open_case_repo(repo.root)
     emit(Phase("baseline", "train the first production model on the baseline"))
     lock = train_baseline(repo, progress=emit)
     pending = sorted(repo.load_ref(MAIN).split("pending"), key=lambda c: (c.created, c.id))
     new = pending[: repo.config["batch"]["max_size"]]
-    naive, per_case = pharaohs_way(repo, lock["model"], new, progress=emit)
+    naive, per_case = pharaohs_way(repo, lock["model"], new, max_steps=max_steps, progress=emit)
     emit(Phase("straw", f"batch of {len(new)} cases → tune → gate → merge"))
     gated = straws_way(repo, new, progress=emit)
     log = subprocess.run(["git", "log", "--graph", "--format=%h %s%n%(trailers:only,unfold)", "-n", "8"],
