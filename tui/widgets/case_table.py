@@ -12,8 +12,9 @@ from textual.widgets import DataTable
 from repo_store.cases import Case
 from tui.text import cell
 
-COLUMNS = (("id", "id", 22), ("split", "split", 8), ("match", "match", 8),
-           ("expected", "expected", 18), ("tags", "tags", 16), ("input", "input", 70))
+# the input comes right after the expectation: it is what a curator reads first
+COLUMNS = (("id", "id", 20), ("split", "split", 8), ("expected", "expected", 16),
+           ("input", "input", 60), ("tags", "tags", 16), ("match", "match", 8))
 
 
 class CaseTable(DataTable):
@@ -29,8 +30,8 @@ class CaseTable(DataTable):
     def row_cells(self, case: Case) -> tuple[Text, ...]:
         split_style = "green" if case.split == "baseline" else "yellow"
         split = "batch" if case.id in self.held else case.split
-        return (cell(case.id, 22), cell(split, 8, split_style), cell(case.match, 8),
-                cell(case.expected, 18), cell(", ".join(case.tags), 16), cell(case.text, 70))
+        return (cell(case.id, 20), cell(split, 8, split_style), cell(case.expected, 16),
+                cell(case.text, 60), cell(", ".join(case.tags), 16), cell(case.match, 8))
 
     def show(self, found: Iterable[Case]) -> None:
         self.clear()
