@@ -234,7 +234,7 @@ def test_embedded_minilm_tunes_the_demo_batch_end_to_end(demo_repo, cli) -> None
     report = reports.read_report(demo_repo, batch.id)
     assert report["summary"]["passed"], report["rounds"]
     assert report["model"]["base"] == "embedded"
-    assert time.monotonic() - started < 240  # the 30 s target is the benchmark's, on idle cores
+    assert time.monotonic() - started < 900  # a sanity bound; the 30 s target is the benchmark's
     result = cli("eval", "--model", report["model"]["hash"], "--split", "baseline", "--ref",
                  f"batch/{batch.id}", "--json", repo=demo_repo.root)
     assert result.exit_code == 0, result.output
