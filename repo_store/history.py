@@ -59,12 +59,14 @@ class LogEntry:
     new: str | None
     approver: str | None
     subject: str
+    bwt: float | None = None  # backward transfer recorded in the merged report
 
     def line(self) -> str:
         model = (self.model or "-").removeprefix("sha256:")[:12]
+        bwt = f"{self.bwt:+.3f}" if self.bwt is not None else "-"
         return (f"{self.date[:10]} {self.commit[:8]} {self.kind:<9} {self.batch or '-':<18} "
                 f"+{self.cases:<4} model {model:<12} baseline {self.baseline or '-':<9} "
-                f"new {self.new or '-':<7} {self.approver or ''}").rstrip()
+                f"new {self.new or '-':<7} bwt {bwt:<6} {self.approver or ''}").rstrip()
 
 
 def baseline_log(repo: CaseRepo) -> list[LogEntry]:
@@ -80,11 +82,15 @@ def baseline_log(repo: CaseRepo) -> list[LogEntry]:
             kind = "merge"
         else:
             kind = "direct"
+        bwt = None
+        if kind == "merge":
+            raw = _object(repo, f"{c.sha}:reports/{t['Straw-Batch']}.json")
+            bwt = json.loads(raw).get("bwt") if raw else None
         entries.append(LogEntry(
             c.sha, c.date, kind, t.get("Straw-Batch"),
             t.get("Straw-Cases", t.get("Straw-Baseline-Cases", "0")),
             t.get("Straw-Model"), t.get("Straw-Baseline"), t.get("Straw-New"),
-            t.get("Approved-by") or t.get("Rolled-back-by"), c.subject,
+            t.get("Approved-by") or t.get("Rolled-back-by"), c.subject, bwt,
         ))
     return entries
 

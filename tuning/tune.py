@@ -17,6 +17,7 @@ from typing import Any
 from repo_store import batches, checks, gitio, lockfile, reports
 from repo_store.cases import Case
 from repo_store.errors import NoSuchBatch, StrawError, ValidationFailed
+from repo_store.forgetting import bwt
 from repo_store.ids import now_iso
 from repo_store.repo import MAIN, CaseRepo
 from tuning import backends
@@ -206,7 +207,7 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
         },
         "previous_model": previous,
         "blame": blame,
-        "bwt": None,
+        "bwt": bwt(repo, {row["id"]: row["pass"] for row in rows}),
         "warnings": warnings,
         "seconds": 0.0,
     }

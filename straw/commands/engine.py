@@ -117,16 +117,21 @@ def print_summary(report: dict[str, Any]) -> None:
 
 
 @click.command("tune")
-@click.argument("batch_id")
+@click.argument("batch_id", required=False)
+@click.option("--baseline", "baseline_only", is_flag=True,
+              help="Train the first production model on main's baseline alone (a repository "
+                   "whose baseline came from `straw init --demo`), and commit it to models.lock.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--all-cases", is_flag=True, help="List passing cases too (failing come first).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; the per-round lines remain.")
 @repo_option
-def tune_command(batch_id: str, as_json: bool, all_cases: bool, quiet: bool,
-                 repo_path: str | None) -> None:
+def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_cases: bool,
+                 quiet: bool, repo_path: str | None) -> None:
     """Train on baseline + batch until every case passes; commit the report on batch/<id>.
 
     Ctrl-C (or SIGTERM) stops after the current step and writes nothing."""
+    if bool(batch_id) == baseline_only:
+        raise click.UsageError("name a batch to tune, or pass --baseline (not both)")
     repo = open_repo(repo_path)
     from tuning.tune import cancel_on_signals, tune_batch  # torch: only when tuning
 
@@ -134,6 +139,15 @@ def tune_command(batch_id: str, as_json: bool, all_cases: bool, quiet: bool,
     cancel = threading.Event()
     try:
         with cancel_on_signals(cancel):
+            if baseline_only:
+                from tuning.bootstrap import train_baseline
+
+                lock = train_baseline(repo, progress=printer, cancel=cancel)
+                click.echo(f"production model {lock['model']} passes "
+                           f"{lock['baseline']['passed']}/{lock['baseline']['total']} baseline "
+                           f"cases; models.lock committed on main")
+                return
+            assert batch_id is not None
             report = tune_batch(repo, batch_id, progress=printer, cancel=cancel)
     finally:
         printer.close()
