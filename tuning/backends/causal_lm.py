@@ -20,6 +20,7 @@ import math
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ from transformers.utils import logging as hf_logging  # noqa: E402
 
 from tuning.backends import dist  # noqa: E402
 from tuning.backends.base import Backend, Example, Input, Prediction, TrainHooks  # noqa: E402
-from tuning.backends.classifier import _Hook, _optimizer  # noqa: E402
+from tuning.backends.classifier import _Hook as ClassifierHook
+from tuning.backends.classifier import _optimizer  # noqa: E402
 from tuning.backends.lm_data import (  # noqa: E402
     CompletionCollator,
     PromptEncoder,
@@ -79,16 +81,46 @@ def _first_line(err: BaseException) -> str:
 
 
 class _Quiet:
-    """HF warnings and progress bars off for a block (loading, peft wrapping, Trainer set-up)."""
+    """HF warnings and progress bars off for a block (loading, peft wrapping, training): peft's
+    "fan_in_fan_out … Conv1D" and transformers' deprecation notices are expected, not news."""
 
     def __enter__(self) -> None:
         self.verbosity = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
+        self.caught = warnings.catch_warnings()
+        self.caught.__enter__()
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", FutureWarning)
 
     def __exit__(self, *exc: object) -> None:
+        self.caught.__exit__(*exc)
         hf_logging.set_verbosity(self.verbosity)
         hf_logging.enable_progress_bar()
+
+
+class _Hook(ClassifierHook):
+    """Progress and cancel; in a data-parallel run the cancel flag is OR-ed across ranks at every
+    step end, so all ranks stop after the same step (a lone rank stopping would leave the others
+    waiting in the next gradient all-reduce)."""
+
+    def __init__(self, hooks: TrainHooks) -> None:
+        super().__init__(hooks)
+        self.stopped = False
+
+    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        stop = self.hooks.cancel is not None and self.hooks.cancel.is_set()
+        if dist.world_size() > 1:
+            import torch.distributed as torch_dist
+
+            if torch_dist.is_available() and torch_dist.is_initialized():
+                flag = torch.tensor([int(stop)], device=args.device)
+                torch_dist.all_reduce(flag, op=torch_dist.ReduceOp.MAX)
+                stop = bool(flag.item())
+        if stop:
+            self.stopped = True
+            control.should_training_stop = True
+        return control
 
 
 def lora_candidates(model: Any) -> list[str]:
@@ -309,16 +341,17 @@ class CausalLMBackend(Backend):
         rows = training_rows(self.encoder(), examples, self.tokenizer.eos_token_id)
         seed = self.train_settings.seed if seed is None else seed
         set_seed(seed)
+        hook = _Hook(hooks)
         with tempfile.TemporaryDirectory(prefix="straw-trainer-") as scratch, _Quiet():
             trainer = Trainer(model=self.model, args=self.training_args(scratch, epochs, seed),
                               train_dataset=rows,
                               data_collator=CompletionCollator(self.tokenizer.pad_token_id),
-                              callbacks=[_Hook(hooks)])
+                              callbacks=[hook])
             trainer.remove_callback(PrinterCallback)  # progress goes through our hook only
             trainer.remove_callback(ProgressCallback)
             output = trainer.train()
         self.model.eval()
-        if hooks.cancel is not None and hooks.cancel.is_set():
+        if hook.stopped or (hooks.cancel is not None and hooks.cancel.is_set()):
             raise Cancelled("cancelled during training: nothing was written")
         loss = output.training_loss
         return None if loss is None or math.isnan(loss) else float(loss)
