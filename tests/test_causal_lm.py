@@ -70,8 +70,8 @@ def examples() -> list[Example]:
     return [Example(prompt, expected) for prompt, expected in CASES]
 
 
-def case_repo_for(tmp_path: Path, base: Path, **config):
-    root = tmp_path / "repo"
+def case_repo_for(tmp_path: Path, base: Path, name: str = "repo", **config):
+    root = tmp_path / name
     init_case_repo(root)
     write_lm_config(root, base, **config)
     repo = open_case_repo(root)
@@ -267,3 +267,85 @@ def test_an_adapter_whose_base_changed_is_refused(tiny_lm: Path, tmp_path: Path)
     build_tiny_lm(base, seed=1)  # same architecture, other weights
     with pytest.raises(ModelError, match="changed since the adapter was trained"):
         make_backend(folder, adapter="lora")
+
+
+# -- data-parallel: torchrun --nproc_per_node 2 (gloo on CPU) -------------------------------------
+
+RANK_RUNNER = """
+import json, os, sys
+from repo_store.repo import open_case_repo
+from tuning.backends import dist
+from tuning.progress import RoundDone
+from tuning.tune import tune_batch
+
+def progress(event):
+    if os.environ.get("STRAW_TEST_DIE_RANK") == str(dist.rank()) and isinstance(event, RoundDone):
+        os._exit(3)  # this rank dies mid-tune
+
+report = tune_batch(open_case_repo(sys.argv[1]), sys.argv[2], progress=progress)
+print("RESULT", json.dumps({"rank": dist.rank(), "passed": report["summary"]["passed"]}))
+"""
+
+
+def _rank_aware() -> bool:
+    import tuning.tune
+
+    return hasattr(tuning.tune, "dist")
+
+
+def torchrun(tmp_path: Path, repo_root: Path, batch_id: str, **env: str):
+    import os
+    import subprocess
+    import sys
+
+    runner = tmp_path / "rank_runner.py"
+    runner.write_text(RANK_RUNNER, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         str(runner), str(repo_root), batch_id],  # --standalone: a free port, no fixed 29500
+        capture_output=True, text=True, timeout=180,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **env})
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _rank_aware(), reason="tuning.tune does not gate writes on rank 0 yet")
+def test_two_processes_match_one_and_only_rank_0_writes(tmp_path: Path, tiny_lm: Path) -> None:
+    import shutil
+
+    from conftest import git
+
+    from tuning.tune import tune_batch
+
+    one = case_repo_for(tmp_path, tiny_lm, name="one", batch_size=4)
+    batch = batches.create_batch(one, all_pending=True)
+    shutil.copytree(one.root, tmp_path / "two", symlinks=True)
+    single = tune_batch(one, batch.id)
+
+    two_root = tmp_path / "two"
+    before = git(two_root, "rev-list", "--count", batch.branch).stdout.strip()
+    proc = torchrun(tmp_path, two_root, batch.id)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("RESULT") == 2
+    two = open_case_repo(two_root)
+    report = reports.read_report(two, batch.id)
+    assert report["summary"]["passed"] == single["summary"]["passed"]
+    assert [(r["id"], r["pass"]) for r in report["cases"]] == \
+        [(r["id"], r["pass"]) for r in single["cases"]]
+    assert int(git(two_root, "rev-list", "--count", batch.branch).stdout) == int(before) + 1
+    assert ModelStore(two.model_store).hashes() == [report["model"]["hash"]]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _rank_aware(), reason="tuning.tune does not gate writes on rank 0 yet")
+def test_a_rank_dying_mid_tune_leaves_no_report_model_or_commit(tmp_path: Path,
+                                                                tiny_lm: Path) -> None:
+    from conftest import git
+
+    repo = case_repo_for(tmp_path, tiny_lm, batch_size=4)
+    batch = batches.create_batch(repo, all_pending=True)
+    before = git(repo.root, "rev-parse", batch.branch).stdout
+    proc = torchrun(tmp_path, repo.root, batch.id, STRAW_TEST_DIE_RANK="1")
+    assert proc.returncode != 0
+    assert git(repo.root, "rev-parse", batch.branch).stdout == before
+    assert reports.read_report(repo, batch.id) is None
+    assert ModelStore(repo.model_store).hashes() == []
