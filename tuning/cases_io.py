@@ -46,7 +46,7 @@ def target_of(case: Case, backend: str) -> str:
 
 
 def examples_of(cases: list[Case], backend: str, weight: int = 1) -> list[Example]:
-    return [Example(c.input, target_of(c, backend)) for c in cases for _ in range(max(1, weight))]
+    return [Example(c.input, target_of(c, backend), c.id) for c in cases for _ in range(max(1, weight))]
 
 
 def passes(case: Case, predicted: str | None) -> bool:

@@ -21,6 +21,7 @@ from repo_store.forgetting import bwt
 from repo_store.ids import now_iso
 from repo_store.repo import MAIN, CaseRepo
 from tuning import backends
+from tuning.backends import dist
 from tuning.backends.base import Backend, Prediction, TrainHooks, settings_from_config
 from tuning.cases_io import PredictionCache, examples_of, input_key, passes, predict_cases
 from tuning.errors import Cancelled
@@ -121,7 +122,8 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
         emit(Phase("validating", f"previous model {previous[:19]}"))
         loader: Backend | Any = backend if from_previous else (
             lambda: _load_stored(store, previous, model_s, train_s))
-        previous_preds, _ = predict_cases(baseline, max_length, PredictionCache(store, previous),
+        previous_preds, _ = predict_cases(baseline, max_length,
+                                          PredictionCache(store, previous) if dist.is_main() else None,
                                           loader)
 
     backend.prepare(train_examples)
@@ -166,15 +168,19 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
         raise StrawError(f"{branch}: cases changed during tuning ({cases_tree[:10]} → "
                          f"{now_tree[:10]}); no report written, tune again")
 
+    # Under torchrun / accelerate every rank trains; only rank 0 writes the model, the cache and
+    # the report. The barrier raises if a rank died, so nothing is written then.
+    dist.barrier()
     emit(Phase("saving"))
     preds = best["preds"]
     model_hash = store.save(backend, {
         "base": base_name, "batch": batch.id, "created": now_iso(),
         "started_from": previous if from_previous else "base", "max_length": max_length,
-    })
-    emit(Saved(model_hash))
-    PredictionCache(store, model_hash).put(
-        {input_key(c, max_length): p for c, p in zip(all_cases, preds, strict=True)})
+    }) if dist.is_main() else None
+    if model_hash:
+        emit(Saved(model_hash))
+        PredictionCache(store, model_hash).put(
+            {input_key(c, max_length): p for c, p in zip(all_cases, preds, strict=True)})
 
     splits = ["baseline"] * n_base + ["new"] * len(new)
     rows = case_rows(all_cases, splits, preds)
@@ -214,7 +220,8 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
     _check(cancel)
     emit(Phase("reporting"))
     report["seconds"] = round(time.monotonic() - started, 3)
-    reports.write_report(repo, batch.id, report)
+    if dist.is_main():
+        reports.write_report(repo, batch.id, report)
     return report
 
 

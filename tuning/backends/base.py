@@ -26,6 +26,7 @@ class ModelSettings:
     adapter: str = "none"  # "lora" for peft adapters (generative backends)
     lora_r: int = 8
     lora_alpha: int = 16
+    lora_target_modules: list[str] | None = None  # None: every Linear/Conv1D module
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Example:
 
     input: Input
     target: str
+    id: str = ""  # the case id, for errors that name the case
 
 
 @dataclass
