@@ -49,6 +49,7 @@ from tuning.backends.lm_data import (  # noqa: E402
     name_of,
     training_rows,
 )
+from tuning.backends.trainer_args import training_arguments
 from tuning.errors import Cancelled, ModelError  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -308,29 +309,7 @@ class CausalLMBackend(Backend):
         if dist.world_size() > 1:
             extra = {"ddp_backend": "gloo" if not torch.cuda.is_available() else None,
                      "ddp_find_unused_parameters": False}
-        return TrainingArguments(
-            output_dir=scratch,  # nothing is written there: save_strategy="no"
-            num_train_epochs=epochs,
-            per_device_train_batch_size=s.batch_size,
-            learning_rate=s.learning_rate,
-            weight_decay=s.weight_decay,
-            warmup_steps=float(s.warmup_ratio) if s.warmup_ratio else 0,
-            lr_scheduler_type=s.lr_scheduler,
-            max_grad_norm=1.0,
-            optim=self.optim,
-            seed=seed,
-            data_seed=seed,
-            save_strategy="no",
-            eval_strategy="no",
-            logging_strategy="steps",
-            logging_steps=1,
-            report_to=[],
-            disable_tqdm=True,
-            use_cpu=not torch.cuda.is_available(),
-            dataloader_num_workers=0,
-            remove_unused_columns=False,
-            **extra,
-        )
+        return training_arguments(s, scratch, epochs, seed, self.optim, **extra)
 
     def train(self, examples: list[Example], epochs: int, hooks: TrainHooks | None = None,
               seed: int | None = None) -> float | None:

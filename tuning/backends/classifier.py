@@ -28,12 +28,12 @@ from transformers import (  # noqa: E402
     ProgressCallback,
     Trainer,
     TrainerCallback,
-    TrainingArguments,
     set_seed,
 )
 from transformers.utils import logging as hf_logging  # noqa: E402
 
 from tuning.backends.base import Backend, Example, Input, Prediction, TrainHooks  # noqa: E402
+from tuning.backends.trainer_args import training_arguments
 from tuning.errors import Cancelled, ModelError  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -272,28 +272,7 @@ class ClassifierBackend(Backend):
         s = self.train_settings
         seed = s.seed if seed is None else seed
         with tempfile.TemporaryDirectory(prefix="straw-trainer-") as scratch:
-            args = TrainingArguments(
-                output_dir=scratch,  # nothing is written there: save_strategy="no"
-                num_train_epochs=epochs,
-                per_device_train_batch_size=s.batch_size,
-                learning_rate=s.learning_rate,
-                weight_decay=s.weight_decay,
-                warmup_steps=float(s.warmup_ratio) if s.warmup_ratio else 0,  # <1: a ratio
-                lr_scheduler_type=s.lr_scheduler,
-                max_grad_norm=1.0,
-                optim=self.optim,
-                seed=seed,
-                data_seed=seed,
-                save_strategy="no",
-                eval_strategy="no",
-                logging_strategy="steps",
-                logging_steps=1,
-                report_to=[],
-                disable_tqdm=True,
-                use_cpu=not torch.cuda.is_available(),
-                dataloader_num_workers=0,
-                remove_unused_columns=False,
-            )
+            args = training_arguments(s, scratch, epochs, seed, self.optim)
             verbosity = hf_logging.get_verbosity()
             hf_logging.set_verbosity_error()
             try:
