@@ -30,6 +30,7 @@ COMMANDS = {
     "merge": "straw.commands.batches:merge_command",
     "reject": "straw.commands.batches:reject_command",
     "eval": "straw.commands.engine:eval_command",
+    "export-model": "straw.commands.engine:export_model_command",
     "compare": "straw.commands.monitor:compare_command",
     "monitor": "straw.commands.monitor:monitor_command",
     "report": "straw.commands.monitor:report_command",

@@ -195,3 +195,19 @@ def eval_command(model_hash: str | None, split: str, ref: str, as_json: bool, ou
 def register(group: click.Group) -> None:
     group.add_command(tune_command)
     group.add_command(eval_command)
+
+
+@click.command("export-model")
+@click.argument("model_hash")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@repo_option
+def export_model_command(model_hash: str, out_dir: str, repo_path: str | None) -> None:
+    """Write a stored model as a plain model folder (a LoRA adapter is merged into its base)."""
+    from pathlib import Path
+
+    from tuning.export import merge_adapter
+    from tuning.model_store import ModelStore
+
+    repo = open_repo(repo_path)
+    merge_adapter(ModelStore(repo.model_store).load(model_hash), Path(out_dir))
+    click.echo(f"wrote {out_dir}")
