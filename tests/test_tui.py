@@ -72,9 +72,14 @@ async def test_search_and_tag_filter_and_split_tabs(repo) -> None:
         table = screen.query_one("#cases-table", DataTable)
         pending = len(repo.load().split("pending"))
         assert table.row_count == pending
-        await pilot.press("s")  # → baseline
+        await pilot.press("s")  # → baseline: 100 cases, paged in 60 at a time
         await pilot.pause()
-        assert screen.split == "baseline" and table.row_count == len(repo.load().split("baseline"))
+        baseline = len(repo.load().split("baseline"))
+        assert screen.split == "baseline" and table.row_count == screen.PAGE < baseline
+        assert f"{baseline} matching" in plain(screen.query_one("#cases-note", Static))
+        await pilot.press("pagedown", "pagedown")  # the cursor near the end pages the rest in
+        await pilot.pause()
+        assert table.row_count == baseline
         tag = screen.index.tags()[0]
         screen.query_one("#tag-filter", Select).value = tag
         await pilot.pause()
@@ -319,6 +324,37 @@ def test_index_filters_on_every_word_casefolded(repo) -> None:
     word = some.text.split()[0]
     assert some in index.filter("all", word.upper())
     assert index.filter("pending", "", None) == [c for c in index.cases if c.split == "pending"]
+
+
+def test_index_narrowing_a_query_matches_a_fresh_search(repo) -> None:
+    cases = repo.load().cases
+    typed = CaseIndex(list(cases))
+    queries = ["c", "ca", "car", "card", "card ", "card a", "card ar", "car", "", "a", "ac", "ac c"]
+    for split in ("all", "baseline"):
+        for query in queries:  # typing on, deleting back, starting over: each must equal a fresh index
+            fresh = CaseIndex(list(cases)).filter(split, query)
+            assert typed.filter(split, query) == fresh, (split, query)
+    assert typed.filter("all", "card") != typed.filter("all", "")  # the queries do narrow
+
+
+async def test_select_a_case_beyond_the_first_page(repo) -> None:
+    app = make_app(repo.root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("s")
+        await pilot.pause()
+        table = screen.query_one("#cases-table", DataTable)
+        last = table.matches[-1]
+        assert table.row_count < len(table.matches)
+        assert table.select_id(last.id) and table.current_id() == last.id
+        await pilot.pause()
+        assert last.id in plain(screen.query_one("#case-detail", Static))
+        await pilot.press("s", "s")  # all: 140 cases; ctrl+end goes to the very last one
+        await pilot.pause()
+        await pilot.press("ctrl+end")
+        await pilot.pause()
+        assert table.row_count == len(table.matches) and table.current_id() == table.matches[-1].id
 
 
 def test_bidi_reorders_only_right_to_left_runs() -> None:

@@ -18,10 +18,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from repo_store.cases import Case
 from repo_store.errors import Issue, StrawError, ValidationFailed
+from tui.widgets.footer import StrawFooter
 
 MATCH_RULES = ["label", "exact", "contains", "regex", "json", "one_of"]
 FIELDS = ("input", "expected", "match", "tags", "source", "notes")
@@ -136,7 +137,7 @@ class CaseForm(ModalScreen[Case | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary")
                 yield Button("Close (esc)", id="close")
-        yield Footer()
+        yield StrawFooter()
 
     def on_mount(self) -> None:
         self._initial = self.draft()

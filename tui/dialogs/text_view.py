@@ -7,7 +7,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from tui.widgets.footer import StrawFooter
 
 
 class TextView(ModalScreen[None]):
@@ -25,7 +27,7 @@ class TextView(ModalScreen[None]):
         with VerticalScroll(classes="dialog wide"):
             yield Static(Text(self.title_text, style="bold"), classes="question")
             yield Static(self.body, id="text-body")
-        yield Footer()
+        yield StrawFooter()
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.body.plain)

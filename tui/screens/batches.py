@@ -12,13 +12,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Checkbox, DataTable, Footer, Input, Static
+from textual.widgets import Checkbox, DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from repo_store import batches
 from repo_store.batches import Batch
 from repo_store.cases import Case
 from tui.text import cell
+from tui.widgets.footer import StrawFooter
 
 
 class BatchesScreen(Screen[None]):
@@ -59,7 +60,7 @@ class BatchesScreen(Screen[None]):
             yield Checkbox("allow fewer than min_size", id="allow-small")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="pending-table")
         yield Static("", id="batch-status", classes="note")
-        yield Footer()
+        yield StrawFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Select, Static, Tab, Tabs
+from textual.widgets import DataTable, Input, Select, Static, Tab, Tabs
 
 from repo_store import batches, curation, history
 from repo_store.cases import Case
@@ -25,6 +25,7 @@ from tui.index import CaseIndex
 from tui.text import one_line
 from tui.widgets.case_detail import CaseDetail
 from tui.widgets.case_table import CaseTable
+from tui.widgets.footer import StrawFooter
 
 SPLITS = ("pending", "baseline", "all")
 
@@ -33,7 +34,7 @@ class CasesScreen(Screen[None]):
     HELP_TITLE = "Cases"
     HELP = ("New cases always land in pending; baseline cases change only through a batch. "
             "Type to search (every word must appear in the id, input, expected, tags, source or notes).")
-    ROW_LIMIT = 300
+    PAGE = 60  # table rows added at a time; more come as the cursor or scroll nears the end
     BINDINGS = [
         Binding("a", "add", "Add", tooltip="Add a pending case (a form; errors show at the field)", id="add"),
         Binding("e", "edit", "Edit", tooltip="Edit the selected pending case", id="edit"),
@@ -84,10 +85,10 @@ class CasesScreen(Screen[None]):
             yield Select([], prompt="any tag", id="tag-filter", allow_blank=True)
         with Horizontal(classes="main"):
             with Vertical(classes="table-pane"):
-                yield CaseTable(limit=self.ROW_LIMIT, id="cases-table")
+                yield CaseTable(page=self.PAGE, id="cases-table")
                 yield Static("loading cases…", id="cases-note", classes="note")
             yield CaseDetail(id="case-detail", classes="detail")
-        yield Footer()
+        yield StrawFooter()
 
     def on_mount(self) -> None:
         self.query_one(CaseTable).focus()
@@ -135,13 +136,10 @@ class CasesScreen(Screen[None]):
         found = self.index.filter(self.split, needle, self.tag)
         table = self.query_one(CaseTable)
         table.show(found)
-        shown = min(len(found), table.limit)
         total = self.index.count(self.split)
-        note = f"showing {shown} of {len(found)} matching" if len(found) > shown else f"{len(found)} matching"
-        note += f" · {total} {self.split}" if self.split != "all" else f" · {total} cases"
-        if len(found) > shown:
-            note += " · type to narrow"
-        self.query_one("#cases-note", Static).update(Text(note))
+        note = f"{len(found):,} matching" + (f" · {total:,} {self.split}" if self.split != "all"
+                                              else f" · {total:,} cases")
+        self.query_one("#cases-note", Static).update(Text(note), layout=False)  # one line, always
         self._show_current()
         self.last_filter_ms = (time.perf_counter() - started) * 1000
 

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from repo_store import batches, history, reports
 from repo_store.errors import StrawError
@@ -21,6 +21,7 @@ from repo_store.repo import MAIN
 from tui.dialogs.reason import AskText
 from tui.dialogs.text_view import TextView
 from tui.text import cell, one_line
+from tui.widgets.footer import StrawFooter
 
 
 class HistoryScreen(Screen[None]):
@@ -55,7 +56,7 @@ class HistoryScreen(Screen[None]):
             yield DataTable(cursor_type="row", zebra_stripes=True, id="history-table")
             with VerticalScroll(classes="detail"):
                 yield Static(Text("enter: the merge's cases and report", style="dim"), id="history-detail")
-        yield Footer()
+        yield StrawFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

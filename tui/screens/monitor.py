@@ -13,13 +13,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from repo_store import lockfile, monitor_log
 from repo_store.lockfile import LockVersion
 from tui.dialogs.confirm import Confirm
 from tui.text import cell
 from tui.widgets.charts import PassRateChart
+from tui.widgets.footer import StrawFooter
 
 
 def _rate(score: dict[str, int] | None) -> float | None:
@@ -66,7 +67,7 @@ class MonitorScreen(Screen[None]):
                 yield Static(Text("last monitor runs", style="bold"))
                 yield DataTable(cursor_type="row", zebra_stripes=True, id="runs-table")
             yield PassRateChart(id="monitor-chart", classes="detail")
-        yield Footer()
+        yield StrawFooter()
 
     def on_mount(self) -> None:
         versions = self.query_one("#versions-table", DataTable)

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Log, ProgressBar, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Log, ProgressBar, Static, TabbedContent, TabPane
 
 from repo_store import batches, merge, review
 from repo_store.batches import BatchInfo, CaseChange
@@ -29,6 +29,7 @@ from tui.screens.pulls import status_cell
 from tui.text import cell
 from tui.widgets.charts import PassRateChart
 from tui.widgets.diff_view import diff_text
+from tui.widgets.footer import StrawFooter
 
 
 def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -111,7 +112,7 @@ class PullScreen(Screen[None]):
                 yield Static("press t to tune", id="tune-status")
                 yield ProgressBar(total=100, show_eta=False, id="tune-progress")
                 yield Log(id="tune-log")
-        yield Footer()
+        yield StrawFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#pr-report", DataTable)

@@ -11,11 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from repo_store import batches
 from repo_store.batches import BatchInfo
 from tui.text import cell
+from tui.widgets.footer import StrawFooter
 
 STATUS_STYLE = {"open": ("○", "yellow"), "tuned-failing": ("✗", "red"), "stale": ("↻", "magenta"),
                 "passing": ("✓", "green"), "merged": ("●", "blue"), "rejected": ("⊘", "dim")}
@@ -48,7 +49,7 @@ class PullsScreen(Screen[None]):
         yield Static(Text("straw · Pull requests", style="bold"), classes="screen-title")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="pulls-table")
         yield Static("loading…", id="pulls-note", classes="note")
-        yield Footer()
+        yield StrawFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -21,5 +21,10 @@ def case_text(case: Case, held_by: str | None = None) -> Text:
 
 
 class CaseDetail(Static):
+    shown: tuple[Case | None, str | None] | None = None
+
     def show(self, case: Case | None, held_by: str | None = None) -> None:
+        if self.shown is not None and self.shown[0] is case and self.shown[1] == held_by:
+            return  # typing often keeps the same first row: no re-render, no layout pass
+        self.shown = (case, held_by)
         self.update(case_text(case, held_by) if case else Text("no case selected", style="dim"))
