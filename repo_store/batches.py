@@ -232,20 +232,25 @@ def batch_diff(repo: CaseRepo, batch_id: str) -> list[CaseChange]:
         raise UsageError(f"batch {batch.id} is merged and its branch is gone; see `straw log`")
     changes: list[CaseChange] = []
 
-    def load(ref: str, path: str) -> dict[str, Any] | None:
-        raw = gitio.read_file(repo.git, ref, path)
-        return None if raw is None else json.loads(raw.decode("utf-8"))
+    def load(blob: str | None) -> dict[str, Any] | None:
+        return None if blob is None else json.loads(gitio.read_blob(repo.git, blob).decode("utf-8"))
 
-    for status, path in gitio.diff_names(repo.git, base, head, "cases/baseline"):
-        case_id = path.rsplit("/", 1)[-1].removesuffix(".json")
-        if status == "A":
-            after = load(head, path) or {}
-            before = load(base, cases.case_path("pending", case_id))
+    # one diff over cases/: an added baseline case's pending version at the base is the
+    # matching deletion under cases/pending
+    diff = gitio.diff_files(repo.git, base, head, cases.CASES_DIR)
+    was_pending = {c.path: c.old for c in diff if c.status == "D"}
+    for change in diff:
+        if not change.path.startswith(f"{cases.CASES_DIR}/baseline/"):
+            continue
+        case_id = change.path.rsplit("/", 1)[-1].removesuffix(".json")
+        if change.status == "A":
+            after = load(change.new) or {}
+            before = load(was_pending.get(cases.case_path("pending", case_id)))
             changes.append(CaseChange("added", case_id, after, _fields(before, after) if before else []))
-        elif status == "D":
-            changes.append(CaseChange("removed", case_id, load(base, path)))
+        elif change.status == "D":
+            changes.append(CaseChange("removed", case_id, load(change.old)))
         else:
-            before, after = load(base, path) or {}, load(head, path) or {}
+            before, after = load(change.old) or {}, load(change.new) or {}
             changes.append(CaseChange("changed", case_id, after, _fields(before, after)))
     return changes
 

@@ -167,11 +167,24 @@ def store_blob(repo: git.Repo, data: bytes) -> str:
     return hexsha.decode("ascii") if isinstance(hexsha, bytes) else hexsha
 
 
-def diff_names(repo: git.Repo, a: str, b: str, path: str) -> list[tuple[str, str]]:
-    """[(status letter, path)] of files under `path` that differ between trees/commits a and b."""
-    out = repo.git.diff("--no-renames", "--name-status", "-z", a, b, "--", path)
+@dataclass(frozen=True)
+class FileChange:
+    status: str  # A, D or M
+    path: str
+    old: str | None  # blob ids: read them with read_blob, no path lookup in a 10,000-entry tree
+    new: str | None
+
+
+def diff_files(repo: git.Repo, a: str, b: str, path: str) -> list[FileChange]:
+    """Files under `path` that differ between commits a and b, with their blob ids on each side."""
+    out = repo.git.execute(["git", "diff-tree", "-r", "-z", "--no-renames", a, b, "--", path])
     parts = [p for p in out.split("\0") if p]
-    return list(zip(parts[0::2], parts[1::2], strict=False))
+    changes = []
+    for meta, name in zip(parts[0::2], parts[1::2], strict=False):
+        _, _, old, new, status = meta.lstrip(":").split()
+        changes.append(FileChange(status[0], name, None if set(old) == {"0"} else old,
+                                  None if set(new) == {"0"} else new))
+    return changes
 
 
 @dataclass

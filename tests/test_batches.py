@@ -273,6 +273,14 @@ def test_diff_shows_field_changes(repo: CaseRepo) -> None:
     changes = {c.case_id: c for c in batches.batch_diff(repo, batch.id)}
     assert len(changes) == 20 and all(c.kind == "added" for c in changes.values())
     assert [f[0] for f in changes[batch.cases[0]].fields] == ["tags"]
+    old, gone = repo.load().split("baseline")[:2]
+    edited = dict(old.data, expected="something else")
+    gitio.commit_to_branch(repo.git, batch.branch, {old.path: json.dumps(edited).encode(),
+                                                    gone.path: None}, "edit one, drop one")
+    changes = {c.case_id: c for c in batches.batch_diff(repo, batch.id)}
+    assert changes[old.id].kind == "changed"
+    assert changes[old.id].fields == [("expected", old.expected, "something else")]
+    assert changes[gone.id].kind == "removed" and changes[gone.id].case == gone.data
 
 
 def test_push_and_pr_body(repo: CaseRepo, tmp_path: Path) -> None:

@@ -463,3 +463,45 @@ def test_validation_cache_never_hides_a_bad_file(demo_repo) -> None:
     shutil.copy(demo_repo.root / good.path, demo_repo.root / "cases/pending/renamed.json")
     assert any(i.path == "cases/pending/renamed.json" for i in demo_repo.load().issues)
     assert git(demo_repo.root, "status", "--porcelain", "--", ".straw").stdout == ""
+
+
+def _age(root: Path, seconds: float = 60) -> None:
+    """Make every case file older than the racy window, as files are in a repository in use."""
+    import os
+    import time
+
+    past = time.time() - seconds
+    for path in (root / "cases").rglob("*.json"):
+        os.utime(path, (past, past))
+
+
+def test_parsed_cache_serves_unchanged_files_and_rereads_changed_ones(demo_repo) -> None:
+    root = demo_repo.root
+    _age(root)
+    first = demo_repo.load()
+    (cache_file,) = (root / ".straw" / "cache").glob("parsed-cases-*.marshal")
+    parsed = cases.ParsedCache(root, cases.ValidCache(root).tag)
+    assert len(parsed.old) == len(first.cases)  # every (old enough) valid file is cached
+    again = demo_repo.load()
+    assert [c.data for c in again.cases] == [c.data for c in first.cases]
+    # an edit changes the stamp, even once the file is old again
+    case = again.split("pending")[0]
+    path = root / case.path
+    path.write_text(json.dumps({**case.data, "expected": "changed"}), "utf-8")
+    _age(root, 30)
+    assert demo_repo.load().by_id()[case.id].expected == "changed"
+    path.write_text("{not json", "utf-8")
+    _age(root, 20)
+    (issue,) = demo_repo.load().issues
+    assert issue.path == case.path and "malformed JSON" in issue.message
+    path.unlink()
+    assert case.id not in demo_repo.load().by_id()
+    cache_file.write_bytes(b"garbage")  # a broken cache is only a slower load
+    assert len(demo_repo.load().cases) == len(first.cases) - 1
+
+
+def test_parsed_cache_skips_files_written_just_now(demo_repo) -> None:
+    root = demo_repo.root
+    demo_repo.load()  # the demo files were written a moment ago: too fresh to trust their stamp
+    parsed = cases.ParsedCache(root, cases.ValidCache(root).tag)
+    assert parsed.old == {}

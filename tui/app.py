@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,8 +57,16 @@ class StrawApp(App[None]):
                 id="quit", priority=True),
     ]
 
+    # Library calls run in worker threads and do many small reads (10,000 case files, git pipes).
+    # After each read a thread waits for the GIL; with Python's default 5 ms switch interval and
+    # the event loop busy drawing, that wait dominated (loading cases took 0.76 s instead of
+    # 0.22 s, a pull request's 40 blob reads 200 ms instead of 20 ms). 1 ms hands the GIL back
+    # sooner at a small cost in throughput.
+    SWITCH_INTERVAL_S = 0.001
+
     def __init__(self, repo: CaseRepo) -> None:
         super().__init__()
+        sys.setswitchinterval(min(sys.getswitchinterval(), self.SWITCH_INTERVAL_S))
         self.repo = repo
         self._repo_lock = threading.RLock()
         self.sub_title = str(repo.root)

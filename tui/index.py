@@ -27,12 +27,15 @@ class CaseIndex:
             for c in self.cases
         ]
         self._by_id = {c.id: c for c in self.cases}
+        self._counts = {"all": len(self.cases)}
+        for case in self.cases:
+            self._counts[case.split] = self._counts.get(case.split, 0) + 1
 
     def tags(self) -> list[str]:
         return sorted({t for c in self.cases for t in c.tags})
 
     def count(self, split: str) -> int:
-        return sum(1 for c in self.cases if split == "all" or c.split == split)
+        return self._counts.get(split, 0)
 
     def filter(self, split: str = "all", needle: str = "", tag: str | None = None) -> list[Case]:
         words = needle.casefold().split()
@@ -45,10 +48,13 @@ class CaseIndex:
                     any(old in new for new in words) for old in last_words):
                 candidates = last_found
         hay, cases = self._hay, self.cases
-        found = [i for i in candidates
-                 if (split == "all" or cases[i].split == split)
-                 and (tag is None or tag in cases[i].tags)
-                 and all(w in hay[i] for w in words)]
+        found = list(candidates)
+        if split != "all":
+            found = [i for i in found if cases[i].split == split]
+        if tag is not None:
+            found = [i for i in found if tag in cases[i].tags]
+        for word in words:  # one pass per word: no generator per case
+            found = [i for i in found if word in hay[i]]
         self._last = (split, tag, words, found)
         return [cases[i] for i in found]
 
