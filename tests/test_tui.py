@@ -20,6 +20,7 @@ from tui.index import CaseIndex
 from tui.screens.cases import CasesScreen
 from tui.screens.help import HelpScreen
 from tui.screens.pull import PullScreen
+from tui.widgets.case_table import CaseTable
 
 SIZE = (120, 40)
 MARKUP = "[bold]not bold[/] [link=https://x.invalid]click[/link] [red]"
@@ -335,6 +336,24 @@ def test_index_narrowing_a_query_matches_a_fresh_search(repo) -> None:
             fresh = CaseIndex(list(cases)).filter(split, query)
             assert typed.filter(split, query) == fresh, (split, query)
     assert typed.filter("all", "card") != typed.filter("all", "")  # the queries do narrow
+
+
+async def test_a_cases_history_from_the_cases_and_the_history_screens(repo) -> None:
+    case = repo.load().split("pending")[0]
+    curation.edit_case(repo, case.id, {"tags": ["history-test"]})
+    app = make_app(repo.root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one(CaseTable).select_id(case.id)
+        await pilot.press("l")
+        await settle(pilot)
+        assert isinstance(app.screen, TextView) and app.screen.title_text == f"History of case {case.id}"
+        assert len(app.screen.body.plain.splitlines()) == 2  # added, then edited
+        await pilot.press("escape", "4")  # → History: asks for an id
+        await settle(pilot)
+        await pilot.press("c", *case.id, "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TextView) and len(app.screen.body.plain.splitlines()) == 2
 
 
 async def test_select_a_case_beyond_the_first_page(repo) -> None:

@@ -16,11 +16,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Select, Static, Tab, Tabs
 
-from repo_store import batches, curation, history
+from repo_store import batches, curation
 from repo_store.cases import Case
 from tui.dialogs.case_form import CaseForm
+from tui.dialogs.case_history import open_case_history
 from tui.dialogs.confirm import Confirm
-from tui.dialogs.text_view import TextView
 from tui.index import CaseIndex
 from tui.text import one_line
 from tui.widgets.case_detail import CaseDetail
@@ -61,11 +61,6 @@ class CasesScreen(Screen[None]):
     @dataclass
     class Restored(Message):
         case: Case
-
-    @dataclass
-    class CaseLog(Message):
-        case_id: str
-        lines: list[str]
 
     def __init__(self) -> None:
         super().__init__()
@@ -282,16 +277,4 @@ class CasesScreen(Screen[None]):
     def action_case_log(self) -> None:
         case = self.current_case()
         if case:
-            self._case_log(case.id)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="cases-log")
-    def _case_log(self, case_id: str) -> None:
-        with self.app.library() as repo:  # type: ignore[attr-defined]
-            events = history.case_log(repo, case_id)
-        lines = [f"{e.date[:19]} {e.commit[:8]} {e.where:<8} {e.author}: {e.subject}" for e in events]
-        self.post_message(self.CaseLog(case_id, lines))
-
-    @on(CaseLog)
-    def _show_log(self, event: CaseLog) -> None:
-        body = "\n".join(event.lines) or "no commits on main touch this case yet"
-        self.app.push_screen(TextView(f"History of case {event.case_id}", body))
+            open_case_history(self, case.id)

@@ -18,8 +18,8 @@ from repo_store import batches, history, reports
 from repo_store.errors import StrawError
 from repo_store.history import LogEntry
 from repo_store.repo import MAIN
+from tui.dialogs.case_history import open_case_history
 from tui.dialogs.reason import AskText
-from tui.dialogs.text_view import TextView
 from tui.text import cell, one_line
 from tui.widgets.footer import StrawFooter
 
@@ -40,11 +40,6 @@ class HistoryScreen(Screen[None]):
     @dataclass
     class Detail(Message):
         text: Text
-
-    @dataclass
-    class CaseLog(Message):
-        case_id: str
-        lines: list[str]
 
     def __init__(self) -> None:
         super().__init__()
@@ -148,18 +143,7 @@ class HistoryScreen(Screen[None]):
     def action_case_log(self) -> None:
         def answered(case_id: str | None) -> None:
             if case_id:
-                self._case_log(case_id)
+                open_case_history(self, case_id)
 
         self.app.push_screen(AskText("Which case? (its id)", "c-20260901-…", required=True), answered)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="history-case")
-    def _case_log(self, case_id: str) -> None:
-        with self.app.library() as repo:  # type: ignore[attr-defined]
-            events = history.case_log(repo, case_id)
-        lines = [f"{e.date[:19]} {e.commit[:8]} {e.where:<8} {e.author}: {e.subject}" for e in events]
-        self.post_message(self.CaseLog(case_id, lines))
-
-    @on(CaseLog)
-    def _show_case_log(self, event: CaseLog) -> None:
-        body = "\n".join(event.lines) or "no commits on main touch this case"
-        self.app.push_screen(TextView(f"History of case {event.case_id}", body))
