@@ -287,28 +287,24 @@ print("RESULT", json.dumps({"rank": dist.rank(), "passed": report["summary"]["pa
 """
 
 
-def _rank_aware() -> bool:
-    import tuning.tune
-
-    return hasattr(tuning.tune, "dist")
-
-
-def torchrun(tmp_path: Path, repo_root: Path, batch_id: str, **env: str):
+def torchrun(tmp_path: Path, repo_root: Path, batch_id: str, *command: str, **env: str):
+    """2 processes (gloo on CPU) running the rank runner, or `command` (e.g. `-m straw.cli ...`)."""
     import os
     import subprocess
     import sys
 
-    runner = tmp_path / "rank_runner.py"
-    runner.write_text(RANK_RUNNER, encoding="utf-8")
+    if not command:
+        runner = tmp_path / "rank_runner.py"
+        runner.write_text(RANK_RUNNER, encoding="utf-8")
+        command = (str(runner), str(repo_root), batch_id)
     return subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         str(runner), str(repo_root), batch_id],  # --standalone: a free port, no fixed 29500
+         *command],  # --standalone: a free port, no fixed 29500
         capture_output=True, text=True, timeout=180,
         env={**os.environ, "OMP_NUM_THREADS": "1", **env})
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _rank_aware(), reason="tuning.tune does not gate writes on rank 0 yet")
 def test_two_processes_match_one_and_only_rank_0_writes(tmp_path: Path, tiny_lm: Path) -> None:
     import shutil
 
@@ -336,7 +332,6 @@ def test_two_processes_match_one_and_only_rank_0_writes(tmp_path: Path, tiny_lm:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _rank_aware(), reason="tuning.tune does not gate writes on rank 0 yet")
 def test_a_rank_dying_mid_tune_leaves_no_report_model_or_commit(tmp_path: Path,
                                                                 tiny_lm: Path) -> None:
     from conftest import git
@@ -349,3 +344,16 @@ def test_a_rank_dying_mid_tune_leaves_no_report_model_or_commit(tmp_path: Path,
     assert git(repo.root, "rev-parse", batch.branch).stdout == before
     assert reports.read_report(repo, batch.id) is None
     assert ModelStore(repo.model_store).hashes() == []
+
+
+@pytest.mark.slow
+def test_straw_tune_under_torchrun_reports_once(tmp_path: Path, tiny_lm: Path) -> None:
+    repo = case_repo_for(tmp_path, tiny_lm, batch_size=4)
+    batch = batches.create_batch(repo, all_pending=True)
+    proc = torchrun(tmp_path, repo.root, batch.id, "-m", "straw", "tune", batch.id, "--repo",
+                    str(repo.root), "--quiet")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = reports.read_report(repo, batch.id)
+    assert proc.stdout.count("report committed on") == 1  # rank 1 ran silently
+    assert proc.stdout.count("round 1:") == 1
+    assert proc.stdout.count("PASSED" if report["summary"]["passed"] else "FAILED") == 1

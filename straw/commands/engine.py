@@ -133,9 +133,11 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
     if bool(batch_id) == baseline_only:
         raise click.UsageError("name a batch to tune, or pass --baseline (not both)")
     repo = open_repo(repo_path)
+    from tuning.backends import dist
     from tuning.tune import cancel_on_signals, tune_batch  # torch: only when tuning
 
-    printer = ProgressPrinter(quiet=quiet or as_json)
+    speaks = dist.is_main()  # under torchrun every rank runs this command; rank 0 reports
+    printer = ProgressPrinter(quiet=quiet or as_json) if speaks else None
     cancel = threading.Event()
     try:
         with cancel_on_signals(cancel):
@@ -143,6 +145,8 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
                 from tuning.bootstrap import train_baseline
 
                 lock = train_baseline(repo, progress=printer, cancel=cancel)
+                if not speaks:
+                    return
                 click.echo(f"production model {lock['model']} passes "
                            f"{lock['baseline']['passed']}/{lock['baseline']['total']} baseline "
                            f"cases; models.lock committed on main")
@@ -150,7 +154,10 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
             assert batch_id is not None
             report = tune_batch(repo, batch_id, progress=printer, cancel=cancel)
     finally:
-        printer.close()
+        if printer is not None:
+            printer.close()
+    if not speaks:
+        return
     if as_json:
         echo_json(report)
         return
