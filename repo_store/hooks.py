@@ -16,6 +16,22 @@ HOOKS = ("pre-commit", "pre-merge-commit")
 MARKER = "# installed by straw"
 
 
+def _script(name: str, python: str) -> str:
+    """Run the check with the Python that installed the hook; if that one is gone (the venv was
+    moved or rebuilt), with a `python3` that has straw; if none has, say so and let the commit
+    through: `straw gate` and `straw verify` still guard the baseline, and a hook that refuses
+    every commit until someone finds out why is worse."""
+    return f"""#!/bin/sh
+{MARKER}
+py='{python}'
+if [ -x "$py" ]; then exec "$py" -m repo_store.hooks {name} "$@"; fi
+if python3 -c 'import repo_store.hooks' 2>/dev/null; then exec python3 -m repo_store.hooks {name} "$@"; fi
+echo "straw {name}: checks skipped: $py is gone and no python3 here has straw;" \\
+     "run \`straw init\` again to reinstall the hooks" >&2
+exit 0
+"""
+
+
 def install(git_dir: Path) -> list[Path]:
     folder = git_dir / "hooks"
     folder.mkdir(exist_ok=True)
@@ -24,9 +40,7 @@ def install(git_dir: Path) -> list[Path]:
         path = folder / name
         if path.exists() and MARKER not in path.read_text(errors="replace"):
             path.rename(path.with_suffix(".pre-straw"))  # keep the user's own hook, never lose it
-        path.write_text(
-            f"#!/bin/sh\n{MARKER}\nexec '{sys.executable}' -m repo_store.hooks {name} \"$@\"\n"
-        )
+        path.write_text(_script(name, sys.executable))
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         written.append(path)
     return written

@@ -101,3 +101,46 @@ def test_hand_made_merge_into_main_touching_baseline_is_refused(demo_repo) -> No
 def test_straw_writes_are_not_blocked_by_its_own_hooks(demo_repo, cli) -> None:
     result = cli("add", "--input", "straw itself commits", "--expected", "benign", repo=demo_repo.root)
     assert result.exit_code == 0, result.output
+
+
+def _hook_with_a_gone_python(repo, shims, python3: str) -> dict[str, str]:
+    """Reinstall the hooks as if the venv that installed them was moved away; PATH finds `python3`
+    in `shims` first, as `python3` (a shell script)."""
+    import os
+    import stat
+    import sys
+    from unittest import mock
+
+    with mock.patch.object(sys, "executable", str(repo.root / "gone-venv" / "bin" / "python")):
+        hooks.install(repo.git_dir)
+    shims.mkdir()
+    shim = shims / "python3"
+    shim.write_text(f"#!/bin/sh\n{python3}\n")
+    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    return {**os.environ, "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}"}
+
+
+def _commit_bad_case(repo, env):
+    import subprocess
+
+    (repo.root / "cases/pending/c-bad.json").write_text("{")
+    git(repo.root, "add", "-A")
+    return subprocess.run(["git", "commit", "-q", "-m", "bad"], cwd=repo.root, env=env,
+                          capture_output=True, text=True)
+
+
+def test_hooks_fall_back_to_a_python3_with_straw_when_the_venv_is_gone(case_repo, tmp_path) -> None:
+    import sys
+
+    env = _hook_with_a_gone_python(case_repo, tmp_path / "shims", f'exec "{sys.executable}" "$@"')
+    result = _commit_bad_case(case_repo, env)
+    assert result.returncode != 0 and "c-bad.json::$: malformed JSON" in result.stderr
+
+
+def test_hooks_without_any_straw_python_warn_and_let_the_commit_through(case_repo, tmp_path) -> None:
+    env = _hook_with_a_gone_python(case_repo, tmp_path / "shims", "exit 1")  # a python3 without straw
+    before = commit_count(case_repo.root)
+    result = _commit_bad_case(case_repo, env)
+    assert result.returncode == 0
+    assert "checks skipped" in result.stderr and "gone-venv" in result.stderr
+    assert commit_count(case_repo.root) == before + 1
