@@ -276,7 +276,17 @@ def check_new(data: dict[str, Any], split: str) -> bytes:
 
 def atomic_write(path: Path, content: bytes, durable: bool = True) -> None:
     """Temp file in the same folder, fsync (unless `durable` is off: caches), rename: a reader
-    sees the old file or the new one."""
+    sees the old file or the new one. A Ctrl-C (or SIGTERM) that arrives meanwhile is raised
+    once the write is done, so none can strand a temp file between its creation and cleanup."""
+    from repo_store.locking import deferred_interrupt
+
+    with deferred_interrupt() as interrupted:
+        _write_and_rename(path, content, durable)
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+def _write_and_rename(path: Path, content: bytes, durable: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

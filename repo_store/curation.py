@@ -75,8 +75,8 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> li
                 target = repo.root / case.path
                 if target.exists() or (repo.root / cases.case_path("baseline", case.id)).exists():
                     raise ValidationFailed([Issue(case.path, "$.id", f"duplicate id {case.id!r}")])
+                written.append(case.path)  # first: a Ctrl-C raised as the write ends takes it back
                 cases.atomic_write(target, cases.serialize(case.data))
-                written.append(case.path)
             _commit(repo, written, message)
         except BaseException:
             if gitcli.head_commit(repo.root) != head:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from repo_store import cases as case_files
-from repo_store import curation, io_formats, setup, validation
+from repo_store import curation
 from repo_store.errors import UsageError
 from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
@@ -36,6 +36,8 @@ def _expected_value(match: str, expected: str) -> object:
 @click.option("--demo", is_flag=True, help="Seed the bundled demo cases (baseline + pending).")
 def init_command(directory: str, demo: bool) -> None:
     """Make DIRECTORY a case repository (git init if needed, straw.toml, hooks)."""
+    from repo_store import setup  # GitPython: only where a repository is set up
+
     repo, done = setup.init_case_repo(Path(directory), demo=demo)
     for line in done:
         click.echo(f"  {line}")
@@ -161,6 +163,8 @@ def list_command(split: str, tag: tuple[str, ...], search: str | None, as_json: 
 def import_command(file: str, repo_path: str | None) -> None:
     """Import a .jsonl or .csv file as pending cases (unknown fields go to `meta`)."""
     repo = open_repo(repo_path)
+    from repo_store import io_formats
+
     added = io_formats.import_file(repo, Path(file))
     click.echo(f"imported {len(added)} pending cases from {file}")
 
@@ -176,6 +180,8 @@ def import_command(file: str, repo_path: str | None) -> None:
 def export_command(fmt: str, split: str, tag: tuple[str, ...], output: str | None,
                    repo_path: str | None) -> None:
     """Export cases as JSONL or CSV."""
+    from repo_store import io_formats
+
     found = _filtered(repo_path, split, tag, None)
     text = io_formats.export_jsonl(found) if fmt == "jsonl" else io_formats.export_csv(found)
     if output:
@@ -190,6 +196,8 @@ def export_command(fmt: str, split: str, tag: tuple[str, ...], output: str | Non
 def validate_command(repo_path: str | None) -> None:
     """Check every file against its schema, and all cases for duplicates and contradictions."""
     repo = open_repo(repo_path)
+    from repo_store import validation
+
     issues = validation.validate_repo(repo)
     for issue in issues:
         click.echo(str(issue))
