@@ -356,6 +356,21 @@ async def test_a_cases_history_from_the_cases_and_the_history_screens(repo) -> N
         assert isinstance(app.screen, TextView) and len(app.screen.body.plain.splitlines()) == 2
 
 
+async def test_a_keystroke_that_changes_no_match_keeps_the_cursor(repo) -> None:
+    app = make_app(repo.root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(CaseTable)
+        await pilot.press("down", "down", "down")
+        chosen = table.current_id()
+        await pilot.press("slash", "space")  # a space: the same words, the same cases
+        await pilot.pause()
+        assert table.current_id() == chosen and table.cursor_row == 3
+        await pilot.press("z", "z", "z")
+        await pilot.pause()
+        assert table.row_count == 0
+
+
 async def test_select_a_case_beyond_the_first_page(repo) -> None:
     app = make_app(repo.root)
     async with app.run_test(size=SIZE) as pilot:

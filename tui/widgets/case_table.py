@@ -36,7 +36,11 @@ class CaseTable(DataTable):
                 cell(case.text, 60), cell(", ".join(case.tags), 16), cell(case.match, 8))
 
     def show(self, matches: list[Case]) -> None:
-        """Show these cases, the first page of them now."""
+        """Show these cases, the first page of them now. The same cases (a typed space, a letter
+        that narrows nothing) keep the rows, the cursor and the scroll position as they are."""
+        shown = self.matches
+        if len(matches) == len(shown) and all(a is b for a, b in zip(matches, shown, strict=True)):
+            return
         self.matches = []  # clear() resets the scroll position, which must not page old rows in
         self.clear()
         self.matches = matches
