@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import statistics
 import tempfile
@@ -38,6 +39,7 @@ from tui.app import StrawApp  # noqa: E402
 from tui.screens.pull import PullScreen  # noqa: E402
 
 SIZE = (120, 40)
+SETTLE = "one-off pause after the first paint (heap settle)"
 TYPED = "topic 4"
 
 
@@ -79,12 +81,20 @@ class FrameClock:
             await asyncio.sleep(0.001)
 
 
-async def launch(path: Path, ours: list[float]) -> tuple[float, list[float]]:
+async def launch(path: Path, ours: list[float], settled: list[float]) -> tuple[float, list[float]]:
     """Seconds to the first painted Cases screen with rows; seconds from each key of TYPED to its frame."""
     started = time.perf_counter()
     app = make_app(path)
     filtered = {"at": 0.0}
     clock = FrameClock(app, lambda: (getattr(app.screen, "loaded", False), filtered["at"]))
+    settle = app.settle_heap
+
+    def timed_settle() -> None:
+        t0 = time.perf_counter()
+        settle()
+        settled.append(time.perf_counter() - t0)
+
+    app.settle_heap = timed_settle  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         first_paint = await clock.first(started, lambda seen: seen[0]) - started
         screen = app.screen
@@ -142,17 +152,22 @@ def main() -> None:
         rows: dict[str, tuple[list[float], list[float]]] = {
             "launch → first painted Cases": ([], []), "keystroke → painted filtered rows": ([], []),
             "  of which filter + table refill": ([], []),
+            SETTLE: ([], []),
             "open PR with a 20-case diff → painted": ([], [])}
         for _ in range(args.runs):
             for column, path in ((0, big), (1, empty)):
-                paint, keys = asyncio.run(launch(path, rows["  of which filter + table refill"][column]))
+                gc.collect()  # each run starts clean, not collecting the previous app's 10,000 cases
+                paint, keys = asyncio.run(launch(path, rows["  of which filter + table refill"][column],
+                                                 rows[SETTLE][column]))
                 rows["launch → first painted Cases"][column].append(paint)
                 rows["keystroke → painted filtered rows"][column].extend(keys)
-            rows["open PR with a 20-case diff → painted"][0].append(asyncio.run(open_pull(big, big_batch)))
-            rows["open PR with a 20-case diff → painted"][1].append(asyncio.run(open_pull(demo, demo_batch)))
+            for column, (path, batch_id) in ((0, (big, big_batch)), (1, (demo, demo_batch))):
+                gc.collect()
+                rows["open PR with a 20-case diff → painted"][column].append(
+                    asyncio.run(open_pull(path, batch_id)))
     print(f"\n| measure (median, min) | {args.cases:,} cases | reference | target |")
     print("|---|---|---|---|")
-    targets = ["≤ 1000 ms", "≤ 100 ms", "", "≤ 300 ms"]
+    targets = ["≤ 1000 ms", "≤ 100 ms", "", "", "≤ 300 ms"]
     for (name, (big_values, ref_values)), target in zip(rows.items(), targets, strict=True):
         print(f"| {name} | {cell(big_values)} | {cell(ref_values)} | {target} |")
     print("\nreference: an empty repository (launch, filter); the demo repository, 100 baseline cases (PR)")

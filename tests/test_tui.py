@@ -371,6 +371,27 @@ async def test_a_keystroke_that_changes_no_match_keeps_the_cursor(repo) -> None:
         assert table.row_count == 0
 
 
+async def test_loaded_cases_are_frozen_for_the_collector_and_a_reload_frees_the_old_ones(repo) -> None:
+    import asyncio
+    import gc
+    import weakref
+
+    app = make_app(repo.root)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await settle(pilot)
+        await asyncio.sleep(screen.SETTLE_AFTER_S + 0.1)
+        assert gc.get_freeze_count() > 0
+        old = weakref.ref(screen.index)
+        await pilot.press("r")
+        await settle(pilot)
+        await asyncio.sleep(screen.SETTLE_AFTER_S + 0.1)
+        assert screen.index is not old()
+        gc.collect()
+        assert old() is None  # not kept alive by the freeze
+    gc.unfreeze()
+
+
 async def test_select_a_case_beyond_the_first_page(repo) -> None:
     app = make_app(repo.root)
     async with app.run_test(size=SIZE) as pilot:

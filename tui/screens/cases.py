@@ -34,6 +34,7 @@ class CasesScreen(Screen[None]):
     HELP_TITLE = "Cases"
     HELP = ("New cases always land in pending; baseline cases change only through a batch. "
             "Type to search (every word must appear in the id, input, expected, tags, source or notes).")
+    SETTLE_AFTER_S = 0.15
     PAGE = 60  # table rows added at a time; more come as the cursor or scroll nears the end
     BINDINGS = [
         Binding("a", "add", "Add", tooltip="Add a pending case (a form; errors show at the field)", id="add"),
@@ -122,6 +123,8 @@ class CasesScreen(Screen[None]):
             self.query_one(CaseTable).select_id(event.select)
         for issue in event.issues[:3]:
             self.notify(issue, title="skipped a case file", severity="warning", timeout=8)
+        # after the rows are on screen, before a person reacts to them
+        self.set_timer(self.SETTLE_AFTER_S, self.app.settle_heap)  # type: ignore[attr-defined]
 
     # ---- filtering ----------------------------------------------------------------------------
 
