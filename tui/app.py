@@ -83,8 +83,8 @@ class StrawApp(App[None]):
         """Collect once and freeze what survives, just after a load has been painted. 10,000
         loaded cases are ~50,000 objects the cycle collector would otherwise walk in every full
         collection: one of those landed in the middle of opening a pull request (~100 ms of its
-        ~250). Frozen objects are skipped until the next load unfreezes them, so a replaced
-        index is still reclaimed."""
+        ~250). Frozen objects are skipped by the collector (refcounting still frees them); those
+        that end up in garbage cycles wait for the next load, which unfreezes and collects."""
         gc.unfreeze()
         gc.collect()
         gc.freeze()
