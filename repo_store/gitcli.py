@@ -54,7 +54,11 @@ def commit_paths(root: Path, paths: list[str], message: str) -> None:
     """Commit exactly `paths` (added, changed or removed in the work tree) on the current branch.
     Hooks are skipped: straw validated these files itself; the hooks stop writes that bypass it."""
     git(root, "add", "-A", "--", *paths)
-    git(root, "commit", "--no-verify", "-q", "-m", message, "--", *paths)
+    staged = {p for p in git(root, "diff", "--cached", "--name-only", "--no-renames", "-z").split("\0") if p}
+    if staged <= set(paths):  # nothing else staged: a plain commit, ~2x faster on a 10,000-file index
+        git(root, "commit", "--no-verify", "-q", "-m", message)
+    else:  # the user staged other work: commit only ours (a pathspec commit) and leave theirs staged
+        git(root, "commit", "--no-verify", "-q", "-m", message, "--", *paths)
 
 
 def dirty_paths(root: Path, path: str = ".") -> list[str]:

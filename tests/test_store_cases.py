@@ -505,3 +505,18 @@ def test_parsed_cache_skips_files_written_just_now(demo_repo) -> None:
     demo_repo.load()  # the demo files were written a moment ago: too fresh to trust their stamp
     parsed = cases.ParsedCache(root, cases.ValidCache(root).tag)
     assert parsed.old == {}
+
+
+def test_a_write_commits_only_its_case_and_leaves_the_users_staged_work_staged(demo_repo) -> None:
+    notes = demo_repo.root / "NOTES.md"
+    notes.write_text("work in progress\n")
+    git(demo_repo.root, "add", "NOTES.md")
+    case = curation.add_case(demo_repo, input="a question while other work is staged", expected="benign")
+    committed = git(demo_repo.root, "show", "--name-only", "--format=", "HEAD").stdout.split()
+    assert committed == [case.path]
+    assert git(demo_repo.root, "diff", "--cached", "--name-only").stdout.split() == ["NOTES.md"]
+    # nothing else staged: the plain commit takes exactly the case too
+    git(demo_repo.root, "reset", "-q", "NOTES.md")
+    other = curation.add_case(demo_repo, input="a question with nothing else staged", expected="benign")
+    assert git(demo_repo.root, "show", "--name-only", "--format=", "HEAD").stdout.split() == [other.path]
+    assert git(demo_repo.root, "status", "--porcelain").stdout.strip() == "?? NOTES.md"
