@@ -145,6 +145,23 @@ class ValidCache:
         self.added = []
 
 
+MARSHAL_TAG = f"py{sys.version_info[0]}{sys.version_info[1]}"  # marshal's format is per Python version
+
+
+def load_marshal(path: Path) -> dict[str, Any]:
+    """A cache file written with `marshal` ({} when missing, unreadable or from another format)."""
+    collecting = gc.isenabled()
+    gc.disable()  # 10,000 new containers would trigger the cycle collector over and over: 2x slower
+    try:
+        loaded = marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        loaded = {}
+    finally:
+        if collecting:
+            gc.enable()
+    return loaded if isinstance(loaded, dict) else {}
+
+
 class ParsedCache:
     """Valid case files already parsed, keyed by each file's (mtime_ns, size, inode), in
     `.straw/cache/` (git's index does the same for the work tree): loading 10,000 unchanged
@@ -157,19 +174,8 @@ class ParsedCache:
     RACY_S = 2.0
 
     def __init__(self, root: Path, schema_tag: str) -> None:
-        version = f"{sys.version_info[0]}{sys.version_info[1]}"
-        self.path = root / ".straw" / "cache" / f"parsed-cases-{schema_tag}-py{version}.marshal"
-        collecting = gc.isenabled()
-        gc.disable()  # 10,000 new dicts would trigger the cycle collector over and over: 2x slower
-        try:
-            entries = marshal.loads(self.path.read_bytes())
-        except (OSError, ValueError, EOFError, TypeError):
-            entries = {}
-        finally:
-            if collecting:
-                gc.enable()
-        self.old: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = \
-            entries if isinstance(entries, dict) else {}
+        self.path = root / ".straw" / "cache" / f"parsed-cases-{schema_tag}-{MARSHAL_TAG}.marshal"
+        self.old: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = load_marshal(self.path)
         self.new: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
         self.racy_before = time.time_ns() - int(self.RACY_S * 1e9)
 

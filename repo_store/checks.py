@@ -4,13 +4,14 @@ contradictions (the same input expected to give different outputs can never pass
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import unicodedata
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from repo_store.cases import CASES_DIR, SPLITS, Case, atomic_write
+from repo_store.cases import CASES_DIR, MARSHAL_TAG, SPLITS, Case, atomic_write, load_marshal
 from repo_store.errors import Issue
 
 
@@ -52,11 +53,8 @@ class InputIndex:
     file that does not parse is left to `straw validate`."""
 
     def __init__(self, root: Path) -> None:
-        self.path = root / ".straw" / "cache" / "input-index.json"
-        try:
-            self.entries: dict[str, list[Any]] = json.loads(self.path.read_bytes())
-        except (OSError, ValueError):
-            self.entries = {}
+        self.path = root / ".straw" / "cache" / f"input-index-{MARSHAL_TAG}.marshal"
+        self.entries: dict[str, list[Any]] = load_marshal(self.path)
         fresh: dict[str, list[Any]] = {}
         changed = False
         for split in SPLITS:
@@ -83,9 +81,9 @@ class InputIndex:
         changed = changed or len(fresh) != len(self.entries)  # files removed
         self.entries = fresh
         if changed:
-            try:
-                atomic_write(self.path, json.dumps(fresh).encode())
-            except OSError:
+            try:  # a cache: no fsync
+                atomic_write(self.path, marshal.dumps(fresh), durable=False)
+            except (OSError, ValueError):
                 pass
 
     def conflicts(self, new: list[Case], replacing: set[str] = frozenset()) -> list[Issue]:
