@@ -3,6 +3,7 @@ case schema, and writing them atomically. A bad file becomes an `Issue`; the oth
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import marshal
@@ -106,6 +107,15 @@ def case_issues(data: Any, path: str) -> list[Issue]:
     return issues
 
 
+@functools.cache
+def schema_tag() -> str:
+    """A digest of the case schema: caches of checked cases are kept per schema version."""
+    import hashlib
+
+    schema = schemas.schema_dir() / "case.schema.json"
+    return hashlib.blake2b(schema.read_bytes(), digest_size=8).hexdigest()
+
+
 class ValidCache:
     """Digests of case-file contents already found valid against the current case schema, kept in
     `.straw/cache/` (ignored by git). Content-addressed, so an edited file is simply a new digest:
@@ -116,10 +126,7 @@ class ValidCache:
     DIGEST = 16
 
     def __init__(self, root: Path) -> None:
-        import hashlib
-
-        schema = schemas.schema_dir() / "case.schema.json"
-        self.tag = tag = hashlib.blake2b(schema.read_bytes(), digest_size=8).hexdigest()
+        self.tag = tag = schema_tag()
         self.path = root / ".straw" / "cache" / f"valid-cases-{tag}.bin"
         try:
             blob = self.path.read_bytes()
@@ -251,20 +258,70 @@ def load_worktree(root: Path, splits: tuple[str, ...] = SPLITS) -> CaseSet:
     return result
 
 
-def load_ref(repo: Repo, ref: str, splits: tuple[str, ...] = SPLITS) -> CaseSet:
-    """The cases as committed at `ref` (a branch, tag or commit), without checking it out."""
+class BlobCache:
+    """Valid case files of committed trees, parsed, keyed by git blob id, in `.straw/cache/`.
+    A blob id names its content, so an entry can never go stale: reading main's 10,000 cases for
+    `straw batch create` then costs a tree listing, not 10,000 reads, parses and schema checks.
+    Entries of blobs not seen lately are dropped once they outnumber the live ones."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = root / ".straw" / "cache" / f"blob-cases-{schema_tag()}-{MARSHAL_TAG}.marshal"
+        self.old: dict[str, dict[str, Any]] = load_marshal(self.path)
+        self.seen: dict[str, dict[str, Any]] = {}
+        self.added = 0
+
+    def get(self, sha: str) -> dict[str, Any] | None:
+        data = self.old.get(sha)
+        if data is not None:
+            self.seen[sha] = data
+        return data
+
+    def put(self, sha: str, data: dict[str, Any]) -> None:
+        self.seen[sha] = data
+        self.added += 1
+
+    def save(self) -> None:
+        kept = {**self.old, **self.seen}
+        if len(kept) > 2 * len(self.seen) + 1000:
+            kept = self.seen
+        elif not self.added:
+            return
+        try:  # a cache: no fsync, a lost write only costs a slower load
+            atomic_write(self.path, marshal.dumps(kept), durable=False)
+        except (OSError, ValueError):
+            pass
+
+
+def load_ref(repo: Repo, ref: str, splits: tuple[str, ...] = SPLITS,
+             cache_root: Path | None = None) -> CaseSet:
+    """The cases as committed at `ref` (a branch, tag or commit), without checking it out. With
+    `cache_root`, blobs checked before come from its BlobCache and the rest are read in one go."""
     result = CaseSet()
     from repo_store import gitio  # GitPython only when reading a ref
 
     files = gitio.ls_tree(repo, ref, CASES_DIR)
+    wanted = []
     for path in sorted(files):
         parts = path.split("/")
-        if len(parts) != 3 or parts[1] not in splits or not parts[2].endswith(".json"):
-            continue
-        case, issues = parse(gitio.read_blob(repo, files[path]), path, parts[1])
+        if len(parts) == 3 and parts[1] in splits and parts[2].endswith(".json"):
+            wanted.append((path, parts[1], files[path]))
+    cache = BlobCache(cache_root) if cache_root is not None else None
+    known = {sha: cache.get(sha) for _, _, sha in wanted} if cache else {}
+    raw = gitio.read_blobs(repo, list(dict.fromkeys(sha for _, _, sha in wanted if known.get(sha) is None)))
+    for path, split, sha in wanted:
+        data = known.get(sha)
+        if data is not None:  # valid content; the name is checked per path (a copy may be misnamed)
+            issues = _name_issues(data, path)
+            case = None if issues else Case(data, split)
+        else:
+            case, issues = parse(raw[sha], path, split)
+            if case and cache:
+                cache.put(sha, case.data)
         result.issues += issues
         if case:
             result.cases.append(case)
+    if cache:
+        cache.save()
     return result
 
 

@@ -68,7 +68,8 @@ class CaseRepo:
         return cases.load_worktree(self.root)
 
     def load_ref(self, ref: str) -> cases.CaseSet:
-        return cases.load_ref(self.git, ref)
+        """The cases committed at `ref`, through the repository's cache of checked blobs."""
+        return cases.load_ref(self.git, ref, cache_root=self.root)
 
     def cases_tree(self, ref: str) -> str:
         from repo_store import gitio

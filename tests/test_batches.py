@@ -232,6 +232,33 @@ def test_branch_deleted_by_hand(repo: CaseRepo) -> None:
     assert set(batch.cases) <= {c.id for c in repo.load().split("pending")}
 
 
+def test_new_batch_id_never_reuses_a_merged_batchs_id(repo: CaseRepo,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    merged = tuned(repo)
+    merge.merge_batch(repo, merged.id)
+    subprocess.run(["git", "branch", "-D", merged.branch], cwd=repo.root, capture_output=True)
+    ids = iter([merged.id, "2026-11-29-beef"])  # the daily random part collides once
+    monkeypatch.setattr(batches, "new_batch_id", lambda: next(ids))
+    assert batches.create_batch(repo).id == "2026-11-29-beef"
+
+
+def test_plumbing_writes_keep_the_object_store_packed(repo: CaseRepo,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # git's porcelain runs `gc --auto` after it writes; straw's plumbing writes must ask too,
+    # or a busy repository piles up loose objects that slow every `git log` down
+    git(repo, "config", "gc.auto", "1")  # due once objects/17/ holds more than one loose object
+    git(repo, "config", "gc.autoDetach", "false")
+    sample = repo.root / ".git/objects/17"
+    filler: dict[str, bytes | gitio.Blob | None] = {}
+    while len(list(sample.glob("*"))) < 2:  # reachable loose objects (gc keeps unreachable ones)
+        filler[f"filler/{len(filler)}"] = gitio.Blob(gitio.store_blob(repo.git, b"%d" % len(filler)))
+    commit = gitio.commit_tree(repo.git, gitio.write_tree(repo.git, None, filler), [], "filler")
+    git(repo, "update-ref", "refs/heads/filler", commit)
+    batches.create_batch(repo)
+    assert not any((repo.root / ".git/objects/17").glob("*")), "the loose objects were not packed"
+    assert list((repo.root / ".git/objects/pack").glob("*.pack"))
+
+
 def test_verify_reports_direct_baseline_commit(repo: CaseRepo) -> None:
     victim = next((repo.root / "cases/baseline").glob("*.json"))
     data = json.loads(victim.read_text())
@@ -246,6 +273,34 @@ def test_verify_reports_direct_baseline_commit(repo: CaseRepo) -> None:
     assert len(violations) == 1
     assert "quick fix" in violations[0].line() and "direct change" in violations[0].why
     assert run_cli("verify", "--repo", str(repo.root)) == 1
+
+
+def test_verify_reads_each_good_commit_once_and_never_caches_a_violation(
+        repo: CaseRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    merged = tuned(repo)
+    merge_commit = merge.merge_batch(repo, merged.id)
+    assert history.verify_history(repo) == []
+    (cache,) = (repo.root / ".straw" / "cache").glob("verified-commits-*.txt")
+    assert merge_commit in cache.read_text().split()
+    victim = next((repo.root / "cases/baseline").glob("*.json"))
+    victim.write_text(victim.read_text().replace('"expected": "', '"expected": "x', 1))
+    git(repo, "commit", "--no-verify", "-am", "quick fix")
+    real_violation = history._violation
+    read: list[str] = []
+
+    def counting(repo_: CaseRepo, c: history.Commit, first: bool) -> str | None:
+        read.append(c.subject)
+        return real_violation(repo_, c, first)
+
+    monkeypatch.setattr(history, "_violation", counting)
+    for _ in range(2):  # the direct change is found every time: violations are never cached
+        read.clear()
+        (violation,) = history.verify_history(repo)
+        assert "quick fix" in violation.line() and read == ["quick fix"]
+    read.clear()
+    assert len(history.verify_history(repo, full=True)) == 1
+    assert len(read) == 3  # bootstrap, the merge and the direct change, all read again
+    assert run_cli("verify", "--full", "--repo", str(repo.root)) == 1
 
 
 def test_interrupted_merge_leaves_main(repo: CaseRepo, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -104,6 +104,35 @@ def test_load_ref_reads_committed_cases_without_checkout(demo_repo) -> None:
     assert {c.id for c in committed.cases} == {c.id for c in demo_repo.load().cases}
 
 
+def test_load_ref_caches_checked_blobs_and_still_checks_every_file(demo_repo) -> None:
+    first = demo_repo.load_ref("main")
+    (cache_file,) = (demo_repo.root / ".straw" / "cache").glob("blob-cases-*.marshal")
+    cached = cases.BlobCache(demo_repo.root)
+    assert len(cached.old) == len({c.id for c in first.cases})  # one entry per distinct blob
+    # committed straight through git: a schema fault and a valid case under the wrong name
+    good = first.split("pending")[0]
+    bad = first.split("pending")[1]
+    (demo_repo.root / bad.path).write_text(json.dumps({**bad.data, "match": "fuzzy"}), "utf-8")
+    shutil.copy(demo_repo.root / good.path, demo_repo.root / "cases/pending/renamed.json")
+    git(demo_repo.root, "add", "cases")
+    git(demo_repo.root, "commit", "-qm", "hand edit", "--no-verify")
+    issues = {(i.path, i.pointer) for i in demo_repo.load_ref("main").issues}
+    assert issues == {(bad.path, "$.match"), ("cases/pending/renamed.json", "$.id")}
+    cache_file.write_bytes(b"garbage")  # a broken cache is only a slower load
+    assert len(demo_repo.load_ref("main").issues) == 2
+    assert git(demo_repo.root, "status", "--porcelain", "--", ".straw").stdout == ""
+
+
+def test_read_blobs_names_a_missing_object(demo_repo) -> None:
+    from repo_store import gitio
+
+    files = gitio.ls_tree(demo_repo.git, "main", "cases")
+    shas = list(files.values())[:3]
+    assert gitio.read_blobs(demo_repo.git, shas) == {s: gitio.read_blob(demo_repo.git, s) for s in shas}
+    with pytest.raises(GitError, match="0{40} is missing"):
+        gitio.read_blobs(demo_repo.git, [shas[0], "0" * 40])
+
+
 # --- writing ---------------------------------------------------------------------------------
 
 def test_add_case_writes_validated_file_and_commits(case_repo) -> None:

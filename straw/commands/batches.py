@@ -190,10 +190,12 @@ def log_command(case_id: str | None, as_json: bool, repo_path: str | None) -> No
 
 
 @click.command("verify")
+@click.option("--full", is_flag=True,
+              help="Re-read every report, also of commits an earlier run found good.")
 @repo_option
-def verify_command(repo_path: str | None) -> None:
+def verify_command(full: bool, repo_path: str | None) -> None:
     """Audit main: every baseline change came through a passing, matching report."""
-    violations = history.verify_history(open_repo(repo_path))
+    violations = history.verify_history(open_repo(repo_path), full=full)
     for v in violations:
         click.echo(v.line())
     if violations:
