@@ -242,21 +242,32 @@ def test_new_batch_id_never_reuses_a_merged_batchs_id(repo: CaseRepo,
     assert batches.create_batch(repo).id == "2026-11-29-beef"
 
 
-def test_plumbing_writes_keep_the_object_store_packed(repo: CaseRepo,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    # git's porcelain runs `gc --auto` after it writes; straw's plumbing writes must ask too,
-    # or a busy repository piles up loose objects that slow every `git log` down
-    git(repo, "config", "gc.auto", "1")  # due once objects/17/ holds more than one loose object
-    git(repo, "config", "gc.autoDetach", "false")
+def _loose_in_sample(repo: CaseRepo, count: int) -> Path:
+    """Commit filler blobs (reachable: gc keeps unreachable loose objects) until objects/17/,
+    the folder `gc --auto` counts, holds `count` loose objects."""
     sample = repo.root / ".git/objects/17"
     filler: dict[str, bytes | gitio.Blob | None] = {}
-    while len(list(sample.glob("*"))) < 2:  # reachable loose objects (gc keeps unreachable ones)
+    while len(list(sample.glob("*"))) < count:
         filler[f"filler/{len(filler)}"] = gitio.Blob(gitio.store_blob(repo.git, b"%d" % len(filler)))
     commit = gitio.commit_tree(repo.git, gitio.write_tree(repo.git, None, filler), [], "filler")
     git(repo, "update-ref", "refs/heads/filler", commit)
+    return sample
+
+
+def test_plumbing_writes_keep_the_object_store_packed(repo: CaseRepo) -> None:
+    # git's porcelain runs `gc --auto` after it writes; straw's plumbing writes must ask too,
+    # or a busy repository piles up loose objects that slow every `git log` down
+    git(repo, "config", "gc.autoDetach", "false")
+    # straw's threshold, 1,000 loose objects, is due at more than 1000/256 in the sample folder
+    sample = _loose_in_sample(repo, 5)
     batches.create_batch(repo)
-    assert not any((repo.root / ".git/objects/17").glob("*")), "the loose objects were not packed"
+    assert not any(sample.glob("*")), "the loose objects were not packed"
     assert list((repo.root / ".git/objects/pack").glob("*.pack"))
+    # a repository's own gc.auto wins: 0 turns automatic packing off
+    git(repo, "config", "gc.auto", "0")
+    sample = _loose_in_sample(repo, 5)
+    batches.create_batch(repo)
+    assert len(list(sample.glob("*"))) >= 5
 
 
 def test_verify_reports_direct_baseline_commit(repo: CaseRepo) -> None:
