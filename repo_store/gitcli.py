@@ -35,6 +35,15 @@ def git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return proc.stdout.decode("utf-8", errors="replace").rstrip("\n")
 
 
+def rev(root: Path, spec: str) -> str | None:
+    """The commit or object id `spec` names, or None when it names nothing."""
+    proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", spec], cwd=root,
+                          capture_output=True)
+    if proc.returncode:
+        return None
+    return proc.stdout.decode().strip() or None
+
+
 def head_branch(git_dir: Path) -> str | None:
     """The checked-out branch, read from HEAD (None when detached)."""
     head = (git_dir / "HEAD").read_text().strip()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from repo_store import cases, gitio
+from repo_store import cases, gitcli
 from repo_store.repo import MAIN, CaseRepo
 
 SEP, REC, END = "\x1f", "\x1e", "\x1d"
@@ -28,11 +28,12 @@ class Commit:
 def _log(repo: CaseRepo, paths: tuple[str, ...], name_only: bool = False) -> list[Commit]:
     """main's first-parent commits touching `paths`, newest first (with the files they changed
     against their first parent when `name_only`)."""
-    if gitio.rev(repo.git, MAIN) is None:
+    # the git CLI, not GitPython: `straw log CASE` then never imports it (~80 ms)
+    if gitcli.rev(repo.root, f"refs/heads/{MAIN}") is None:
         return []
     extra = ["--name-only", "--diff-merges=first-parent"] if name_only else []
-    out = gitio.run(repo.git, "log", "--first-parent", f"--format={LOG_FORMAT}", *extra, MAIN,
-                    "--", *paths, strip=False)
+    out = gitcli.git(repo.root, "log", "--first-parent", f"--format={LOG_FORMAT}", *extra,
+                     f"refs/heads/{MAIN}", "--", *paths)
     commits = []
     for chunk in out.split(REC)[1:]:
         head, _, files = chunk.partition(END)
@@ -129,6 +130,8 @@ class Violation:
 
 
 def _object(repo: CaseRepo, name: str) -> bytes | None:
+    from repo_store import gitio
+
     try:
         return gitio.read_blob(repo.git, name)
     except Exception:  # noqa: BLE001 - a missing path reads as "no such object"
@@ -197,6 +200,8 @@ def _violation(repo: CaseRepo, c: Commit, first: bool) -> str | None:
     batch = c.trailers.get("Straw-Batch")
     if len(c.parents) < 2 or not batch:
         return "not a straw batch merge (direct change of the baseline)"
+    from repo_store import gitio
+
     tip = c.parents[1]
     raw = _object(repo, f"{tip}:reports/{batch}.json")
     if raw is None:

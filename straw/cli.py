@@ -34,8 +34,8 @@ COMMANDS = {
     "compare": "straw.commands.monitor:compare_command",
     "monitor": "straw.commands.monitor:monitor_command",
     "report": "straw.commands.monitor:report_command",
-    "log": "straw.commands.batches:log_command",
-    "verify": "straw.commands.batches:verify_command",
+    "log": "straw.commands.history:log_command",
+    "verify": "straw.commands.history:verify_command",
     "demo": "straw.commands.demo:demo_command",
     "tui": "straw.commands.tui:tui_command",
 }

@@ -353,3 +353,19 @@ def test_sigint_during_import_leaves_all_or_nothing(demo_repo, tmp_path) -> None
     assert git(demo_repo.root, "status", "--porcelain", "--untracked-files=all").stdout == ""
     assert not list(demo_repo.root.rglob(".*.tmp"))
     assert not (demo_repo.root / ".git/index.lock").exists()
+
+
+@pytest.mark.parametrize("command", [["add", "--input", "where is my refund", "--expected", "billing"],
+                                     ["list"], ["log", "CASE"]])
+def test_everyday_commands_do_not_import_gitpython(demo_repo, command: list[str]) -> None:
+    # GitPython costs ~80 ms to import: the commands a person runs all day use the git CLI
+    import sys
+
+    case_id = demo_repo.load().split("pending")[0].id
+    args = [case_id if a == "CASE" else a for a in command] + ["--repo", str(demo_repo.root)]
+    code = ("import atexit, sys; atexit.register(lambda: print('loaded:', 'git' in sys.modules)); "
+            f"from straw.cli import main; main({args!r})")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("loaded: False")

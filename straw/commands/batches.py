@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import click
 
-from repo_store import batches, gate, history, merge, review
+from repo_store import batches, gate, merge, review
 from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
 
@@ -164,47 +164,7 @@ def reject_command(batch_id: str, reason: str, repo_path: str | None) -> None:
     click.echo(f"rejected; branch archived as tag {tag}; its cases are still pending on main")
 
 
-@click.command("log")
-@click.argument("case_id", required=False)
-@click.option("--json", "as_json", is_flag=True)
-@repo_option
-def log_command(case_id: str | None, as_json: bool, repo_path: str | None) -> None:
-    """The baseline's history (one line per merged batch), or one case's history."""
-    repo = open_repo(repo_path)
-    if case_id:
-        events = history.case_log(repo, case_id)
-        if as_json:
-            echo_json([asdict(e) for e in events])
-            return
-        for e in events:
-            click.echo(f"{e.date[:10]} {e.commit[:8]} {e.where:<8} {one_line(e.subject, 70)}")
-        if not events:
-            click.echo(f"no history for case {case_id} on main", err=True)
-        return
-    entries = history.baseline_log(repo)
-    if as_json:
-        echo_json([asdict(e) for e in entries])
-        return
-    for e in entries:
-        click.echo(e.line())
-
-
-@click.command("verify")
-@click.option("--full", is_flag=True,
-              help="Re-read every report, also of commits an earlier run found good.")
-@repo_option
-def verify_command(full: bool, repo_path: str | None) -> None:
-    """Audit main: every baseline change came through a passing, matching report."""
-    violations = history.verify_history(open_repo(repo_path), full=full)
-    for v in violations:
-        click.echo(v.line())
-    if violations:
-        click.echo(f"straw: verify: {len(violations)} baseline change(s) bypassed the gate", err=True)
-        sys.exit(1)
-    click.echo("ok: every baseline change on main came through the gate")
-
-
 def register(group: click.Group) -> None:
     group.add_command(batch_group)
-    for command in (gate_command, merge_command, reject_command, log_command, verify_command):
+    for command in (gate_command, merge_command, reject_command):
         group.add_command(command)
