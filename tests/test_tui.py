@@ -247,6 +247,9 @@ async def test_pull_request_review_and_merge_then_history_and_monitor(repo) -> N
         await settle(pilot)
         assert batches.is_merged(repo, batch_id)
         assert "merged" in plain(pr.query_one("#pr-head", Static))
+        actions = {b.binding.action for b in pr.active_bindings.values()}
+        shown = {a for a in actions if pr.check_action(a, ())}
+        assert shown.isdisjoint({"merge", "tune", "update", "reject"}), "a merged batch is closed"
         await pilot.press("escape", "4")
         await settle(pilot)
         history = app.screen.query_one("#history-table", DataTable)

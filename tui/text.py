@@ -42,3 +42,7 @@ def labelled(pairs: list[tuple[str, Any]]) -> Text:
         out.append_text(block(value))
         out.append("\n")
     return out
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
@@ -47,7 +47,7 @@ class HistoryScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("straw · History", style="bold"), classes="screen-title")
-        with Horizontal(classes="main"):
+        with Vertical(classes="main", id="history-main"):  # the log is wide: full width, detail below
             yield DataTable(cursor_type="row", zebra_stripes=True, id="history-table")
             with VerticalScroll(classes="detail"):
                 yield Static(Text("enter: the merge's cases and report", style="dim"), id="history-detail")

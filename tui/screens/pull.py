@@ -26,7 +26,7 @@ from tui.dialogs.confirm import Confirm
 from tui.dialogs.reason import AskText
 from tui.dialogs.text_view import TextView
 from tui.screens.pulls import status_cell
-from tui.text import cell
+from tui.text import cell, plural
 from tui.widgets.charts import PassRateChart
 from tui.widgets.diff_view import diff_text
 from tui.widgets.footer import StrawFooter
@@ -139,8 +139,10 @@ class PullScreen(Screen[None]):
     def _loaded(self, event: Loaded) -> None:
         self.info = info = event.info
         b = info.batch
+        count = f"{len(b.cases)} cases"
         head = Text.assemble(status_cell(info.status), "  ", (b.title, "bold"),
-                             f"  · {len(b.cases)} cases · approved by {b.approver} on {b.created[:10]}",
+                             f"  · {count}" if b.title != count else "",  # the default title is the count
+                             f" · approved by {b.approver} on {b.created[:10]}",
                              f" · branch {b.branch}")
         self.query_one("#pr-head", Static).update(head)
         passed = info.status == "passing"
@@ -167,7 +169,7 @@ class PullScreen(Screen[None]):
         line = Text.assemble(
             ("report: ", "bold"), f"baseline {s['baseline']['passed']}/{s['baseline']['total']}, ",
             f"new {s['new']['passed']}/{s['new']['total']} · {len(failing)} failing · ",
-            f"model {report['model']['hash'][:19]} · {len(report.get('rounds', []))} rounds",
+            f"model {report['model']['hash'][:19]} · {plural(len(report.get('rounds', [])), 'round')}",
         )
         if report.get("blame"):
             line.append(f"\nregressions vs production: {', '.join(report['blame'][:10])}", style="red")
@@ -186,12 +188,15 @@ class PullScreen(Screen[None]):
                           "new": [r["new_pass"] for r in rounds]})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Merge shows only while the gate passes; cancel only while a tune runs."""
+        """Merge shows only while the gate passes; cancel only while a tune runs; a merged or
+        rejected batch is closed: nothing to tune, update or reject."""
         if action == "merge":
             return self.info is not None and self.info.status == "passing" and not self.tuning
         if action == "cancel_tune":
             return self.tuning
         if action in ("tune", "update", "reject"):
+            if self.info is not None and self.info.status in ("merged", "rejected"):
+                return False
             return None if self.tuning else True  # shown but disabled while tuning
         return True
 
