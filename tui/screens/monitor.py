@@ -61,7 +61,7 @@ class MonitorScreen(Screen[None]):
         yield Static(Text("straw · Monitor", style="bold"), classes="screen-title")
         yield Static("loading…", id="monitor-head")
         with Horizontal(classes="main"):
-            with Vertical():
+            with Vertical(id="monitor-tables"):
                 yield Static(Text("model versions (newest first)", style="bold"))
                 yield DataTable(cursor_type="row", zebra_stripes=True, id="versions-table")
                 yield Static(Text("last monitor runs", style="bold"))
@@ -71,11 +71,11 @@ class MonitorScreen(Screen[None]):
 
     def on_mount(self) -> None:
         versions = self.query_one("#versions-table", DataTable)
-        for label, key, width in (("date", "date", 10), ("model", "model", 14), ("reason", "reason", 9),
+        for label, key, width in (("date", "date", 10), ("model", "model", 12), ("reason", "reason", 8),
                                   ("batch", "batch", 16), ("baseline", "baseline", 9), ("new", "new", 7)):
             versions.add_column(label, key=key, width=width)
         runs = self.query_one("#runs-table", DataTable)
-        for label, key, width in (("time", "time", 19), ("model", "model", 14), ("pass", "pass", 9),
+        for label, key, width in (("time", "time", 16), ("model", "model", 12), ("pass", "pass", 9),
                                   ("rate", "rate", 7), ("action", "action", 9)):
             runs.add_column(label, key=key, width=width)
         versions.focus()
@@ -108,8 +108,8 @@ class MonitorScreen(Screen[None]):
         for n, v in enumerate(event.versions):
             lock = v.lock
             b, new = lock.get("baseline") or {}, lock.get("new") or {}
-            table.add_row(cell(v.date[:10], 10), cell(lock["model"].removeprefix("sha256:")[:12], 14),
-                          cell(lock["reason"], 9), cell(lock.get("batch") or "-", 16),
+            table.add_row(cell(v.date[:10], 10), cell(lock["model"].removeprefix("sha256:")[:12], 12),
+                          cell(lock["reason"], 8), cell(lock.get("batch") or "-", 16),
                           cell(f"{b.get('passed', '-')}/{b.get('total', '-')}", 9),
                           cell(f"{new.get('passed', '-')}/{new.get('total', '-')}", 7), key=str(n))
         runs = self.query_one("#runs-table", DataTable)
@@ -117,7 +117,8 @@ class MonitorScreen(Screen[None]):
         for entry in reversed(event.runs[-20:]):
             style = "green" if entry.get("action") == "ok" else "red"
             model = str(entry.get("model", "")).removeprefix("sha256:")[:12]
-            runs.add_row(cell(entry.get("time", ""), 19), cell(model, 14),
+            when = str(entry.get("time", ""))[:16].replace("T", " ")
+            runs.add_row(cell(when, 16), cell(model, 12),
                          cell(f"{entry.get('passed')}/{entry.get('total')}", 9),
                          cell(f"{entry.get('rate', 0):.1%}", 7), cell(entry.get("action", ""), 9, style))
         oldest_first = list(reversed(event.versions))
