@@ -55,6 +55,28 @@ def lock_history(repo: CaseRepo) -> list[LockVersion]:
     return versions
 
 
+def earlier_version(repo: CaseRepo, model: str) -> LockVersion:
+    """The newest earlier production version whose model id starts with `model` (with or without
+    `sha256:`): what a rollback by hand may go back to."""
+    from repo_store.errors import UsageError
+
+    want = model if model.startswith("sha256:") else f"sha256:{model}"
+    versions = lock_history(repo)
+    if not versions:
+        raise UsageError(f"main has no {LOCK_FILE} yet: there is nothing to roll back")
+    current = versions[0].lock["model"]
+    if len(want) < len("sha256:") + 6:
+        raise UsageError(f"model {model!r}: give at least 6 characters of its id")
+    if current.startswith(want):
+        raise UsageError(f"model {model!r} is production already")
+    for version in versions[1:]:
+        if version.lock["model"].startswith(want):
+            return version
+    known = ", ".join(dict.fromkeys(v.lock["model"].removeprefix("sha256:")[:12] for v in versions[1:]))
+    raise UsageError(f"model {model!r} was never production on main"
+                     + (f" (earlier versions: {known})" if known else " (no earlier versions)"))
+
+
 def commit_lock(repo: CaseRepo, lock: dict[str, Any], message: str) -> str:
     """Write models.lock on main as one commit (a rollback), whether or not main is checked out."""
     with repo.write_lock():

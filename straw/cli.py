@@ -33,6 +33,7 @@ COMMANDS = {
     "export-model": "straw.commands.engine:export_model_command",
     "compare": "straw.commands.monitor:compare_command",
     "monitor": "straw.commands.monitor:monitor_command",
+    "rollback": "straw.commands.monitor:rollback_command",
     "report": "straw.commands.monitor:report_command",
     "log": "straw.commands.history:log_command",
     "verify": "straw.commands.history:verify_command",

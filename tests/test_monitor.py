@@ -201,3 +201,32 @@ def test_customer_report_escapes_and_lists_every_case(repo: CaseRepo, cli) -> No
     out = repo.root / "contract.html"
     result = cli("report", "--html", "-o", str(out), "--repo", str(repo.root))
     assert result.exit_code == 0 and "10/10" in result.stdout and out.read_text().startswith("<!doctype")
+
+
+def test_rollback_by_hand_from_the_cli(repo: CaseRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    from straw.cli import main
+
+    def straw(*args: str) -> int:
+        with pytest.raises(SystemExit) as exit_info:
+            main([*args, "--repo", str(repo.root)])
+        return int(exit_info.value.code or 0)
+
+    good_model = lockfile.read_lock(repo)["model"]  # type: ignore[index]
+    assert straw("rollback", good_model[7:19]) == 2  # the current model
+    assert "production already" in capsys.readouterr().err
+    _bad_deploy(repo, "sha256:" + "cd" * 32)
+    assert straw("rollback", "abcdef123") == 2
+    assert f"earlier versions: {good_model[7:19]}" in capsys.readouterr().err
+    assert straw("rollback", good_model[7:19], "--reason", "hotfix misroutes billing") == 0
+    assert good_model[:19] in capsys.readouterr().out
+    assert lockfile.read_lock(repo)["model"] == good_model  # type: ignore[index]
+    log = history.baseline_log(repo)
+    assert log[0].kind == "rollback" and log[0].model == good_model
+    assert "hotfix misroutes billing" in last_commit_message(repo)
+
+
+def last_commit_message(repo: CaseRepo) -> str:
+    import subprocess
+
+    return subprocess.run(["git", "log", "-1", "--format=%B", "main"], cwd=repo.root,
+                          capture_output=True, text=True, check=True).stdout

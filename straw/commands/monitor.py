@@ -41,6 +41,19 @@ def monitor_command(threshold: float | None, no_rollback: bool, as_json: bool,
     sys.exit(1)
 
 
+@click.command("rollback")
+@click.argument("model")
+@click.option("--reason", default="Rolled back by hand.", show_default=True,
+              help="Why, for the commit message.")
+@repo_option
+def rollback_command(model: str, reason: str, repo_path: str | None) -> None:
+    """Make an earlier production model (a prefix of its id, see `straw log`) production again."""
+    repo = open_repo(repo_path)
+    version = lockfile.earlier_version(repo, model)
+    commit = lockfile.rollback_to(repo, version.lock, reason)
+    click.echo(f"production is {version.lock['model'][:19]} again ({commit[:8]})")
+
+
 @click.command("compare")
 @click.argument("model_a")
 @click.argument("model_b")
@@ -94,5 +107,5 @@ def report_command(fmt: str, output: str | None, as_json: bool, repo_path: str |
 
 
 def register(group: click.Group) -> None:
-    for command in (monitor_command, compare_command, report_command):
+    for command in (monitor_command, rollback_command, compare_command, report_command):
         group.add_command(command)
