@@ -11,7 +11,7 @@ from repo_store import cases, checks, gitcli, locking
 from repo_store.cases import Case
 from repo_store.errors import Issue, NoSuchCase, StrawError, UsageError, ValidationFailed
 from repo_store.ids import is_safe_id, new_case_id, now_iso, unsafe_id_reason
-from repo_store.repo import CaseRepo
+from repo_store.repo import MAIN, CaseRepo
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +185,20 @@ def remove_case(repo: CaseRepo, case_id: str) -> Case:
                 gitcli.unstage(repo.root, [case.path])
             raise
         return case
+
+
+def removed_case(repo: CaseRepo, case_id: str) -> Case:
+    """A pending case as it was just before its last removal on main (for `straw restore`)."""
+    import json
+
+    if not is_safe_id(case_id):
+        raise UsageError(f"{case_id!r} is not a case id: {unsafe_id_reason(case_id)}")
+    path = cases.case_path("pending", case_id)
+    commit = gitcli.git(repo.root, "log", "-1", "--diff-filter=D", "--format=%H", f"refs/heads/{MAIN}",
+                        "--", path) if gitcli.rev(repo.root, f"refs/heads/{MAIN}") else ""
+    if not commit:
+        raise NoSuchCase(f"no removal of {path} on {MAIN}: nothing to restore")
+    return Case(json.loads(gitcli.git(repo.root, "show", f"{commit}^:{path}")), "pending")
 
 
 def restore_case(repo: CaseRepo, case: Case) -> Case:

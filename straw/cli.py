@@ -19,6 +19,7 @@ COMMANDS = {
     "add": "straw.commands.cases:add_command",
     "edit": "straw.commands.cases:edit_command",
     "rm": "straw.commands.cases:rm_command",
+    "restore": "straw.commands.cases:restore_command",
     "show": "straw.commands.cases:show_command",
     "list": "straw.commands.cases:list_command",
     "import": "straw.commands.cases:import_command",

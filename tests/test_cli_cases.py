@@ -96,6 +96,14 @@ def test_edit_rm_show(demo_repo, cli) -> None:
     assert removed.exit_code == 0 and not (demo_repo.root / case.path).exists()
     missing = cli("show", case.id, repo=demo_repo.root)
     assert missing.exit_code == 2 and case.id in _one_line(missing.stderr)
+    restored = cli("restore", case.id, repo=demo_repo.root)  # the twin of the TUI's undo
+    assert restored.exit_code == 0, restored.output
+    back = json.loads(cli("show", case.id, repo=demo_repo.root).stdout)
+    assert back["notes"] == "looked at it" and back["split"] == "pending"  # as it was when removed
+    again = cli("restore", case.id, repo=demo_repo.root)
+    assert again.exit_code != 0 and case.id in _one_line(again.stderr)  # it is there already
+    never = cli("restore", "c-20200101-00000000", repo=demo_repo.root)
+    assert never.exit_code == 2 and "nothing to restore" in _one_line(never.stderr)
 
 
 def test_validate_ok(demo_repo, cli) -> None:

@@ -104,11 +104,22 @@ def edit_command(case_id: str, input_text: str | None, expected: str | None, mat
 @click.argument("case_ids", nargs=-1, required=True)
 @repo_option
 def rm_command(case_ids: tuple[str, ...], repo_path: str | None) -> None:
-    """Remove pending cases (each a commit; `git revert` brings one back)."""
+    """Remove pending cases (each a commit; `straw restore` brings one back)."""
     repo = open_repo(repo_path)
     for case_id in case_ids:
         case = curation.remove_case(repo, case_id)
         click.echo(f"removed {case.path}")
+
+
+@click.command("restore")
+@click.argument("case_ids", nargs=-1, required=True)
+@repo_option
+def restore_command(case_ids: tuple[str, ...], repo_path: str | None) -> None:
+    """Bring removed pending cases back, as they were before their last removal on main."""
+    repo = open_repo(repo_path)
+    for case_id in case_ids:
+        case = curation.restore_case(repo, curation.removed_case(repo, case_id))
+        click.echo(f"restored {case.path}")
 
 
 @click.command("show")
@@ -209,6 +220,6 @@ def validate_command(repo_path: str | None) -> None:
 
 
 def register(group: click.Group) -> None:
-    for command in (init_command, add_command, edit_command, rm_command, show_command,
+    for command in (init_command, add_command, edit_command, rm_command, restore_command, show_command,
                     list_command, import_command, export_command, validate_command):
         group.add_command(command)
