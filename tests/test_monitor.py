@@ -44,9 +44,10 @@ def _good_repo(root: Path, tiny: Path) -> CaseRepo:
     })
     commit_paths(repo.root, ["straw.toml"], "tiny model")
     repo = open_case_repo(repo.root)
-    for label, texts in CASES.items():
-        for text in texts:
-            curation.add_case(repo, input=text, expected=label, tags=["[bold]x[/]"])
+    texts = [(label, text) for label, group in CASES.items() for text in group]
+    for n, (label, text) in enumerate(texts):  # fixed ids: training order follows them
+        curation.add_case(repo, input=text, expected=label, tags=["[bold]x[/]"],
+                          case_id=f"c-20261101-{n:08x}", created=f"2026-11-01T00:00:{n:02d}Z")
     batch = batches.create_batch(repo, all_pending=True, title="first baseline")
     report = tune_batch(repo, batch.id)
     assert report["summary"]["passed"], report["rounds"]
