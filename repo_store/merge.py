@@ -59,9 +59,15 @@ def merge_batch(repo: CaseRepo, batch_id: str) -> str:
             f"Straw-Baseline: {baseline['passed']}/{baseline['total']}\n"
             f"Straw-New: {new['passed']}/{new['total']}\n"
             f"Straw-Cases: {len(batch.cases)}\n"
+            f"Straw-BWT: {_bwt_trailer(report.get('bwt'))}\n"
             f"Approved-by: {batch.approver}\n"
             f"Merged-by: {repo.identity}\n"
         )
         commit = gitio.commit_tree(repo.git, tree, [main, head], message)
         gitio.advance_branch(repo.git, MAIN, commit, main)
         return commit
+
+
+def _bwt_trailer(bwt: object) -> str:
+    """The report's backward transfer for `straw log`, which then need not read the report."""
+    return f"{bwt:+.6f}" if isinstance(bwt, (int, float)) else "-"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from repo_store import gitio, schemas
+from repo_store import gitio, jsonio, schemas
 from repo_store.batches import branch_name, require_batch
 from repo_store.errors import StrawError
 from repo_store.repo import CaseRepo
@@ -27,8 +27,8 @@ def read_report(repo: CaseRepo, batch_id: str, ref: str | None = None) -> dict[s
     if raw is None:
         return None
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        return jsonio.loads(raw)
+    except ValueError:  # not UTF-8 or not JSON
         return None
 
 

@@ -85,6 +85,22 @@ def test_full_loop_tells_the_story_in_git_log(repo: CaseRepo) -> None:
     assert batches.list_batches(repo)[0].status == "merged"
 
 
+def test_log_reads_backward_transfer_from_the_merge_trailer_or_the_report(repo: CaseRepo) -> None:
+    batch = batches.create_batch(repo)
+    write_report(repo, batch.id, {**rule_report(repo, batch.id), "bwt": -0.125})
+    commit = merge.merge_batch(repo, batch.id)
+    assert "Straw-BWT: -0.125000" in git(repo, "log", "-1", "--format=%B", commit)
+    assert history.baseline_log(repo)[0].bwt == -0.125
+    # a merge made before the trailer existed: the value comes from the merged report
+    body = git(repo, "log", "-1", "--format=%B", commit).replace("Straw-BWT: -0.125000\n", "")
+    tree = git(repo, "rev-parse", f"{commit}^{{tree}}").strip()
+    parents = git(repo, "log", "-1", "--format=%P", commit).split()
+    older = gitio.commit_tree(repo.git, tree, parents, body)
+    git(repo, "update-ref", "refs/heads/main", older)
+    (entry, _) = history.baseline_log(repo)
+    assert entry.commit == older and entry.bwt == -0.125
+
+
 def test_cli_scripting_contract(repo: CaseRepo, capsys: pytest.CaptureFixture[str]) -> None:
     root = str(repo.root)
     assert run_cli("batch", "create", "--json", "--repo", root) == 0
@@ -299,9 +315,9 @@ def test_verify_reads_each_good_commit_once_and_never_caches_a_violation(
     real_violation = history._violation
     read: list[str] = []
 
-    def counting(repo_: CaseRepo, c: history.Commit, first: bool) -> str | None:
+    def counting(repo_: CaseRepo, c: history.Commit, first: bool, raw: bytes | None) -> str | None:
         read.append(c.subject)
-        return real_violation(repo_, c, first)
+        return real_violation(repo_, c, first, raw)
 
     monkeypatch.setattr(history, "_violation", counting)
     for _ in range(2):  # the direct change is found every time: violations are never cached
@@ -312,6 +328,16 @@ def test_verify_reads_each_good_commit_once_and_never_caches_a_violation(
     assert len(history.verify_history(repo, full=True)) == 1
     assert len(read) == 3  # bootstrap, the merge and the direct change, all read again
     assert run_cli("verify", "--full", "--repo", str(repo.root)) == 1
+
+
+def test_verify_names_a_hand_made_merge_whose_report_is_not_json(repo: CaseRepo) -> None:
+    batch = batches.create_batch(repo)
+    gitio.commit_to_branch(repo.git, batch.branch, {f"reports/{batch.id}.json": b"{not json"},
+                           "a report written by hand")
+    git(repo, "merge", "--no-ff", "--no-verify", "-m", f"Merge it\n\nStraw-Batch: {batch.id}",
+        batch.branch)
+    (violation,) = history.verify_history(repo)
+    assert "not JSON" in violation.why and batch.id in violation.why
 
 
 def test_interrupted_merge_leaves_main(repo: CaseRepo, monkeypatch: pytest.MonkeyPatch) -> None:
