@@ -371,6 +371,16 @@ def check_log(history: Path, case_id: str) -> None:
             f"got {[(e['where'], e['subject']) for e in events]}")
 
 
+def wait_for_gc(root: Path, limit_s: float = 300) -> None:
+    """A `git gc --auto` that straw's last writes started in the background would otherwise run
+    beside the timed commands (gc.pid exists while it runs)."""
+    start = time.perf_counter()
+    while (root / ".git" / "gc.pid").exists() and time.perf_counter() - start < limit_s:
+        time.sleep(0.5)
+    if time.perf_counter() - start > 1:
+        say(f"waited {time.perf_counter() - start:.0f} s for a background git gc in {root}")
+
+
 def loose_objects(root: Path) -> str:
     counts = dict(line.split(": ", 1) for line in git(root, "count-objects", "-v").splitlines())
     return f"{int(counts['count']):,} loose objects, {int(counts['size']) / 1024:.0f} MiB"
@@ -463,10 +473,12 @@ def run(n: int = 10_000, merges: int = 500, runs: int = 5, keep: Path | None = N
                                   "HEAD on main (set-up untimed: a gated batch / a prepared branch)"),
                          before_straw=ctx.prepare_merge, before_reference=ctx.prepare_git_merge)
         progress = say
+        wait_for_gc(root)
         results = run_staged([create_cold, create], runs, progress=progress)
         results += run_rows(review, runs, progress=progress)
         results += run_staged([merging], runs, progress=progress)
         # the history repository was just written: its files are warm, so no warm-up runs here
+        wait_for_gc(history)
         as_built = loose_objects(history)
         check_log(history, case_id)
         results += run_rows(audit_rows(history, case_id), runs, warmup=0, progress=progress)
