@@ -1,4 +1,4 @@
-"""Tune benchmark: `python benchmarks/tune.py [--skip-banking77]`.
+"""Tune benchmark: `python benchmarks/tune.py [--runs 3] [--skip-banking77]`.
 
 Prints a table:
  1. the demo batch (100 baseline + 20 new) on the embedded MiniLM: seconds to gate, rounds, peak
@@ -43,6 +43,17 @@ def demo_repo(folder: Path):
 
 
 def part_tune(folder: Path) -> dict:
+    # the same transformers modules part_bare imports before its clock starts (transformers
+    # loads them lazily: importing Trainer inside the timed tune cost 4.8 s of "tuning")
+    from transformers import (  # noqa: F401
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
+
+    import tuning.backends.classifier  # noqa: F401
     from tuning.progress import Phase, RoundDone
     from tuning.tune import tune_batch
 
@@ -185,6 +196,12 @@ def run_part(*args: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def median_run(results: list[dict]) -> dict:
+    """The run with the median seconds (its other figures come with it), plus every run's."""
+    ordered = sorted(results, key=lambda r: r["seconds"])
+    return {**ordered[len(ordered) // 2], "all_seconds": [round(r["seconds"], 1) for r in results]}
+
+
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--part":
         part, rest = sys.argv[2], sys.argv[3:]
@@ -196,15 +213,20 @@ def main() -> None:
         print(json.dumps(result))
         return
     skip_banking = "--skip-banking77" in sys.argv
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
     with tempfile.TemporaryDirectory(prefix="straw-bench-") as tmp:
-        tune = run_part("tune", str(Path(tmp) / "demo"))
-        bare = run_part("bare", tune["repo"], str(tune["epochs"]))
+        tunes, bares = [], []
+        for n in range(runs):  # interleaved, each in a fresh process and demo repository
+            tunes.append(run_part("tune", str(Path(tmp) / f"demo{n}")))
+            bares.append(run_part("bare", tunes[-1]["repo"], str(tunes[-1]["epochs"])))
+        tune, bare = median_run(tunes), median_run(bares)
         thr = run_part("throughput", tune["repo"], tune["model"], tune["batch"])
         bank = None
         if not skip_banking and BANKING77.is_file():
             bank = run_part("banking77", str(Path(tmp) / "banking77"))
     cores = os.cpu_count()
-    print(f"straw tune benchmark — {cores} CPU cores, torch threads default")
+    print(f"straw tune benchmark — {cores} CPU cores, torch threads default, median of {runs} "
+          f"runs (tune {tune['all_seconds']} s, bare {bare['all_seconds']} s)")
     print()
     print("| measure | straw tune | bare Trainer.train() | ratio | target |")
     print("|---|---|---|---|---|")
