@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import Result, Row, print_table, run_rows, timed  # noqa: E402
 from benchmarks.repo_scale import ensure_git_identity, git, make_repo, straw_exe  # noqa: E402
 from repo_store import batches, gitio, matching, merge, reports  # noqa: E402
-from repo_store.cases import Case, CaseSet, case_path  # noqa: E402
+from repo_store.cases import Case, CaseSet, cache_dir, case_path  # noqa: E402
 from repo_store.ids import now_iso  # noqa: E402
 from repo_store.repo import MAIN, CaseRepo, open_case_repo  # noqa: E402
 
@@ -277,7 +277,7 @@ class BatchRows:
                                           str(self.root)], self.root))
 
     def drop_cache(self) -> None:
-        for cached in (self.root / ".straw" / "cache").glob("blob-cases-*"):
+        for cached in cache_dir(self.root).glob("blob-cases-*"):
             cached.unlink()
 
     def drop_created(self) -> None:
@@ -375,9 +375,12 @@ def wait_for_gc(root: Path, limit_s: float = 300) -> None:
     """A `git gc --auto` that straw's last writes started in the background would otherwise run
     beside the timed commands (gc.pid exists while it runs)."""
     start = time.perf_counter()
-    while (root / ".git" / "gc.pid").exists() and time.perf_counter() - start < limit_s:
-        time.sleep(0.5)
-    if time.perf_counter() - start > 1:
+    quiet_since = start  # gc --auto drops gc.pid while it forks into the background: wait for 2 s
+    while time.perf_counter() - quiet_since < 2 and time.perf_counter() - start < limit_s:
+        if (root / ".git" / "gc.pid").exists():
+            quiet_since = time.perf_counter()
+        time.sleep(0.2)
+    if time.perf_counter() - start > 3:
         say(f"waited {time.perf_counter() - start:.0f} s for a background git gc in {root}")
 
 

@@ -170,8 +170,10 @@ def create_batch(repo: CaseRepo, case_ids: list[str] | None = None, title: str =
             raise ValidationFailed(conflicts)
         batch = Batch(new_batch_id(), title or f"{len(chosen)} cases", [c.id for c in chosen],
                       repo.identity, now_iso(), bootstrap)
-        # taken: an open branch, or a merged batch whose branch is gone (its manifest is on main)
-        while gitio.rev(repo.git, f"refs/heads/{batch.branch}") or is_merged(repo, batch.id):
+        # taken: an open branch, a merged batch whose branch is gone (its manifest is on main),
+        # or a rejected one (its tag)
+        while (gitio.rev(repo.git, f"refs/heads/{batch.branch}") or is_merged(repo, batch.id)
+               or gitio.rev(repo.git, f"refs/tags/{REJECTED_PREFIX}{batch.id}")):
             batch = Batch(new_batch_id(), batch.title, batch.cases, batch.approver, batch.created,
                           bootstrap)
         schemas.check("batch", batch.manifest(), manifest_path(batch.id))

@@ -118,7 +118,7 @@ def schema_tag() -> str:
 
 class ValidCache:
     """Digests of case-file contents already found valid against the current case schema, kept in
-    `.straw/cache/` (ignored by git). Content-addressed, so an edited file is simply a new digest:
+    the git directory (see cache_dir). Content-addressed, so an edited file is simply a new digest:
     nothing can go stale, and a lost update only costs a re-validation. Loading 10,000 cases then
     pays for reading and parsing only, not for the schema (SPEC §1 still holds: every file is
     checked, once per content)."""
@@ -127,7 +127,7 @@ class ValidCache:
 
     def __init__(self, root: Path) -> None:
         self.tag = tag = schema_tag()
-        self.path = root / ".straw" / "cache" / f"valid-cases-{tag}.bin"
+        self.path = cache_dir(root) / f"valid-cases-{tag}.bin"
         try:
             blob = self.path.read_bytes()
         except OSError:
@@ -152,6 +152,21 @@ class ValidCache:
         self.added = []
 
 
+def cache_dir(root: Path) -> Path:
+    """Where straw keeps its caches: inside the git directory (`.git/straw/cache/`), which no
+    commit can write. A cache in the work tree could arrive by `git pull` (git overwrites ignored
+    files on checkout) and vouch for files it never saw, or feed `marshal` bytes from anyone."""
+    dot = root / ".git"
+    if dot.is_dir():
+        return dot / "straw" / "cache"
+    if dot.is_file():  # a linked worktree or a submodule: "gitdir: <path>"
+        text = dot.read_text("utf-8", errors="replace").strip()
+        if text.startswith("gitdir:"):
+            git_dir = Path(text.removeprefix("gitdir:").strip())
+            return (git_dir if git_dir.is_absolute() else root / git_dir) / "straw" / "cache"
+    return root / ".straw" / "cache"  # not a git work tree: nothing can check a cache in
+
+
 MARSHAL_TAG = f"py{sys.version_info[0]}{sys.version_info[1]}"  # marshal's format is per Python version
 
 
@@ -171,7 +186,7 @@ def load_marshal(path: Path) -> dict[str, Any]:
 
 class ParsedCache:
     """Valid case files already parsed, keyed by each file's (mtime_ns, size, inode), in
-    `.straw/cache/` (git's index does the same for the work tree): loading 10,000 unchanged
+    cache_dir() (git's index does the same for the work tree): loading 10,000 unchanged
     cases stats the files instead of reading, parsing and hashing them. A file whose stamp
     differs is read and checked again. A file modified within RACY_S of being cached could keep
     its stamp through a second edit, so it is not cached until it is older. Kept with `marshal`
@@ -181,7 +196,7 @@ class ParsedCache:
     RACY_S = 2.0
 
     def __init__(self, root: Path, schema_tag: str) -> None:
-        self.path = root / ".straw" / "cache" / f"parsed-cases-{schema_tag}-{MARSHAL_TAG}.marshal"
+        self.path = cache_dir(root) / f"parsed-cases-{schema_tag}-{MARSHAL_TAG}.marshal"
         self.old: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = load_marshal(self.path)
         self.new: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
         self.racy_before = time.time_ns() - int(self.RACY_S * 1e9)
@@ -259,13 +274,13 @@ def load_worktree(root: Path, splits: tuple[str, ...] = SPLITS) -> CaseSet:
 
 
 class BlobCache:
-    """Valid case files of committed trees, parsed, keyed by git blob id, in `.straw/cache/`.
+    """Valid case files of committed trees, parsed, keyed by git blob id, in cache_dir().
     A blob id names its content, so an entry can never go stale: reading main's 10,000 cases for
     `straw batch create` then costs a tree listing, not 10,000 reads, parses and schema checks.
     Entries of blobs not seen lately are dropped once they outnumber the live ones."""
 
     def __init__(self, root: Path) -> None:
-        self.path = root / ".straw" / "cache" / f"blob-cases-{schema_tag()}-{MARSHAL_TAG}.marshal"
+        self.path = cache_dir(root) / f"blob-cases-{schema_tag()}-{MARSHAL_TAG}.marshal"
         self.old: dict[str, dict[str, Any]] = load_marshal(self.path)
         self.seen: dict[str, dict[str, Any]] = {}
         self.added = 0

@@ -11,7 +11,15 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from repo_store.cases import CASES_DIR, MARSHAL_TAG, SPLITS, Case, atomic_write, load_marshal
+from repo_store.cases import (
+    CASES_DIR,
+    MARSHAL_TAG,
+    SPLITS,
+    Case,
+    atomic_write,
+    cache_dir,
+    load_marshal,
+)
 from repo_store.errors import Issue
 
 
@@ -48,12 +56,12 @@ def cross_issues(cases: list[Case]) -> list[Issue]:
 
 class InputIndex:
     """{normalised input: (id, path, expected as JSON)} for every case file in the work tree, kept
-    in `.straw/cache/` keyed by each file's (mtime, size): `straw add` checks a new case against
+    in cache_dir() keyed by each file's (mtime, size): `straw add` checks a new case against
     10,000 others by stat-ing files instead of parsing them. Files that changed are re-read; a
     file that does not parse is left to `straw validate`."""
 
     def __init__(self, root: Path) -> None:
-        self.path = root / ".straw" / "cache" / f"input-index-{MARSHAL_TAG}.marshal"
+        self.path = cache_dir(root) / f"input-index-{MARSHAL_TAG}.marshal"
         self.entries: dict[str, list[Any]] = load_marshal(self.path)
         fresh: dict[str, list[Any]] = {}
         changed = False

@@ -194,8 +194,15 @@ def removed_case(repo: CaseRepo, case_id: str) -> Case:
     if not is_safe_id(case_id):
         raise UsageError(f"{case_id!r} is not a case id: {unsafe_id_reason(case_id)}")
     path = cases.case_path("pending", case_id)
-    commit = gitcli.git(repo.root, "log", "-1", "--diff-filter=D", "--format=%H", f"refs/heads/{MAIN}",
-                        "--", path) if gitcli.rev(repo.root, f"refs/heads/{MAIN}") else ""
+    if not gitcli.rev(repo.root, f"refs/heads/{MAIN}"):
+        raise NoSuchCase(f"{MAIN} has no commits: nothing to restore")
+    for split, what in (("baseline", "was merged into the baseline"), ("pending", "is pending")):
+        if gitcli.rev(repo.root, f"refs/heads/{MAIN}:{cases.case_path(split, case_id)}"):
+            raise NoSuchCase(f"case {case_id} {what} on {MAIN}: nothing to restore")
+    # main's own history (first parent): the last commit on main that took the file away
+    commit = gitcli.git(repo.root, "log", "-1", "--first-parent", "--diff-filter=D", "--format=%H",
+                        "--diff-merges=first-parent", "--no-patch", f"refs/heads/{MAIN}",
+                        "--", path)
     if not commit:
         raise NoSuchCase(f"no removal of {path} on {MAIN}: nothing to restore")
     return Case(json.loads(gitcli.git(repo.root, "show", f"{commit}^:{path}")), "pending")

@@ -91,7 +91,7 @@ def baseline_log(repo: CaseRepo) -> list[LogEntry]:
             bwt = _float_or_none(t["Straw-BWT"])
         elif kind == "merge":
             raw = _object(repo, f"{c.sha}:reports/{t['Straw-Batch']}.json")
-            bwt = jsonio.loads(raw).get("bwt") if raw else None
+            bwt = _report_bwt(raw)
         entries.append(LogEntry(
             c.sha, c.date, kind, t.get("Straw-Batch"),
             t.get("Straw-Cases", t.get("Straw-Baseline-Cases", "0")),
@@ -99,6 +99,16 @@ def baseline_log(repo: CaseRepo) -> list[LogEntry]:
             t.get("Approved-by") or t.get("Rolled-back-by"), c.subject, bwt,
         ))
     return entries
+
+
+def _report_bwt(raw: bytes | None) -> float | None:
+    """The backward transfer a merged report recorded (None: no report, or not one straw wrote)."""
+    try:
+        report = jsonio.loads(raw) if raw else None
+    except ValueError:
+        return None
+    value = report.get("bwt") if isinstance(report, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def _float_or_none(text: str) -> float | None:
@@ -154,14 +164,15 @@ VERIFY_RULES = 1  # bump when the checks below change: verdicts cached under old
 
 
 class PassedMerges:
-    """Baseline-changing commits already found to pass `verify`, in `.straw/cache/`. A commit id
+    """Baseline-changing commits already found to pass `verify`, in the git directory
+    (cases.cache_dir: a pushed commit cannot vouch for itself). A commit id
     names the commit, its tree and its whole history (so also its report and whether it is the
     baseline's first change): its verdict cannot change under the same rules. An audit then reads
     only the reports merged since the last one — reading and parsing 500 reports of 10,000 rows
     is seconds. Failures are never cached; `--full` ignores the file."""
 
     def __init__(self, repo: CaseRepo, use: bool = True) -> None:
-        self.path = repo.root / ".straw" / "cache" / f"verified-commits-v{VERIFY_RULES}.txt"
+        self.path = cases.cache_dir(repo.root) / f"verified-commits-v{VERIFY_RULES}.txt"
         try:
             text = self.path.read_text("ascii") if use else ""
         except (OSError, UnicodeDecodeError):
@@ -216,7 +227,8 @@ def verify_history(repo: CaseRepo, full: bool = False) -> list[Violation]:
                 why = _violation(repo, c, first, merged.get(c.sha))
                 if why:
                     violations.append(Violation(c.sha, c.date, c.subject, changed, why))
-                else:
+                elif "Straw-Bootstrap" not in c.trailers:
+                    # a bootstrap's verdict rests on being first, which a shallow clone can fake
                     passed.add(c.sha)
     passed.save()
     return violations
@@ -249,7 +261,8 @@ def _violation(repo: CaseRepo, c: Commit, first: bool, raw: bytes | None) -> str
         report = jsonio.loads(raw)
     except ValueError:  # not UTF-8 or not JSON
         return f"batch {batch} was merged with a report that is not JSON"
-    if not isinstance(report, dict) or not report.get("summary", {}).get("passed"):
+    summary = report.get("summary") if isinstance(report, dict) else None
+    if not isinstance(summary, dict) or not summary.get("passed"):
         return f"batch {batch} was merged with a failing report"
     if report.get("cases_tree") != gitio.tree_of(repo.git, tip, "cases"):
         return f"batch {batch}'s report does not match the merged cases (stale report)"

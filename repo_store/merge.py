@@ -70,4 +70,4 @@ def merge_batch(repo: CaseRepo, batch_id: str) -> str:
 
 def _bwt_trailer(bwt: object) -> str:
     """The report's backward transfer for `straw log`, which then need not read the report."""
-    return f"{bwt:+.6f}" if isinstance(bwt, (int, float)) else "-"
+    return repr(float(bwt)) if isinstance(bwt, (int, float)) else "-"  # repr: the exact value

@@ -11,6 +11,7 @@ import pytest
 from report_helpers import rule_report
 
 from repo_store import batches, curation, gitio, history, merge, review
+from repo_store.cases import cache_dir
 from repo_store.errors import NoSuchBatch, NoSuchCase, StrawError, UsageError, ValidationFailed
 from repo_store.gate import GateRefused, check_gate
 from repo_store.lockfile import read_lock
@@ -89,10 +90,10 @@ def test_log_reads_backward_transfer_from_the_merge_trailer_or_the_report(repo: 
     batch = batches.create_batch(repo)
     write_report(repo, batch.id, {**rule_report(repo, batch.id), "bwt": -0.125})
     commit = merge.merge_batch(repo, batch.id)
-    assert "Straw-BWT: -0.125000" in git(repo, "log", "-1", "--format=%B", commit)
+    assert "Straw-BWT: -0.125\n" in git(repo, "log", "-1", "--format=%B", commit)
     assert history.baseline_log(repo)[0].bwt == -0.125
     # a merge made before the trailer existed: the value comes from the merged report
-    body = git(repo, "log", "-1", "--format=%B", commit).replace("Straw-BWT: -0.125000\n", "")
+    body = git(repo, "log", "-1", "--format=%B", commit).replace("Straw-BWT: -0.125\n", "")
     tree = git(repo, "rev-parse", f"{commit}^{{tree}}").strip()
     parents = git(repo, "log", "-1", "--format=%P", commit).split()
     older = gitio.commit_tree(repo.git, tree, parents, body)
@@ -307,7 +308,7 @@ def test_verify_reads_each_good_commit_once_and_never_caches_a_violation(
     merged = tuned(repo)
     merge_commit = merge.merge_batch(repo, merged.id)
     assert history.verify_history(repo) == []
-    (cache,) = (repo.root / ".straw" / "cache").glob("verified-commits-*.txt")
+    (cache,) = cache_dir(repo.root).glob("verified-commits-*.txt")
     assert merge_commit in cache.read_text().split()
     victim = next((repo.root / "cases/baseline").glob("*.json"))
     victim.write_text(victim.read_text().replace('"expected": "', '"expected": "x', 1))
@@ -323,11 +324,32 @@ def test_verify_reads_each_good_commit_once_and_never_caches_a_violation(
     for _ in range(2):  # the direct change is found every time: violations are never cached
         read.clear()
         (violation,) = history.verify_history(repo)
-        assert "quick fix" in violation.line() and read == ["quick fix"]
+        assert "quick fix" in violation.line()
+        # the merge is not read again; the bootstrap is (its verdict rests on being first, which
+        # a shallow clone fakes), at no cost: it has no report
+        assert read == ["Bootstrap the demo baseline (100 cases)", "quick fix"]
     read.clear()
     assert len(history.verify_history(repo, full=True)) == 1
     assert len(read) == 3  # bootstrap, the merge and the direct change, all read again
     assert run_cli("verify", "--full", "--repo", str(repo.root)) == 1
+
+
+def test_a_merged_case_is_not_restorable_as_removed(repo: CaseRepo) -> None:
+    batch = tuned(repo)
+    merge.merge_batch(repo, batch.id)
+    with pytest.raises(NoSuchCase, match="nothing to restore"):
+        curation.removed_case(repo, batch.cases[0])  # moved to the baseline, not removed
+
+
+def test_verify_names_a_merge_whose_report_summary_is_not_an_object(repo: CaseRepo) -> None:
+    batch = batches.create_batch(repo)
+    gitio.commit_to_branch(repo.git, batch.branch, {f"reports/{batch.id}.json": b'{"summary": null}'},
+                           "a report written by hand")
+    git(repo, "merge", "--no-ff", "--no-verify", "-m", f"Merge it\n\nStraw-Batch: {batch.id}",
+        batch.branch)
+    (violation,) = history.verify_history(repo)
+    assert "failing report" in violation.why
+    assert history.baseline_log(repo)[0].bwt is None  # and the log does not crash on it
 
 
 def test_verify_names_a_hand_made_merge_whose_report_is_not_json(repo: CaseRepo) -> None:

@@ -106,7 +106,7 @@ def test_load_ref_reads_committed_cases_without_checkout(demo_repo) -> None:
 
 def test_load_ref_caches_checked_blobs_and_still_checks_every_file(demo_repo) -> None:
     first = demo_repo.load_ref("main")
-    (cache_file,) = (demo_repo.root / ".straw" / "cache").glob("blob-cases-*.marshal")
+    (cache_file,) = cases.cache_dir(demo_repo.root).glob("blob-cases-*.marshal")
     cached = cases.BlobCache(demo_repo.root)
     assert len(cached.old) == len({c.id for c in first.cases})  # one entry per distinct blob
     # committed straight through git: a schema fault and a valid case under the wrong name
@@ -121,6 +121,20 @@ def test_load_ref_caches_checked_blobs_and_still_checks_every_file(demo_repo) ->
     cache_file.write_bytes(b"garbage")  # a broken cache is only a slower load
     assert len(demo_repo.load_ref("main").issues) == 2
     assert git(demo_repo.root, "status", "--porcelain", "--", ".straw").stdout == ""
+
+
+def test_caches_live_in_the_git_directory_where_no_commit_can_put_one(demo_repo) -> None:
+    # a cache in the work tree could arrive with `git pull` and vouch for files it never saw
+    demo_repo.load()
+    demo_repo.load_ref("main")
+    cache = cases.cache_dir(demo_repo.root)
+    assert cache == demo_repo.root / ".git" / "straw" / "cache"
+    assert {p.name.split("-")[0] for p in cache.iterdir()} >= {"valid", "blob"}
+    assert not (demo_repo.root / ".straw" / "cache").exists()
+    # a linked worktree keeps its own, in its own git directory
+    git(demo_repo.root, "worktree", "add", "-q", str(demo_repo.root.parent / "wt"), "-b", "wt")
+    linked = cases.cache_dir(demo_repo.root.parent / "wt")
+    assert linked.parent.parent.parent == demo_repo.root / ".git" / "worktrees"
 
 
 def test_read_blobs_names_a_missing_object(demo_repo) -> None:
@@ -481,8 +495,8 @@ def test_init_is_idempotent_and_keeps_users_hook(tmp_path) -> None:
 
 
 def test_validation_cache_never_hides_a_bad_file(demo_repo) -> None:
-    assert demo_repo.load().issues == []  # fills .straw/cache/
-    assert list((demo_repo.root / ".straw" / "cache").glob("valid-cases-*.bin"))
+    assert demo_repo.load().issues == []  # fills the caches
+    assert list(cases.cache_dir(demo_repo.root).glob("valid-cases-*.bin"))
     case = demo_repo.load().split("pending")[0]
     (demo_repo.root / case.path).write_text(json.dumps({**case.data, "match": "fuzzy"}), "utf-8")
     (issue,) = demo_repo.load().issues
@@ -508,7 +522,7 @@ def test_parsed_cache_serves_unchanged_files_and_rereads_changed_ones(demo_repo)
     root = demo_repo.root
     _age(root)
     first = demo_repo.load()
-    (cache_file,) = (root / ".straw" / "cache").glob("parsed-cases-*.marshal")
+    (cache_file,) = cases.cache_dir(root).glob("parsed-cases-*.marshal")
     parsed = cases.ParsedCache(root, cases.ValidCache(root).tag)
     assert len(parsed.old) == len(first.cases)  # every (old enough) valid file is cached
     again = demo_repo.load()
