@@ -341,25 +341,24 @@ def test_a_merged_case_is_not_restorable_as_removed(repo: CaseRepo) -> None:
         curation.removed_case(repo, batch.cases[0])  # moved to the baseline, not removed
 
 
-def test_verify_names_a_merge_whose_report_summary_is_not_an_object(repo: CaseRepo) -> None:
+def _hand_merged(repo: CaseRepo, report: bytes) -> str:
+    """A batch merged with plain git, around the gate, its branch holding `report`."""
     batch = batches.create_batch(repo)
-    gitio.commit_to_branch(repo.git, batch.branch, {f"reports/{batch.id}.json": b'{"summary": null}'},
+    gitio.commit_to_branch(repo.git, batch.branch, {f"reports/{batch.id}.json": report},
                            "a report written by hand")
     git(repo, "merge", "--no-ff", "--no-verify", "-m", f"Merge it\n\nStraw-Batch: {batch.id}",
         batch.branch)
+    return batch.id
+
+
+@pytest.mark.parametrize(("report", "why"), [(b"{not json", "not JSON"),
+                                             (b'{"summary": null}', "failing report")])
+def test_verify_names_a_hand_made_merge_with_a_broken_report(repo: CaseRepo, report: bytes,
+                                                              why: str) -> None:
+    batch_id = _hand_merged(repo, report)
     (violation,) = history.verify_history(repo)
-    assert "failing report" in violation.why
+    assert why in violation.why and batch_id in violation.why
     assert history.baseline_log(repo)[0].bwt is None  # and the log does not crash on it
-
-
-def test_verify_names_a_hand_made_merge_whose_report_is_not_json(repo: CaseRepo) -> None:
-    batch = batches.create_batch(repo)
-    gitio.commit_to_branch(repo.git, batch.branch, {f"reports/{batch.id}.json": b"{not json"},
-                           "a report written by hand")
-    git(repo, "merge", "--no-ff", "--no-verify", "-m", f"Merge it\n\nStraw-Batch: {batch.id}",
-        batch.branch)
-    (violation,) = history.verify_history(repo)
-    assert "not JSON" in violation.why and batch.id in violation.why
 
 
 def test_interrupted_merge_leaves_main(repo: CaseRepo, monkeypatch: pytest.MonkeyPatch) -> None:
