@@ -189,8 +189,6 @@ def remove_case(repo: CaseRepo, case_id: str) -> Case:
 
 def removed_case(repo: CaseRepo, case_id: str) -> Case:
     """A pending case as it was just before its last removal on main (for `straw restore`)."""
-    import json
-
     if not is_safe_id(case_id):
         raise UsageError(f"{case_id!r} is not a case id: {unsafe_id_reason(case_id)}")
     path = cases.case_path("pending", case_id)
@@ -205,7 +203,11 @@ def removed_case(repo: CaseRepo, case_id: str) -> Case:
                         "--", path)
     if not commit:
         raise NoSuchCase(f"no removal of {path} on {MAIN}: nothing to restore")
-    return Case(json.loads(gitcli.git(repo.root, "show", f"{commit}^:{path}")), "pending")
+    raw = gitcli.git(repo.root, "show", f"{commit}^:{path}").encode("utf-8")
+    case, issues = cases.parse(raw, path, "pending")  # it may have been removed for being broken
+    if case is None:
+        raise ValidationFailed(issues)
+    return case
 
 
 def restore_case(repo: CaseRepo, case: Case) -> Case:

@@ -165,11 +165,11 @@ VERIFY_RULES = 1  # bump when the checks below change: verdicts cached under old
 
 class PassedMerges:
     """Baseline-changing commits already found to pass `verify`, in the git directory
-    (cases.cache_dir: a pushed commit cannot vouch for itself). A commit id
-    names the commit, its tree and its whole history (so also its report and whether it is the
-    baseline's first change): its verdict cannot change under the same rules. An audit then reads
-    only the reports merged since the last one — reading and parsing 500 reports of 10,000 rows
-    is seconds. Failures are never cached; `--full` ignores the file."""
+    (cases.cache_dir: a pushed commit cannot vouch for itself). A merge's id names the merge,
+    its tree and its second parent (so also the report it was merged with): its verdict cannot
+    change under the same rules. An audit then reads only the reports merged since the last one;
+    reading and parsing 500 reports of 10,000 rows is seconds. Failures and bootstraps are never
+    cached; `--full` ignores the file."""
 
     def __init__(self, repo: CaseRepo, use: bool = True) -> None:
         self.path = cases.cache_dir(repo.root) / f"verified-commits-v{VERIFY_RULES}.txt"

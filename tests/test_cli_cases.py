@@ -104,6 +104,14 @@ def test_edit_rm_show(demo_repo, cli) -> None:
     assert again.exit_code != 0 and case.id in _one_line(again.stderr)  # it is there already
     never = cli("restore", "c-20200101-00000000", repo=demo_repo.root)
     assert never.exit_code == 2 and "nothing to restore" in _one_line(never.stderr)
+    # a case removed because it was broken comes back as a clear error, not a crash
+    broken = demo_repo.load().split("pending")[1]
+    (demo_repo.root / broken.path).write_text("{not json", "utf-8")
+    git(demo_repo.root, "commit", "-qam", "break it", "--no-verify")
+    git(demo_repo.root, "rm", "-q", broken.path)
+    git(demo_repo.root, "commit", "-qm", "drop it", "--no-verify")
+    refused = cli("restore", broken.id, repo=demo_repo.root)
+    assert refused.exit_code == 1 and "malformed JSON" in _one_line(refused.stderr)
 
 
 def test_validate_ok(demo_repo, cli) -> None:
