@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -25,6 +26,25 @@ def open_repo(repo_path: str | None) -> CaseRepo:
     return open_case_repo(repo_path)
 
 
+JSON_HELP = "Print JSON for scripts (numbers as numbers) instead of text."
+
+STATUS_COLOURS = {
+    "ok": "green", "pass": "green", "passes": "green", "passing": "green", "merged": "blue",
+    "PASSED": "green", "FAIL": "red", "FAILED": "red", "ALERT": "red", "tuned-failing": "red",
+    "stale": "yellow", "open": "cyan", "rejected": "bright_black", "refused": "red",
+}
+
+
+def status(word: str, width: int = 0) -> str:
+    """A status word, padded to `width`, coloured unless NO_COLOR is set (https://no-color.org);
+    click.echo drops the colour itself when the output is not a terminal."""
+    padded = f"{word:<{width}}"
+    colour = STATUS_COLOURS.get(word)
+    if colour is None or os.environ.get("NO_COLOR"):
+        return padded
+    return click.style(padded, fg=colour, bold=colour == "red")
+
+
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
@@ -32,3 +52,39 @@ def echo_json(value: Any) -> None:
 def one_line(text: Any, width: int = 70) -> str:
     line = " ".join(str(text).split())
     return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _completer(kind: str) -> Callable[[click.Context, click.Parameter, str], list[str]]:
+    """Shell completion (`_STRAW_COMPLETE`) of ids from the repository the command would open."""
+
+    def complete(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+        from repo_store import resolve
+
+        try:
+            repo = open_repo(ctx.params.get("repo_path") or os.environ.get("STRAW_REPO"))
+            if kind == "case":
+                names = resolve.case_candidates(repo)
+            elif kind == "batch":
+                names = [*resolve.batch_candidates(repo, rejected=False), resolve.LATEST]
+            else:
+                names = [m.removeprefix(resolve.MODEL_PREFIX) for m in resolve.model_candidates(repo)]
+        except Exception:  # noqa: BLE001 - completion must never print a traceback into a shell
+            return []
+        return sorted(n for n in names if n.startswith(incomplete))
+
+    return complete
+
+
+complete_case = _completer("case")
+complete_batch = _completer("batch")
+complete_model = _completer("model")
+
+
+def batch_argument(func: F) -> F:
+    """BATCH: an id, `batch/<id>`, a unique prefix, or `latest` (resolved by repo_store.resolve)."""
+    return click.argument("batch_id", metavar="BATCH", shell_complete=complete_batch)(func)
+
+
+def case_argument(func: F) -> F:
+    """CASE: a case id or a unique prefix of one."""
+    return click.argument("case_id", metavar="CASE", shell_complete=complete_case)(func)

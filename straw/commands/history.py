@@ -9,18 +9,37 @@ from dataclasses import asdict
 
 import click
 
-from repo_store import history
-from straw.commands.common import echo_json, one_line, open_repo, repo_option
+from repo_store import history, json_views, resolve
+from straw.commands.common import (
+    JSON_HELP,
+    complete_case,
+    echo_json,
+    one_line,
+    open_repo,
+    repo_option,
+    status,
+)
+
+LOG_WIDTH = 100  # a `straw log` line fits a 100-column terminal (long approver e-mails are cut)
 
 
-@click.command("log")
-@click.argument("case_id", required=False)
-@click.option("--json", "as_json", is_flag=True)
+@click.command("log", epilog="""\b
+Columns: date, commit, kind (merge, bootstrap, rollback, direct), batch, cases added,
+production model, baseline and new scores of the merged report, bwt, approver.
+bwt is the merged report's backward transfer: over the batches merged before, the mean
+change of their cases' pass rate since each was merged (0 = nothing forgotten, negative =
+the model forgot earlier batches). "bwt -", like a `Straw-BWT: -` trailer on the merge
+commit, means there was nothing to measure: no batch had been merged before (the first
+batch, a bootstrap, a rollback), or the report is not one straw wrote.""")
+@click.argument("case_id", metavar="[CASE]", required=False, shell_complete=complete_case)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @repo_option
 def log_command(case_id: str | None, as_json: bool, repo_path: str | None) -> None:
-    """The baseline's history (one line per merged batch), or one case's history."""
+    """The baseline's history (one line per merged batch), or one case's history (CASE: an id or
+    a unique prefix)."""
     repo = open_repo(repo_path)
     if case_id:
+        case_id = resolve.case_id(repo, case_id)
         events = history.case_log(repo, case_id)
         if as_json:
             echo_json([asdict(e) for e in events])
@@ -32,22 +51,28 @@ def log_command(case_id: str | None, as_json: bool, repo_path: str | None) -> No
         return
     entries = history.baseline_log(repo)
     if as_json:
-        echo_json([asdict(e) for e in entries])
+        echo_json([json_views.log_entry(e) for e in entries])
         return
     for e in entries:
-        click.echo(e.line())
+        click.echo(one_line(e.line(), LOG_WIDTH))
 
 
 @click.command("verify")
 @click.option("--full", is_flag=True,
               help="Re-read every report, also of commits an earlier run found good.")
+@click.option("--json", "as_json", is_flag=True,
+              help=JSON_HELP + " The exit code is the same: 0 ok, 1 violations.")
 @repo_option
-def verify_command(full: bool, repo_path: str | None) -> None:
+def verify_command(full: bool, as_json: bool, repo_path: str | None) -> None:
     """Audit main: every baseline change came through a passing, matching report."""
     violations = history.verify_history(open_repo(repo_path), full=full)
-    for v in violations:
-        click.echo(v.line())
+    if as_json:
+        echo_json(json_views.violations(violations))
+    else:
+        for v in violations:
+            click.echo(v.line())
     if violations:
         click.echo(f"straw: verify: {len(violations)} baseline change(s) bypassed the gate", err=True)
         sys.exit(1)
-    click.echo("ok: every baseline change on main came through the gate")
+    if not as_json:
+        click.echo(f"{status('ok')}: every baseline change on main came through the gate")

@@ -9,16 +9,25 @@ from pathlib import Path
 import click
 
 from repo_store import cases as case_files
-from repo_store import customer_report, lockfile
+from repo_store import customer_report, lockfile, resolve
 from repo_store.errors import UsageError
-from straw.commands.common import echo_json, one_line, open_repo, repo_option
+from straw.commands.common import (
+    JSON_HELP,
+    complete_model,
+    echo_json,
+    one_line,
+    open_repo,
+    repo_option,
+    status,
+)
 
 
 @click.command("monitor")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Baseline pass rate below which to alert and roll back (default: [monitor]).")
 @click.option("--no-rollback", is_flag=True, help="Alert only; leave models.lock as it is.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True,
+              help=JSON_HELP + " The exit code is the same: 0 healthy, 1 alert.")
 @repo_option
 def monitor_command(threshold: float | None, no_rollback: bool, as_json: bool,
                     repo_path: str | None) -> None:
@@ -35,36 +44,53 @@ def monitor_command(threshold: float | None, no_rollback: bool, as_json: bool,
         click.echo(f"straw: {note}", err=True)
     if result.healthy:
         if not as_json:
-            click.echo(f"ok: {result.summary()}")
+            click.echo(f"{status('ok')}: {result.summary()}")
         return
     click.echo(f"straw: {result.summary()}", err=True)
     sys.exit(1)
 
 
 @click.command("rollback")
-@click.argument("model")
+@click.argument("model", shell_complete=complete_model)
 @click.option("--reason", default="Rolled back by hand.", show_default=True,
               help="Why, for the commit message.")
 @repo_option
 def rollback_command(model: str, reason: str, repo_path: str | None) -> None:
     """Make an earlier production model (a prefix of its id, see `straw log`) production again."""
     repo = open_repo(repo_path)
-    version = lockfile.earlier_version(repo, model)
+    version = lockfile.earlier_version(repo, resolve.model_hash(repo, model, production_only=True))
     commit = lockfile.rollback_to(repo, version.lock, reason)
     click.echo(f"production is {version.lock['model'][:19]} again ({commit[:8]})")
 
 
 @click.command("compare")
-@click.argument("model_a")
-@click.argument("model_b")
+@click.argument("model_a", shell_complete=complete_model)
+@click.argument("model_b", shell_complete=complete_model)
 @click.option("--split", type=click.Choice(["baseline", "pending", "all"]), default="all",
-              show_default=True)
+              show_default=True, help="Which cases to run both models on.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @repo_option
-def compare_command(model_a: str, model_b: str, split: str, repo_path: str | None) -> None:
-    """Per-case flips between two stored models, with McNemar's exact test."""
+def compare_command(model_a: str, model_b: str, split: str, as_json: bool, quiet: bool,
+                    repo_path: str | None) -> None:
+    """Per-case flips between two stored models, with McNemar's exact test.
+
+    MODEL_A, MODEL_B: model hashes (sha256:…) or unique prefixes of them."""
+    from dataclasses import asdict
+
+    from straw.commands.engine import ProgressPrinter
     from tuning.compare import compare_models
 
-    c = compare_models(open_repo(repo_path), model_a, model_b, split)
+    repo = open_repo(repo_path)
+    model_a, model_b = resolve.model_hash(repo, model_a), resolve.model_hash(repo, model_b)
+    printer = ProgressPrinter(quiet=quiet or as_json)
+    try:
+        c = compare_models(repo, model_a, model_b, split, progress=printer)
+    finally:
+        printer.close()
+    if as_json:
+        echo_json({**asdict(c), "test": {**asdict(c.test), "significant": c.test.significant}})
+        return
     click.echo(f"A {model_a[:19]}: {c.a_passed}/{c.shared}   B {model_b[:19]}: {c.b_passed}/{c.shared}")
     for title, flips in (("fixed by B (A fails, B passes)", c.fixed),
                          ("broken by B (A passes, B fails)", c.broken)):
