@@ -96,7 +96,12 @@ def latest_batch(repo: CaseRepo) -> str:
         except ValueError:
             data = None
         created[batch] = str(data.get("created", "")) if isinstance(data, dict) else ""
-    return max(ids, key=lambda i: (created[i], i))
+    newest = max(created.values())
+    tied = sorted(i for i in ids if created[i] == newest)
+    if len(tied) > 1:  # manifests record seconds: which came last is not known
+        raise UsageError(f"`latest` is ambiguous: batches {', '.join(tied)} were created in the same "
+                         f"second ({newest}); name one")
+    return tied[0]
 
 
 def batch_id(repo: CaseRepo, text: str) -> str:
