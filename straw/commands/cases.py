@@ -173,7 +173,8 @@ SPLIT = click.Choice(["all", "baseline", "pending"])
 
 
 @click.command("list")
-@click.option("--split", type=SPLIT, default="all", show_default=True)
+@click.option("--split", type=SPLIT, default="all", show_default=True,
+              help="Baseline cases, pending cases, or all.")
 @click.option("--tag", multiple=True, help="Only cases with this tag (repeatable: all of them).")
 @click.option("--search", "-s", default=None, help="Text the input or expected output contains.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of cases.")
@@ -206,8 +207,9 @@ def import_command(file: str, repo_path: str | None) -> None:
 
 @click.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
-              show_default=True)
-@click.option("--split", type=SPLIT, default="all", show_default=True)
+              show_default=True, help="One JSON object per line, or CSV.")
+@click.option("--split", type=SPLIT, default="all", show_default=True,
+              help="Baseline cases, pending cases, or all.")
 @click.option("--tag", multiple=True, help="Only cases with this tag (repeatable: all of them).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write here instead of stdout.")

@@ -42,7 +42,7 @@ def status(word: str, width: int = 0) -> str:
     colour = STATUS_COLOURS.get(word)
     if colour is None or os.environ.get("NO_COLOR"):
         return padded
-    return click.style(padded, fg=colour, bold=colour == "red")
+    return click.style(padded, fg=colour, bold=True if colour == "red" else None)
 
 
 def echo_json(value: Any) -> None:

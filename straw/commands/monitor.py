@@ -104,26 +104,47 @@ def compare_command(model_a: str, model_b: str, split: str, as_json: bool, quiet
 
 
 @click.command("report")
-@click.option("--html", "fmt", flag_value="html", default=True, help="An HTML page (default).")
-@click.option("--markdown", "fmt", flag_value="markdown", help="Markdown instead.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None)
-@click.option("--json", "as_json", is_flag=True, help="The eval report as JSON.")
+@click.option("--format", "fmt", type=click.Choice(["html", "markdown", "json"]), default=None,
+              help="html (default): one self-contained page for a customer, readable offline and "
+                   "as an e-mail attachment; markdown; json: the eval report.")
+@click.option("--html", "legacy_html", is_flag=True, hidden=True)  # before --format
+@click.option("--markdown", "legacy_markdown", is_flag=True, hidden=True)
+@click.option("--json", "legacy_json", is_flag=True, hidden=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write the report to this file instead of stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @repo_option
-def report_command(fmt: str, output: str | None, as_json: bool, repo_path: str | None) -> None:
+def report_command(fmt: str | None, legacy_html: bool, legacy_markdown: bool, legacy_json: bool,
+                   output: str | None, quiet: bool, repo_path: str | None) -> None:
     """The production model's baseline, every case and its status, for a customer."""
+    legacy = [name for name, on in (("html", legacy_html), ("markdown", legacy_markdown),
+                                    ("json", legacy_json)) if on]
+    chosen = set(legacy + ([fmt] if fmt else []))
+    if len(chosen) > 1:
+        raise click.UsageError(f"one output format, please (got {', '.join(sorted(chosen))}); "
+                               f"use --format")
+    fmt = chosen.pop() if chosen else "html"
+    from repo_store import history
+    from straw.commands.engine import ProgressPrinter
     from tuning.evaluate import evaluate
 
     repo = open_repo(repo_path)
     lock = lockfile.read_lock(repo)
     if lock is None:
         raise UsageError("no production model yet: models.lock is missing on main")
-    report = evaluate(repo, lock["model"], "baseline")
-    if as_json:
-        echo_json(report)
-        return
-    by_id = {c.id: c for c in repo.load_ref(repo.main).cases}
-    render = customer_report.render_html if fmt == "html" else customer_report.render_markdown
-    text = render(lock, report, by_id)
+    printer = ProgressPrinter(quiet=quiet)
+    try:
+        report = evaluate(repo, lock["model"], "baseline", progress=printer)
+    finally:
+        printer.close()
+    if fmt == "json":
+        import json
+
+        text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    else:
+        by_id = {c.id: c for c in repo.load_ref(repo.main).cases}
+        render = customer_report.render_html if fmt == "html" else customer_report.render_markdown
+        text = render(lock, report, by_id, history.baseline_log(repo))
     if output:
         case_files.atomic_write(Path(output), text.encode("utf-8"))
         click.echo(f"wrote {output}: {report['summary']['baseline']['passed']}/"
