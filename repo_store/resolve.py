@@ -93,8 +93,9 @@ def latest_batch(repo: CaseRepo) -> str:
     raw = gitio.read_objects(repo.git, list(names.values()))
     created: dict[str, str] = {}
     for batch, name in names.items():
+        blob = raw.get(name)
         try:
-            data = jsonio.loads(raw[name]) if raw.get(name) else None
+            data = jsonio.loads(blob) if blob else None
         except ValueError:
             data = None
         created[batch] = str(data.get("created", "")) if isinstance(data, dict) else ""

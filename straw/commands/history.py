@@ -53,8 +53,8 @@ def log_command(case_id: str | None, as_json: bool, repo_path: str | None) -> No
     if as_json:
         echo_json([json_views.log_entry(e) for e in entries])
         return
-    for e in entries:
-        click.echo(one_line(e.line(), LOG_WIDTH))
+    for entry in entries:
+        click.echo(one_line(entry.line(), LOG_WIDTH))
 
 
 @click.command("verify")
