@@ -28,16 +28,22 @@ from straw.commands.common import (
 @click.option("--no-rollback", is_flag=True, help="Alert only; leave models.lock as it is.")
 @click.option("--json", "as_json", is_flag=True,
               help=JSON_HELP + " The exit code is the same: 0 healthy, 1 alert.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar (cron, a service).")
 @repo_option
-def monitor_command(threshold: float | None, no_rollback: bool, as_json: bool,
+def monitor_command(threshold: float | None, no_rollback: bool, as_json: bool, quiet: bool,
                     repo_path: str | None) -> None:
     """Check the production model on main's baseline; alert and roll back when it slips."""
     from dataclasses import asdict
 
+    from straw.commands.engine import ProgressPrinter
     from tuning.monitor import run_monitor
 
     repo = open_repo(repo_path)
-    result = run_monitor(repo, threshold, rollback=not no_rollback)
+    printer = ProgressPrinter(quiet=quiet or as_json)
+    try:
+        result = run_monitor(repo, threshold, rollback=not no_rollback, progress=printer)
+    finally:
+        printer.close()
     if as_json:
         echo_json({**asdict(result), "rate": result.rate})
     for note in result.notes:
