@@ -137,3 +137,12 @@ def test_model_prefixes_in_rollback(demo_repo: CaseRepo, cli) -> None:  # noqa: 
     assert lockfile.read_lock(demo_repo)["model"] == old_model  # type: ignore[index]
     with pytest.raises(UsageError, match="ambiguous"):
         resolve.model_hash(demo_repo, "sha256:a")
+
+
+def test_tune_resolves_its_batch_before_loading_the_engine(demo_repo: CaseRepo, cli) -> None:  # noqa: ANN001
+    one = batches.create_batch(demo_repo, allow_small=True, case_ids=[
+        c.id for c in demo_repo.load().split("pending")[:2]])
+    batches.create_batch(demo_repo, allow_small=True, case_ids=[
+        c.id for c in demo_repo.load().split("pending")[2:4]])
+    result = cli("tune", one.id[:11], "--repo", str(demo_repo.root))
+    assert result.exit_code == 2 and "ambiguous" in result.stderr and one.id in result.stderr

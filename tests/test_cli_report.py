@@ -177,6 +177,10 @@ def test_compare_and_monitor_json_and_model_prefixes(repo: CaseRepo, cli) -> Non
     assert data["passed"] == 10 and data["total"] == 10 and data["rate"] == 1.0
     evaluated = cli("eval", "--model", bad[7:13], "--json", "--repo", root)
     assert evaluated.exit_code in (0, 1) and json.loads(evaluated.stdout)["model"]["hash"] == bad
+    # export-model finds the stored folder from a prefix (a classifier is refused by name: it
+    # has no adapter to merge)
+    exported = cli("export-model", good[7:15], str(repo.root.parent / "out"), "--repo", root)
+    assert exported.exit_code == 1 and good[7:] in exported.stderr and "no adapter" in exported.stderr
 
 
 def test_eval_shows_a_progress_bar_on_a_terminal(repo: CaseRepo) -> None:
