@@ -154,7 +154,9 @@ def pr_body_command(batch_id: str, repo_path: str | None) -> None:
               help=JSON_HELP + " The exit code is the same: 0 passes, 1 refused.")
 @repo_option
 def gate_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
-    """Exit 0 only if the batch's latest report passes and matches its current cases."""
+    """Exit 0 only if the batch's latest report passes and matches its current cases.
+
+    BATCH: a batch id, `batch/<id>`, a unique prefix of either, or `latest`."""
     repo = open_repo(repo_path)
     batch_id = resolve.batch_id(repo, batch_id)
     result = gate.check_gate(repo, batch_id)
@@ -178,7 +180,9 @@ nothing to measure, e.g. the first batch), Approved-by, Merged-by.""")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @repo_option
 def merge_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
-    """Gate, then merge the batch into main and promote its model in models.lock."""
+    """Gate, then merge the batch into main and promote its model in models.lock.
+
+    BATCH: a batch id, `batch/<id>`, a unique prefix of either, or `latest`."""
     repo = open_repo(repo_path)
     batch_id = batches.batch_id_of(resolve.batch_id(repo, batch_id))
     commit = merge.merge_batch(repo, batch_id)
@@ -195,7 +199,9 @@ def merge_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
 @click.option("--reason", default="", help="Recorded in the archive tag.")
 @repo_option
 def reject_command(batch_id: str, reason: str, repo_path: str | None) -> None:
-    """Close a batch: its branch is archived as a tag; its cases stay pending."""
+    """Close a batch: its branch is archived as a tag; its cases stay pending.
+
+    BATCH: a batch id, `batch/<id>`, a unique prefix of either, or `latest`."""
     repo = open_repo(repo_path)
     tag = batches.reject_batch(repo, resolve.batch_id(repo, batch_id), reason)
     click.echo(f"rejected; branch archived as tag {tag}; its cases are still pending on main")
