@@ -110,7 +110,8 @@ def chart_svg(points: list[Point], width: int = 640, height: int = 180) -> str:
     below the lowest rate, so 99% against 100% is visible."""
     left, right, top, bottom = 48, 12, 12, 34
     low = min(p.rate for p in points)
-    floor = max(0.0, min(0.9, low - (1 - low) * 0.25 - 0.02))
+    floor = max(0.0, low - max((1 - low) * 1.5, 0.005))  # the lowest point sits 40% down
+    digits = 0 if 1 - floor >= 0.1 else 1 if 1 - floor >= 0.01 else 2
     span_x, span_y = width - left - right, height - top - bottom
 
     def x(i: int) -> float:
@@ -126,7 +127,7 @@ def chart_svg(points: list[Point], width: int = 640, height: int = 180) -> str:
     for rate in (floor, (floor + 1) / 2, 1.0):
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(rate):.1f}" y2="{y(rate):.1f}" '
                      f'stroke="#ddd"/><text x="{left - 6}" y="{y(rate) + 4:.1f}" '
-                     f'text-anchor="end">{rate:.0%}</text>')
+                     f'text-anchor="end">{rate:.{digits}%}</text>')
     coords = " ".join(f"{x(i):.1f},{y(p.rate):.1f}" for i, p in enumerate(points))
     parts.append(f'<polyline points="{coords}" fill="none" stroke="#1f5fa8" stroke-width="2"/>')
     for i, p in enumerate(points):

@@ -204,3 +204,16 @@ def test_eval_shows_a_progress_bar_on_a_terminal(repo: CaseRepo) -> None:
     text = out.decode("utf-8", "replace")
     assert "loading" in text and "predicting" in text and "cases/s" in text and "ETA" in text
     assert "50/50" in text or "baseline 10/10" in text
+
+
+def test_chart_shows_a_small_slip() -> None:
+    from repo_store.customer_report import Point, chart_svg
+
+    points = [Point("2026-11-01T00:00:00Z", "a", 120, 120), Point("2026-11-02T00:00:00Z", "b", 119, 120),
+              Point("2026-11-03T00:00:00Z", "now", 140, 140)]
+    svg = chart_svg(points)
+    circles = [part for part in svg.split("<circle ")[1:]]
+    heights = [float(c.split('cy="')[1].split('"')[0]) for c in circles]
+    assert heights[1] - heights[0] > 40  # 99.2% sits well below 100% on a 180 px chart
+    assert heights[0] == heights[2]
+    assert 'fill="#a4161a"' in circles[1] and "b: 119/120" in circles[1]
