@@ -136,12 +136,18 @@ def test_log_lines_fit_100_columns(demo_repo: CaseRepo, cli, monkeypatch: pytest
     long_mail = "a.very.long.approver.name.from.the.customer.success.team@subsidiary.example.com"
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", long_mail)
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", long_mail)
-    merge.merge_batch(demo_repo, tuned(demo_repo).id)
-    lines = cli("log", "--repo", str(demo_repo.root)).stdout.splitlines()
+    batch = batches.create_batch(demo_repo)
+    write_report(demo_repo, batch.id, {**rule_report(demo_repo, batch.id), "bwt": -0.125})
+    merge.merge_batch(demo_repo, batch.id)
+    header, *lines = cli("log", "--repo", str(demo_repo.root)).stdout.splitlines()
+    assert header.split() == ["DATE", "COMMIT", "KIND", "BATCH", "ADDED", "MODEL", "BASELINE", "NEW",
+                              "BWT", "APPROVER"]
     assert len(lines) == 2 and lines[0].split()[2] == "merge"
-    assert max(len(line) for line in lines) <= 100
-    assert lines[0].endswith("…")  # the e-mail is cut, not the numbers
-    assert "baseline 100/100" in lines[0]
+    assert max(len(line) for line in [header, *lines]) <= 100
+    assert lines[0].split()[3:9] == [batch.id, "+20", "abababab", "100/100", "20/20", "-0.125"]
+    assert lines[0].endswith("Test Author")  # the e-mail is left out, never the numbers
+    full = json.loads(cli("log", "--json", "--repo", str(demo_repo.root)).stdout)
+    assert full[0]["approver"] == f"Test Author <{long_mail}>"
 
 
 def test_init_demo_says_what_to_do_next(tmp_path: Path, cli) -> None:  # noqa: ANN001

@@ -101,10 +101,17 @@ def parse(text: str) -> Page:
     return page
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_report_page_structure(repo: CaseRepo, cli, tmp_path: Path) -> None:  # noqa: ANN001
     out = tmp_path / "contract.html"
     result = cli("report", "--format", "html", "-o", str(out), "--repo", str(repo.root))
     assert result.exit_code == 0, result.stderr
+    assert out.stat().st_mode & 0o777 == 0o666 & ~_umask()  # a plain file, not the temp file's 0600
     page = parse(out.read_text(encoding="utf-8"))
     text = " ".join(page.texts)
     assert page.headings[0] == "Baseline contract: 10/10 cases pass"

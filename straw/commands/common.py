@@ -45,6 +45,19 @@ def status(word: str, width: int = 0) -> str:
     return click.style(padded, fg=colour, bold=True if colour == "red" else None)
 
 
+def write_output(path: str, text: str) -> None:
+    """`-o FILE`: written atomically, with the permissions a plain write would give (0644 under
+    the usual umask; the temp file behind the atomic rename is 0600)."""
+    from pathlib import Path
+
+    from repo_store.cases import atomic_write
+
+    atomic_write(Path(path), text.encode("utf-8"))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 

@@ -21,11 +21,14 @@ from straw.commands.common import (
 )
 
 LOG_WIDTH = 100  # a `straw log` line fits a 100-column terminal (long approver e-mails are cut)
+LOG_ROW = ("{date:<10} {commit:<8} {kind:<9} {batch:<15} {cases:>5} {model:<8} {baseline:>8} {new:>7} "
+           "{bwt:>6} {approver}")
 
 
 @click.command("log", epilog="""\b
 Columns: date, commit, kind (merge, bootstrap, rollback, direct), batch, cases added,
-production model, baseline and new scores of the merged report, bwt, approver.
+production model, baseline and new scores of the merged report, bwt, approver (its
+e-mail is left out when the line would pass 100 columns; --json has it whole).
 bwt is the merged report's backward transfer: over the batches merged before, the mean
 change of their cases' pass rate since each was merged (0 = nothing forgotten, negative =
 the model forgot earlier batches). "bwt -", like a `Straw-BWT: -` trailer on the merge
@@ -53,8 +56,24 @@ def log_command(case_id: str | None, as_json: bool, repo_path: str | None) -> No
     if as_json:
         echo_json([json_views.log_entry(e) for e in entries])
         return
-    for entry in entries:
-        click.echo(one_line(entry.line(), LOG_WIDTH))
+    if entries:
+        click.echo(LOG_ROW.format(date="DATE", commit="COMMIT", kind="KIND", batch="BATCH",
+                                  cases="ADDED", model="MODEL", baseline="BASELINE", new="NEW",
+                                  bwt="BWT", approver="APPROVER"))
+    for e in entries:
+        row = LOG_ROW.format(
+            date=e.date[:10], commit=e.commit[:8], kind=e.kind, batch=e.batch or "-",
+            cases=f"+{e.cases}", model=(e.model or "-").removeprefix("sha256:")[:8],
+            baseline=e.baseline or "-", new=e.new or "-",
+            bwt="-" if e.bwt is None else f"{e.bwt:+.3f}", approver="")
+        click.echo(row + _approver(e.approver or "", LOG_WIDTH - len(row)))
+
+
+def _approver(who: str, room: int) -> str:
+    """The approver in the room left: the whole `Name <e-mail>`, else the name, cut if need be."""
+    if len(who) <= room:
+        return who
+    return one_line(who.split(" <", 1)[0], max(room, 12))
 
 
 @click.command("verify")

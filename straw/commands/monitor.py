@@ -4,11 +4,9 @@ commands only."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from repo_store import cases as case_files
 from repo_store import customer_report, lockfile, resolve
 from repo_store.errors import UsageError
 from straw.commands.common import (
@@ -19,6 +17,7 @@ from straw.commands.common import (
     open_repo,
     repo_option,
     status,
+    write_output,
 )
 
 
@@ -152,7 +151,7 @@ def report_command(fmt: str | None, legacy_html: bool, legacy_markdown: bool, le
         render = customer_report.render_html if fmt == "html" else customer_report.render_markdown
         text = render(lock, report, by_id, history.baseline_log(repo))
     if output:
-        case_files.atomic_write(Path(output), text.encode("utf-8"))
+        write_output(output, text)
         click.echo(f"wrote {output}: {report['summary']['baseline']['passed']}/"
                    f"{report['summary']['baseline']['total']} baseline cases pass")
     else:
