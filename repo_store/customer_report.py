@@ -27,7 +27,7 @@ STYLE = """
 :root{color-scheme:light}
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1b1b1b}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
-.contract{font-size:1.05rem;max-width:50rem}.meta{color:#555}code{font-size:.85em}
+.contract{font-size:1.05rem;max-width:50rem}.meta{color:#555}code{font-size:.85em}td code{white-space:nowrap}
 table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid #e2e2e2;padding:.35rem .5rem;text-align:start;vertical-align:top}
 th{background:#f4f4f4}.num{text-align:end;font-variant-numeric:tabular-nums}
@@ -136,9 +136,12 @@ def chart_svg(points: list[Point], width: int = 640, height: int = 180) -> str:
                      f"<title>{escape(p.label)}: {p.passed}/{p.total} ({escape(human_date(p.date))})"
                      f"</title></circle>")
         if len(points) <= 12 or i in (0, len(points) - 1):
-            parts.append(f'<text x="{x(i):.1f}" y="{height - 16}" text-anchor="middle">'
+            # the outer labels hang inwards, so that none is cut at the chart's edge
+            anchor = "end" if i == len(points) - 1 and i else "start" if i == 0 and len(points) > 1 \
+                else "middle"
+            parts.append(f'<text x="{x(i):.1f}" y="{height - 16}" text-anchor="{anchor}">'
                          f"{escape(p.label[:16])}</text>"
-                         f'<text x="{x(i):.1f}" y="{height - 4}" text-anchor="middle">'
+                         f'<text x="{x(i):.1f}" y="{height - 4}" text-anchor="{anchor}">'
                          f"{escape(p.date[:10])}</text>")
     parts.append("</svg>")
     return "".join(parts)
