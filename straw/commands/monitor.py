@@ -27,7 +27,8 @@ from straw.commands.common import (
 @click.option("--no-rollback", is_flag=True, help="Alert only; leave models.lock as it is.")
 @click.option("--json", "as_json", is_flag=True,
               help=JSON_HELP + " The exit code is the same: 0 healthy, 1 alert.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar (cron, a service).")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress bar on a terminal (off a terminal there is none).")
 @repo_option
 def monitor_command(threshold: float | None, no_rollback: bool, as_json: bool, quiet: bool,
                     repo_path: str | None) -> None:
@@ -38,7 +39,8 @@ def monitor_command(threshold: float | None, no_rollback: bool, as_json: bool, q
     from tuning.monitor import run_monitor
 
     repo = open_repo(repo_path)
-    printer = ProgressPrinter(quiet=quiet or as_json)
+    # a monitor runs from cron or a service: off a terminal it prints what it always did
+    printer = ProgressPrinter(quiet=quiet or as_json or not sys.stderr.isatty())
     try:
         result = run_monitor(repo, threshold, rollback=not no_rollback, progress=printer)
     finally:
