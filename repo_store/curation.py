@@ -46,7 +46,8 @@ def _short(text: str, width: int = 60) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def _conflicts(repo: CaseRepo, new: list[Case], replacing: set[str] = frozenset()) -> list[Issue]:
+def _conflicts(repo: CaseRepo, new: list[Case],
+               replacing: frozenset[str] | set[str] = frozenset()) -> list[Issue]:
     """Cross-case issues that the new cases introduce against the existing ones."""
     return checks.InputIndex(repo.root).conflicts(new, replacing)
 

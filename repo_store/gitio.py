@@ -153,9 +153,10 @@ def rev(where: Repo | Path, spec: str) -> str | None:
                          check=False)
         return (proc.stdout.decode().strip() or None) if proc.returncode == 0 else None
     try:
-        return where.git.get_object_header(spec)[0].decode("ascii")
+        sha: bytes | str = where.git.get_object_header(spec)[0]  # bytes, whatever its stub says
     except ValueError:
         return None
+    return sha.decode("ascii") if isinstance(sha, bytes) else sha
 
 
 def head_branch(where: Repo | Path) -> str | None:
