@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # types only: `straw log --json` must not import GitPython through batches
-    from repo_store.batches import BatchInfo
+    from repo_store.batch_status import BatchInfo
     from repo_store.gate import GateResult
     from repo_store.history import LogEntry, Violation
 

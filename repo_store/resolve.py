@@ -58,7 +58,7 @@ def case_ids(repo: CaseRepo, texts: Iterable[str]) -> list[str]:
 # batches -------------------------------------------------------------------------------------
 
 def _bare_batch(text: str) -> str:
-    from repo_store.batches import BRANCH_PREFIX
+    from repo_store.batch_branches import BRANCH_PREFIX
 
     return text.removeprefix("refs/heads/").removeprefix(BRANCH_PREFIX)
 
@@ -67,7 +67,7 @@ def batch_candidates(repo: CaseRepo, rejected: bool = True) -> list[str]:
     """Open batches (branches), merged ones (manifests on main) and, unless told otherwise,
     rejected ones (archive tags), so that a prefix reaches the command's own message."""
     from repo_store import gitio
-    from repo_store.batches import BRANCH_PREFIX, REJECTED_PREFIX
+    from repo_store.batch_branches import BRANCH_PREFIX, REJECTED_PREFIX
 
     found = [b.removeprefix(BRANCH_PREFIX) for b in gitio.branches(repo.git, f"{BRANCH_PREFIX}*")]
     if gitio.rev(repo.git, f"refs/heads/{MAIN}"):
@@ -82,7 +82,7 @@ def latest_batch(repo: CaseRepo) -> str:
     """The batch created last (open or merged; rejected ones are closed). Manifests record whole
     seconds: on a tie an open batch wins over a merged one; open ones tied are refused."""
     from repo_store import gitio, jsonio
-    from repo_store.batches import branch_name, manifest_path
+    from repo_store.batch_branches import branch_name, manifest_path
 
     ids = batch_candidates(repo, rejected=False)
     if not ids:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from html import escape
 
-from repo_store.batches import BatchInfo, batch_diff, batch_info
+from repo_store.batch_status import BatchInfo, batch_info
+from repo_store.batches import batch_diff
 
 # what the PR says about the gate, per batch status: (mark, words)
 GATE_WORDS = {

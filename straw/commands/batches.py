@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import click
 
-from repo_store import batches, gate, json_views, merge, resolve, review
+from repo_store import batch_branches, batch_status, batches, gate, json_views, merge, resolve, review
 from straw.commands.common import (
     JSON_HELP,
     batch_argument,
@@ -55,7 +55,7 @@ def create_command(case_ids: tuple[str, ...], title: str, allow_small: bool, all
 def list_command(as_json: bool, repo_path: str | None) -> None:
     """Every batch as a pull request: status, cases, approver, age."""
     repo = open_repo(repo_path)
-    infos = batches.list_batches(repo)
+    infos = batch_status.list_batches(repo)
     if as_json:
         echo_json([json_views.batch_info(i) for i in infos])
         return
@@ -74,7 +74,7 @@ def list_command(as_json: bool, repo_path: str | None) -> None:
 def show_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
     """A batch's manifest, latest report summary and gate state."""
     repo = open_repo(repo_path)
-    info = batches.batch_info(repo, resolve.batch_id(repo, batch_id))
+    info = batch_status.batch_info(repo, resolve.batch_id(repo, batch_id))
     if as_json:
         echo_json(json_views.batch_info(info))
         return
@@ -126,7 +126,7 @@ def update_command(batch_id: str, repo_path: str | None) -> None:
     batch_id = resolve.batch_id(repo, batch_id)
     commit = batches.update_batch(repo, batch_id)
     click.echo("already up to date with main" if commit is None else
-               f"merged main into batch/{batches.batch_id_of(batch_id)} ({commit[:8]}); tune again")
+               f"merged main into batch/{batch_branches.batch_id_of(batch_id)} ({commit[:8]}); tune again")
 
 
 @batch_group.command("push")
@@ -161,7 +161,7 @@ def gate_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
     batch_id = resolve.batch_id(repo, batch_id)
     result = gate.check_gate(repo, batch_id)
     if as_json:
-        echo_json(json_views.gate_result(batches.batch_id_of(batch_id), result))
+        echo_json(json_views.gate_result(batch_branches.batch_id_of(batch_id), result))
     elif result.passed:
         word, _, rest = result.reason.partition(":")
         click.echo(f"{status(word)}:{rest}" if rest else result.reason)
@@ -184,7 +184,7 @@ def merge_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
 
     BATCH: a batch id, `batch/<id>`, a unique prefix of either, or `latest`."""
     repo = open_repo(repo_path)
-    batch_id = batches.batch_id_of(resolve.batch_id(repo, batch_id))
+    batch_id = batch_branches.batch_id_of(resolve.batch_id(repo, batch_id))
     commit = merge.merge_batch(repo, batch_id)
     if as_json:
         from repo_store.lockfile import read_lock
@@ -205,9 +205,3 @@ def reject_command(batch_id: str, reason: str, repo_path: str | None) -> None:
     repo = open_repo(repo_path)
     tag = batches.reject_batch(repo, resolve.batch_id(repo, batch_id), reason)
     click.echo(f"rejected; branch archived as tag {tag}; its cases are still pending on main")
-
-
-def register(group: click.Group) -> None:
-    group.add_command(batch_group)
-    for command in (gate_command, merge_command, reject_command):
-        group.add_command(command)
