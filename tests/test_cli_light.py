@@ -83,3 +83,16 @@ def test_engine_command_names_the_extra(demo_repo: CaseRepo) -> None:
     assert proc.returncode == 2
     first = proc.stderr.splitlines()[0]
     assert first.startswith("straw: this command needs the training engine") and "straw[train]" in first
+
+
+def test_a_command_module_that_needs_the_engine_at_import_names_the_extra() -> None:
+    from straw.cli import BrokenCommand, missing_engine_module
+
+    try:
+        try:
+            raise ModuleNotFoundError("No module named 'transformers'", name="transformers")
+        except ImportError as err:
+            raise BrokenCommand("command 'x' cannot be loaded") from err
+    except BrokenCommand as broken:
+        assert missing_engine_module(broken) == "transformers"
+    assert missing_engine_module(ModuleNotFoundError("x", name="yaml")) is None  # a bug: exit 3
