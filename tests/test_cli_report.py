@@ -224,3 +224,30 @@ def test_chart_shows_a_small_slip() -> None:
     assert heights[1] - heights[0] > 40  # 99.2% sits well below 100% on a 180 px chart
     assert heights[0] == heights[2]
     assert 'fill="#a4161a"' in circles[1] and "b: 119/120" in circles[1]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium)")
+def test_search_box_filters_rows_in_headless_chromium(repo: CaseRepo, cli, tmp_path: Path) -> None:  # noqa: ANN001
+    import subprocess
+
+    page = tmp_path / "contract.html"
+    assert cli("report", "-q", "-o", str(page), "--repo", str(repo.root)).exit_code == 0
+    # the page as a reader's browser runs it, then someone types "refund" into the search box
+    typed = tmp_path / "typed.html"
+    typed.write_text(page.read_text(encoding="utf-8").replace(
+        "</body>", "<script>q.value='refund';q.dispatchEvent(new Event('input'))</script></body>"),
+        encoding="utf-8")
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", typed.as_uri()],
+        capture_output=True, text=True, timeout=120).stdout
+    parsed = parse(dom)
+    assert parsed.hidden_inputs == []  # the script ran: the search box shows
+    rows = dom.split('<tbody>')[-1].split("</tbody>")[0].split("<tr ")[1:]
+    shown = [r for r in rows if " hidden" not in r.split(">")[0]]
+    assert len(rows) == 10 and len(shown) == 1 and "refund my invoice charge" in shown[0]
+    assert "1 shown" in dom
