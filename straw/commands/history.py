@@ -45,10 +45,11 @@ def log_command(case_id: str | None, as_json: bool, repo_path: str | None) -> No
         case_id = resolve.case_id(repo, case_id)
         events = history.case_log(repo, case_id)
         if as_json:
-            echo_json([asdict(e) for e in events])
+            echo_json([asdict(event) for event in events])
             return
-        for e in events:
-            click.echo(f"{e.date[:10]} {e.commit[:8]} {e.where:<8} {one_line(e.subject, 70)}")
+        for event in events:
+            click.echo(f"{event.date[:10]} {event.commit[:8]} {event.where:<8} "
+                       f"{one_line(event.subject, 70)}")
         if not events:
             click.echo(f"no history for case {case_id} on main", err=True)
         return
