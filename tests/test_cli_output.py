@@ -36,6 +36,9 @@ def test_json_outputs_carry_numbers(demo_repo: CaseRepo, cli) -> None:  # noqa: 
     assert data["passed"] is True and data["status"] == "passing"
     assert data["report"]["summary"]["baseline"] == {"passed": 100, "total": 100}
 
+    header, row = cli("batch", "list", "--repo", root).stdout.splitlines()
+    assert header.split() == ["ID", "STATUS", "CASES", "CREATED", "APPROVER", "TITLE"]
+    assert row.split()[:3] == [batch.id, "passing", "20"] and row.endswith("crisis")
     shown = json.loads(cli("batch", "show", batch.id, "--json", "--repo", root).stdout)
     assert shown["report"]["summary"]["new"] == {"passed": 20, "total": 20}
     assert shown["report"]["rounds"] == 1 and shown["report"]["failing"] == []

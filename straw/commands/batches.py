@@ -59,6 +59,8 @@ def list_command(as_json: bool, repo_path: str | None) -> None:
     if as_json:
         echo_json([json_views.batch_info(i) for i in infos])
         return
+    if infos:
+        click.echo(f"{'ID':<18} {'STATUS':<13} {'CASES':>9}  {'CREATED':<10}  {'APPROVER':<30} TITLE")
     for i in infos:
         click.echo(f"{i.id:<18} {status(i.status, 13)} {len(i.batch.cases):>3} cases  "
                    f"{i.batch.created[:10]}  "
