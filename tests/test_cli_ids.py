@@ -146,3 +146,14 @@ def test_tune_resolves_its_batch_before_loading_the_engine(demo_repo: CaseRepo, 
         c.id for c in demo_repo.load().split("pending")[2:4]])
     result = cli("tune", one.id[:11], "--repo", str(demo_repo.root))
     assert result.exit_code == 2 and "ambiguous" in result.stderr and one.id in result.stderr
+
+
+def test_batch_create_takes_case_prefixes(demo_repo: CaseRepo, cli) -> None:  # noqa: ANN001
+    pending = [c.id for c in demo_repo.load().split("pending")]
+    everyone = [c.id for c in demo_repo.load().cases]
+    chosen = pending[:3]
+    prefixes = [unique_prefix(c, everyone) for c in chosen]
+    result = cli("batch", "create", "--allow-small", "--cases", ",".join(prefixes), "--json",
+                 "--repo", str(demo_repo.root))
+    assert result.exit_code == 0, result.stderr
+    assert sorted(json.loads(result.stdout)["cases"]) == sorted(chosen)
