@@ -67,7 +67,7 @@ def log_command(case_id: str | None, as_json: bool, repo_path: str | None) -> No
             cases=f"+{e.cases}", model=(e.model or "-").removeprefix("sha256:")[:8],
             baseline=e.baseline or "-", new=e.new or "-",
             bwt="-" if e.bwt is None else f"{e.bwt:+.3f}", approver="")
-        click.echo(row + _approver(e.approver or "", LOG_WIDTH - len(row)))
+        click.echo((row + _approver(e.approver or "", LOG_WIDTH - len(row))).rstrip())
 
 
 def _approver(who: str, room: int) -> str:
