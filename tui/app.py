@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
@@ -38,7 +39,7 @@ SCREENS_IN_ORDER = (
 
 
 class StrawApp(App[None]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: a subclass elsewhere finds it too
     TITLE = "straw"
     MODES = {
         "cases": CasesScreen,

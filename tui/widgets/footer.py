@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+from textual.dom import NoScreen
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -33,7 +34,12 @@ class StrawFooter(Footer):
 
     async def _recompose_if_changed(self) -> None:
         self._queued = False
-        showing = self._showing()
+        # the refresh this waited for can come after the screen was dismissed (a form that
+        # saved): a footer that is no longer on a screen has nothing to show
+        try:
+            showing = self._showing()
+        except NoScreen:
+            return
         if showing != self._shown:
             self._shown = showing
             await self.recompose()
