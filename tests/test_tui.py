@@ -203,7 +203,7 @@ async def test_create_a_batch_from_the_oldest_pending_cases(repo) -> None:
         assert len(screen.selected) == 1
         await pilot.press("c")  # 1 case: below min_size → inline refusal
         await settle(pilot)
-        assert "at least 10" in plain(screen.query_one("#batch-status", Static))
+        assert "at least 10" in plain(screen.query_one("#batch-status", Static))  # see test_tui_forms
         await pilot.press("o")
         assert len(screen.selected) == 20
         await pilot.press("c")

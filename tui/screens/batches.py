@@ -34,6 +34,8 @@ class BatchesScreen(Screen[None]):
         Binding("n", "none", "Clear", tooltip="Unselect every case", id="select-none"),
         Binding("c", "create", "Create batch", tooltip="Approve the selected cases as a batch branch",
                 id="create"),
+        Binding("a", "allow_small", "Allow small", tooltip="Tick or untick 'allow fewer than min_size'",
+                id="allow-small"),
         Binding("r", "reload", "Reload", tooltip="Read the pending cases again", id="reload"),
     ]
 
@@ -57,7 +59,7 @@ class BatchesScreen(Screen[None]):
         yield Static(Text("straw · Batches", style="bold"), classes="screen-title")
         with Horizontal(classes="filters"):
             yield Input(placeholder="batch title (optional)", id="batch-title")
-            yield Checkbox("allow fewer than min_size", id="allow-small")
+            yield Checkbox("allow fewer than min_size (a)", id="allow-small")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="pending-table")
         yield Static("", id="batch-status", classes="note")
         yield StrawFooter()
@@ -137,6 +139,9 @@ class BatchesScreen(Screen[None]):
     def action_reload(self) -> None:
         self.load()
 
+    def action_allow_small(self) -> None:
+        self.query_one("#allow-small", Checkbox).toggle()
+
     def action_create(self) -> None:
         if not self.selected:
             self._status(Text("select cases first (space, or o for the oldest)", style="yellow"))
@@ -144,6 +149,13 @@ class BatchesScreen(Screen[None]):
         order = [c.id for c in self.free if c.id in self.selected]
         title = self.query_one("#batch-title", Input).value.strip()
         allow_small = self.query_one("#allow-small", Checkbox).value
+        low = self.bounds[0]
+        if len(order) < low and not allow_small:
+            # the library's refusal names the CLI flag; here the remedy is the checkbox on screen
+            self._status(Text(f"a batch needs at least {low} cases ([batch] min_size), {len(order)} "
+                              "selected: select more (o takes the oldest), or tick "
+                              "'allow fewer than min_size' above the table (a)", style="bold yellow"))
+            return
         self._create(order, title, allow_small)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="batches-create")
