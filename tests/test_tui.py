@@ -384,13 +384,17 @@ async def test_a_reload_unfreezes_what_the_last_load_froze(repo) -> None:
     class Node:
         pass
 
+    gc.unfreeze()  # an earlier test's frozen objects would make the count below say nothing
     app = make_app(repo.root)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         cycle = Node()
         cycle.me = cycle  # type: ignore[attr-defined]
         await settle(pilot)
-        await asyncio.sleep(screen.SETTLE_AFTER_S + 0.1)
+        for _ in range(100):  # the freeze follows the painted load by SETTLE_AFTER_S (later under load)
+            await asyncio.sleep(screen.SETTLE_AFTER_S)
+            if gc.get_freeze_count() > 0:
+                break
         assert gc.get_freeze_count() > 0
         gone = weakref.ref(cycle)
         del cycle  # now cyclic garbage, but frozen: the collector skips it
@@ -398,7 +402,10 @@ async def test_a_reload_unfreezes_what_the_last_load_froze(repo) -> None:
         assert gone() is not None
         await pilot.press("r")
         await settle(pilot)
-        await asyncio.sleep(screen.SETTLE_AFTER_S + 0.1)
+        for _ in range(100):
+            await asyncio.sleep(screen.SETTLE_AFTER_S)
+            if gone() is None:
+                break
         assert gone() is None
     gc.unfreeze()
 

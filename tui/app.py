@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from textual import on
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from repo_store.errors import StrawError
@@ -22,10 +24,12 @@ from repo_store.repo import CaseRepo, open_case_repo
 from tui.commands import StrawCommands
 from tui.screens.batches import BatchesScreen
 from tui.screens.cases import CasesScreen
+from tui.screens.fresh import FreshScreen
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
 from tui.screens.monitor import MonitorScreen
 from tui.screens.pulls import PullsScreen
+from tui.watcher import RepoWatcher
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,10 @@ SCREENS_IN_ORDER = (
     ("history", "History", "The baseline's log, one line per merged batch"),
     ("monitor", "Monitor", "The production model and its pass rate over versions"),
 )
+
+
+class RepoChanged(Message):
+    """The watcher saw the repository change (posted from its thread)."""
 
 
 class StrawApp(App[None]):
@@ -72,6 +80,27 @@ class StrawApp(App[None]):
         self.repo = repo
         self._repo_lock = threading.RLock()
         self.sub_title = str(repo.root)
+        self.generation = 0  # repository changes seen so far (see FreshScreen)
+        self.watcher = RepoWatcher(repo, lambda: self.post_message(RepoChanged()))
+
+    def on_mount(self) -> None:
+        self.watcher.start()
+
+    def on_unmount(self) -> None:
+        self.watcher.close()
+
+    @on(RepoChanged)
+    def _repo_changed_outside(self) -> None:
+        self.repo_changed()
+
+    def repo_changed(self, loading: FreshScreen | None = None) -> None:
+        """The repository moved (here or in another terminal): the screens on the current stack
+        load again now, every other screen when it is shown next. `loading` is a screen that
+        is about to load by itself (to select what it just wrote)."""
+        self.generation += 1
+        for screen in self.screen_stack:
+            if isinstance(screen, FreshScreen) and screen.shown_generation >= 0 and screen is not loading:
+                screen.reload_view()
 
     @contextmanager
     def library(self) -> Iterator[CaseRepo]:

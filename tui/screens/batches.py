@@ -11,18 +11,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Checkbox, DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from repo_store import batches
 from repo_store.batches import Batch
 from repo_store.cases import Case
+from tui.screens.fresh import FreshScreen
 from tui.text import cell
 from tui.widgets.footer import StrawFooter
 
 
-class BatchesScreen(Screen[None]):
+class BatchesScreen(FreshScreen):
     HELP_TITLE = "Batches"
     HELP = ("Approve 10–20 pending cases (bounds in straw.toml [batch]) as a batch: a branch batch/<id> "
             "where they join the baseline. Main is not touched until the batch is tuned and merged.")
@@ -74,6 +74,7 @@ class BatchesScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="batches-load")
     def load(self) -> None:
+        self.mark_fresh()
         with self.app.library() as repo:  # type: ignore[attr-defined]
             pending = repo.load().split("pending")
             held = batches.open_batches_holding(repo, {c.id for c in pending}) if pending else {}
@@ -169,7 +170,7 @@ class BatchesScreen(Screen[None]):
         self.selected = set()
         self.query_one("#batch-title", Input).value = ""
         self.notify(f"created {event.batch.branch} with {len(event.batch.cases)} cases")
-        self.load()
+        self.app.repo_changed()  # type: ignore[attr-defined]  # reloads this screen too
         self._status(Text(f"created {event.batch.branch}: review it under Pull requests (3)", style="green"))
 
     @on(Worker.StateChanged)

@@ -11,7 +11,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from repo_store import batches, history, reports
@@ -20,11 +19,12 @@ from repo_store.history import LogEntry
 from repo_store.repo import MAIN
 from tui.dialogs.case_history import open_case_history
 from tui.dialogs.reason import AskText
+from tui.screens.fresh import FreshScreen
 from tui.text import cell, one_line
 from tui.widgets.footer import StrawFooter
 
 
-class HistoryScreen(Screen[None]):
+class HistoryScreen(FreshScreen):
     HELP_TITLE = "History"
     HELP = "main's first-parent log of the baseline and models.lock: merges, the bootstrap, rollbacks."
     BINDINGS = [
@@ -63,11 +63,9 @@ class HistoryScreen(Screen[None]):
         table.focus()
         self.load()
 
-    def on_screen_resume(self) -> None:
-        self.load()
-
     @work(thread=True, exclusive=True, exit_on_error=False, group="history-load")
     def load(self) -> None:
+        self.mark_fresh()
         with self.app.library() as repo:  # type: ignore[attr-defined]
             entries = history.baseline_log(repo)
         self.post_message(self.Loaded(entries))

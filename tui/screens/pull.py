@@ -16,7 +16,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Log, ProgressBar, Static, TabbedContent, TabPane
 
 from repo_store import batches, merge, review
@@ -25,6 +24,7 @@ from repo_store.errors import StrawError
 from tui.dialogs.confirm import Confirm
 from tui.dialogs.reason import AskText
 from tui.dialogs.text_view import TextView
+from tui.screens.fresh import FreshScreen
 from tui.screens.pulls import status_cell
 from tui.text import cell, plural
 from tui.widgets.charts import PassRateChart
@@ -37,7 +37,7 @@ def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(report.get("cases", []), key=lambda c: (c["pass"], c["split"] != "new", c["id"]))
 
 
-class PullScreen(Screen[None]):
+class PullScreen(FreshScreen):
     HELP_TITLE = "Pull request"
     HELP = ("A batch branch under review. Tune until every case passes; the gate then allows the merge, "
             "which brings the cases into the baseline and promotes the model.")
@@ -125,6 +125,7 @@ class PullScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="pull-load")
     def load(self) -> None:
+        self.mark_fresh()
         started = time.perf_counter()
         with self.app.library() as repo:  # type: ignore[attr-defined]
             info = batches.batch_info(repo, self.batch_id)
@@ -256,8 +257,7 @@ class PullScreen(Screen[None]):
         self.notify(event.detail)
         if event.what == "reject":
             self.app.pop_screen()
-        else:
-            self.load()
+        self.app.repo_changed()  # type: ignore[attr-defined]  # this screen and the list below it
 
     def action_pr_body(self) -> None:
         self._body()
@@ -354,4 +354,4 @@ class PullScreen(Screen[None]):
         if message.ok:
             self.query_one(ProgressBar).update(progress=self.query_one(ProgressBar).total)
         self.notify(message.text, severity="information" if message.ok else "warning")
-        self.load()
+        self.app.repo_changed()  # type: ignore[attr-defined]

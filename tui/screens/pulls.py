@@ -10,11 +10,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from repo_store import batches
 from repo_store.batches import BatchInfo
+from tui.screens.fresh import FreshScreen
 from tui.text import cell
 from tui.widgets.footer import StrawFooter
 
@@ -27,7 +27,7 @@ def status_cell(status: str) -> Text:
     return Text(f"{mark} {status}", style=style)
 
 
-class PullsScreen(Screen[None]):
+class PullsScreen(FreshScreen):
     HELP_TITLE = "Pull requests"
     HELP = "Each batch branch as a pull request. Enter opens one: diff, report, chart, tune, merge."
     BINDINGS = [
@@ -44,6 +44,8 @@ class PullsScreen(Screen[None]):
         super().__init__()
         self.infos: list[BatchInfo] = []
         self.only_open = False
+        self.loading = False
+        self.open_when_loaded = False  # Enter pressed while the list was being read again
 
     def compose(self) -> ComposeResult:
         yield Static(Text("straw · Pull requests", style="bold"), classes="screen-title")
@@ -60,25 +62,34 @@ class PullsScreen(Screen[None]):
         table.focus()
         self.load()
 
-    def on_screen_resume(self) -> None:
-        if self.infos:
-            self.load()
+    def load(self) -> None:
+        self.mark_fresh()
+        self.loading = True  # set here, not in the thread: an Enter right after must see it
+        self._read()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="pulls-load")
-    def load(self) -> None:
+    def _read(self) -> None:
         with self.app.library() as repo:  # type: ignore[attr-defined]
             infos = batches.list_batches(repo)
         self.post_message(self.Loaded(infos))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
+        known = {i.batch.id for i in self.infos}
         self.infos = event.infos
-        self._fill()
+        self.loading = False
+        # a batch that appeared since the last look is what the user came for: the cursor goes
+        # there, not to the row it was on (which a new row above would otherwise push down)
+        arrived = [i.batch.id for i in event.infos if known and i.batch.id not in known]
+        self._fill(arrived[0] if arrived else None)
+        if self.open_when_loaded:
+            self.open_when_loaded = False
+            self.action_open()
 
-    def _fill(self) -> None:
+    def _fill(self, select: str | None = None) -> None:
         table = self.query_one(DataTable)
-        current = None
-        if table.row_count:
+        current = select
+        if current is None and table.row_count:
             current = table.coordinate_to_cell_key(table.cursor_coordinate)[0].value
         table.clear()
         shown = [i for i in self.infos if not self.only_open or i.status not in ("merged", "rejected")]
@@ -111,6 +122,9 @@ class PullsScreen(Screen[None]):
         self.action_open()
 
     def action_open(self) -> None:
+        if self.loading:  # the rows on screen may be the old ones: open what the new list shows
+            self.open_when_loaded = True
+            return
         table = self.query_one(DataTable)
         if not table.row_count:
             return
