@@ -385,11 +385,11 @@ async def test_a_reload_unfreezes_what_the_last_load_froze(repo) -> None:
         pass
 
     gc.unfreeze()  # an earlier test's frozen objects would make the count below say nothing
+    cycle = Node()  # made before the app starts: alive at its first freeze, however early that is
+    cycle.me = cycle  # type: ignore[attr-defined]
     app = make_app(repo.root)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
-        cycle = Node()
-        cycle.me = cycle  # type: ignore[attr-defined]
         await settle(pilot)
         for _ in range(100):  # the freeze follows the painted load by SETTLE_AFTER_S (later under load)
             await asyncio.sleep(screen.SETTLE_AFTER_S)

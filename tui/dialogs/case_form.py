@@ -22,10 +22,13 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from repo_store.cases import Case
 from repo_store.errors import Issue, StrawError, ValidationFailed
+from tui.bidi import has_rtl
+from tui.text import block
 from tui.widgets.footer import StrawFooter
 
 MATCH_RULES = ["label", "exact", "contains", "regex", "json", "one_of"]
 FIELDS = ("input", "expected", "match", "tags", "source", "notes")
+PREVIEWED = ("input", "expected", "tags", "source", "notes")  # free text that may be right-to-left
 POINTER = re.compile(r"^\$\.?([A-Za-z_]+)?")
 
 Saver = Callable[[dict[str, Any]], Case]
@@ -120,19 +123,24 @@ class CaseForm(ModalScreen[Case | None]):
             shown_input = (raw_input if isinstance(raw_input, str)
                            else json.dumps(raw_input, ensure_ascii=False, indent=1))
             yield TextArea(shown_input, id="f-input", soft_wrap=True, show_line_numbers=False)
+            yield Label("", id="shown-input", classes="bidi-preview")
             yield Label("", id="err-input", classes="field-error")
             with Horizontal(classes="row"):
                 yield Select([(m, m) for m in MATCH_RULES], value=match, allow_blank=False, id="f-match")
                 yield Input(format_expected(match, data["expected"]) if "expected" in data else "",
                             placeholder="expected (one_of: a | b | c)", id="f-expected")
+            yield Label("", id="shown-expected", classes="bidi-preview")
             yield Label("", id="err-match", classes="field-error")
             yield Label("", id="err-expected", classes="field-error")
             yield Input(", ".join(data.get("tags", [])), placeholder="tags, comma separated", id="f-tags")
+            yield Label("", id="shown-tags", classes="bidi-preview")
             yield Label("", id="err-tags", classes="field-error")
             yield Input(data.get("source", ""), placeholder="source: who reported it, ticket", id="f-source")
+            yield Label("", id="shown-source", classes="bidi-preview")
             yield Label("", id="err-source", classes="field-error")
             yield Label("Notes")
             yield TextArea(data.get("notes", ""), id="f-notes", soft_wrap=True)
+            yield Label("", id="shown-notes", classes="bidi-preview")
             yield Label("", id="err-notes", classes="field-error")
             with Horizontal(classes="buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary")
@@ -141,7 +149,26 @@ class CaseForm(ModalScreen[Case | None]):
 
     def on_mount(self) -> None:
         self._initial = self.draft()
+        for name in PREVIEWED:
+            self._preview(name)
         self.query_one("#f-input", TextArea).focus()
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    def _text_changed(self, event: Input.Changed | TextArea.Changed) -> None:
+        name = (event.control.id or "").removeprefix("f-")
+        if name in PREVIEWED:
+            self._preview(name)
+
+    def _preview(self, name: str) -> None:
+        """Fields edit in logical order (the cursor needs it); right-to-left text is shown once
+        more below its field the way the tables show it."""
+        field = self.query_one(f"#f-{name}")
+        text = field.text if isinstance(field, TextArea) else field.value  # type: ignore[attr-defined]
+        label = self.query_one(f"#shown-{name}", Label)
+        rtl = has_rtl(text)
+        label.update(Text.assemble(("reads: ", "dim"), block(text)) if rtl else Text(""))
+        label.set_class(rtl, "shown")
 
     def draft(self) -> dict[str, Any]:
         """The form's raw text, field by field (what must survive a failed save)."""

@@ -22,7 +22,7 @@ from tui.dialogs.case_history import open_case_history
 from tui.dialogs.confirm import Confirm
 from tui.index import CaseIndex
 from tui.screens.fresh import FreshScreen
-from tui.text import one_line
+from tui.text import cell
 from tui.widgets.case_detail import CaseDetail
 from tui.widgets.case_table import CaseTable
 from tui.widgets.footer import StrawFooter
@@ -241,7 +241,7 @@ class CasesScreen(FreshScreen):
         if case is None:
             return
         question = Text.assemble("Delete pending case ", (case.id, "bold"), "?\n",
-                                 one_line(case.text, 70), "\n(u undoes it)")
+                                 cell(case.text, 70), "\n(u undoes it)")
 
         def answered(yes: bool | None) -> None:
             if yes:
