@@ -215,7 +215,7 @@ class CasesScreen(FreshScreen):
             with self.app.library() as repo:  # type: ignore[attr-defined]
                 return curation.add_case(repo, **fields)
 
-        self.app.push_screen(CaseForm(save), self._after_form)
+        self.app.push_screen(CaseForm(save, labels=self.index.labels()), self._after_form)
 
     def action_edit(self) -> None:
         case = self._pending_selected("edit")
@@ -226,7 +226,7 @@ class CasesScreen(FreshScreen):
             with self.app.library() as repo:  # type: ignore[attr-defined]
                 return curation.edit_case(repo, case.id, fields)
 
-        self.app.push_screen(CaseForm(save, case), self._after_form)
+        self.app.push_screen(CaseForm(save, case, self.index.labels()), self._after_form)
 
     def _after_form(self, case: Case | None) -> None:
         if case is not None:
