@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from textual import on
 from textual.app import App
@@ -22,6 +23,8 @@ from textual.worker import Worker, WorkerState
 from repo_store.errors import StrawError
 from repo_store.repo import CaseRepo, open_case_repo
 from tui.commands import StrawCommands
+from tui.dialogs.confirm import Confirm
+from tui.modes import SCREENS_IN_ORDER
 from tui.screens.batches import BatchesScreen
 from tui.screens.cases import CasesScreen
 from tui.screens.fresh import FreshScreen
@@ -32,15 +35,6 @@ from tui.screens.pulls import PullsScreen
 from tui.watcher import RepoWatcher
 
 logger = logging.getLogger(__name__)
-
-SCREENS_IN_ORDER = (
-    ("cases", "Cases", "Baseline and pending cases: search, add, edit, delete"),
-    ("batches", "Batches", "Approve pending cases as a batch branch"),
-    ("pulls", "Pull requests", "Batch branches: diff, report, tune, merge, reject"),
-    ("history", "History", "The baseline's log, one line per merged batch"),
-    ("monitor", "Monitor", "The production model and its pass rate over versions"),
-)
-
 
 class RepoChanged(Message):
     """The watcher saw the repository change (posted from its thread)."""
@@ -58,13 +52,14 @@ class StrawApp(App[None]):
     }
     DEFAULT_MODE = "cases"
     COMMANDS = App.COMMANDS | {StrawCommands}
-    BINDINGS = [
-        *(Binding(str(n), f"switch_mode('{mode}')", title, tooltip=tip, id=f"go-{mode}")
+    BINDINGS = [  # the number keys show in each screen's title line, not in the footer
+        *(Binding(str(n), f"switch_mode('{mode}')", title, tooltip=tip, id=f"go-{mode}", show=False)
           for n, (mode, title, tip) in enumerate(SCREENS_IN_ORDER, start=1)),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Every key on this screen",
                 id="help"),
-        Binding("ctrl+q", "quit", "Quit", tooltip="Leave straw (nothing unsaved is lost silently)",
-                id="quit", priority=True),
+        Binding("q", "quit_app", "Quit", tooltip="Leave straw (asks first while a tune runs)", id="quit"),
+        Binding("ctrl+q", "quit_app", "Quit", tooltip="Leave straw (asks first while a tune runs)",
+                id="quit-anywhere", priority=True, show=False),
     ]
 
     # Library calls run in worker threads and do many small reads (10,000 case files, git pipes).
@@ -122,6 +117,30 @@ class StrawApp(App[None]):
     def fresh_repo(self) -> CaseRepo:
         """A repository object of its own, for a long call (a tune) that must not hold the lock."""
         return open_case_repo(self.repo.root)
+
+    def running_tunes(self) -> list[Any]:
+        """Pull request screens with a tune in progress, on any screen's stack."""
+        from tui.screens.pull import PullScreen
+
+        stacks = [self.screen_stack, *self._screen_stacks.values()]
+        return list({id(s): s for stack in stacks for s in stack
+                     if isinstance(s, PullScreen) and s.tuning}.values())
+
+    def action_quit_app(self) -> None:
+        tunes = self.running_tunes()
+        if not tunes:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                for screen in tunes:
+                    screen.cancel.set()  # the tune stops at its next step; nothing half-written stays
+                self.exit()
+
+        batches = ", ".join(s.batch_id for s in tunes)
+        self.push_screen(Confirm(f"A tune is running ({batches}). Quit and cancel it? Nothing of it "
+                                 "is kept.", "Quit", "Keep tuning"), answered)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -20,6 +20,7 @@ from repo_store.cases import Case
 from tui.screens.fresh import FreshScreen
 from tui.text import cell
 from tui.widgets.footer import StrawFooter
+from tui.widgets.title import ScreenTitle
 
 
 class BatchesScreen(FreshScreen):
@@ -56,7 +57,7 @@ class BatchesScreen(FreshScreen):
         self.bounds = (10, 20)
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("straw · Batches", style="bold"), classes="screen-title")
+        yield ScreenTitle("Batches")
         with Horizontal(classes="filters"):
             yield Input(placeholder="batch title (optional)", id="batch-title")
             yield Checkbox("allow fewer than min_size (a)", id="allow-small")

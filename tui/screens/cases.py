@@ -26,6 +26,7 @@ from tui.text import cell
 from tui.widgets.case_detail import CaseDetail
 from tui.widgets.case_table import CaseTable
 from tui.widgets.footer import StrawFooter
+from tui.widgets.title import ScreenTitle
 
 SPLITS = ("pending", "baseline", "all")
 
@@ -73,7 +74,7 @@ class CasesScreen(FreshScreen):
         self.last_filter_ms = 0.0
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("straw · Cases", style="bold"), classes="screen-title")
+        yield ScreenTitle("Cases")
         yield Tabs(Tab("Pending", id="pending"), Tab("Baseline", id="baseline"), Tab("All", id="all"),
                    id="split-tabs")
         with Horizontal(classes="filters"):

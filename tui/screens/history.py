@@ -22,6 +22,7 @@ from tui.dialogs.case_picker import CasePicker
 from tui.screens.fresh import FreshScreen
 from tui.text import cell
 from tui.widgets.footer import StrawFooter
+from tui.widgets.title import ScreenTitle
 
 
 class HistoryScreen(FreshScreen):
@@ -47,7 +48,7 @@ class HistoryScreen(FreshScreen):
         self.entries: list[LogEntry] = []
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("straw · History", style="bold"), classes="screen-title")
+        yield ScreenTitle("History")
         with Vertical(classes="main", id="history-main"):  # the log is wide: full width, detail below
             yield DataTable(cursor_type="row", zebra_stripes=True, id="history-table")
             with VerticalScroll(classes="detail"):

@@ -21,6 +21,7 @@ from tui.screens.fresh import FreshScreen
 from tui.text import cell
 from tui.widgets.charts import PassRateChart
 from tui.widgets.footer import StrawFooter
+from tui.widgets.title import ScreenTitle
 
 
 def _rate(score: dict[str, int] | None) -> float | None:
@@ -58,7 +59,7 @@ class MonitorScreen(FreshScreen):
         self.lock: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("straw · Monitor", style="bold"), classes="screen-title")
+        yield ScreenTitle("Monitor")
         yield Static("loading…", id="monitor-head")
         with Horizontal(classes="main"):
             with Vertical(id="monitor-tables"):

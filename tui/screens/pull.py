@@ -30,6 +30,7 @@ from tui.text import cell, plural
 from tui.widgets.charts import PassRateChart
 from tui.widgets.diff_view import diff_text
 from tui.widgets.footer import StrawFooter
+from tui.widgets.title import ScreenTitle
 
 
 def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -86,9 +87,10 @@ class PullScreen(FreshScreen):
     class Body(Message):
         text: str
 
-    def __init__(self, batch_id: str) -> None:
+    def __init__(self, batch_id: str, then: str | None = None) -> None:
         super().__init__()
         self.batch_id = batch_id
+        self.then = then  # an action asked for in the command palette, run after the first load
         self.info: BatchInfo | None = None
         self.cancel = threading.Event()
         self.tuning = False
@@ -96,7 +98,7 @@ class PullScreen(FreshScreen):
         self.load_seconds = 0.0
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"straw · Pull request {self.batch_id}", style="bold"), classes="screen-title")
+        yield ScreenTitle("Pull requests", f"Pull request {self.batch_id}")
         yield Static("loading…", id="pr-head")
         yield Static("", id="pr-gate")
         with TabbedContent(initial="tab-diff", id="pr-tabs"):
@@ -155,6 +157,9 @@ class PullScreen(FreshScreen):
         self.query_one("#pr-diff", Static).update(diff)
         self._show_report(info.report)
         self.load_seconds = event.seconds
+        if self.then:
+            action, self.then = self.then, None
+            self.call_later(self.run_action, action)
 
     def _show_report(self, report: dict[str, Any] | None) -> None:
         table = self.query_one("#pr-report", DataTable)

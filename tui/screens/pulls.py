@@ -17,6 +17,7 @@ from repo_store.batches import BatchInfo
 from tui.screens.fresh import FreshScreen
 from tui.text import cell
 from tui.widgets.footer import StrawFooter
+from tui.widgets.title import ScreenTitle
 
 STATUS_STYLE = {"open": ("○", "yellow"), "tuned-failing": ("✗", "red"), "stale": ("↻", "magenta"),
                 "passing": ("✓", "green"), "merged": ("●", "blue"), "rejected": ("⊘", "dim")}
@@ -46,9 +47,10 @@ class PullsScreen(FreshScreen):
         self.only_open = False
         self.loading = False
         self.open_when_loaded = False  # Enter pressed while the list was being read again
+        self.then: str | None = None  # an action to run on the pull request once it is open
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("straw · Pull requests", style="bold"), classes="screen-title")
+        yield ScreenTitle("Pull requests")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="pulls-table")
         yield Static("loading…", id="pulls-note", classes="note")
         yield StrawFooter()
@@ -121,14 +123,22 @@ class PullsScreen(FreshScreen):
     def _selected(self) -> None:
         self.action_open()
 
+    def open_selected(self, then: str | None = None) -> None:
+        """Open the pull request under the cursor and run `then` there once it has loaded."""
+        self.then = then
+        self.action_open()
+
     def action_open(self) -> None:
         if self.loading:  # the rows on screen may be the old ones: open what the new list shows
             self.open_when_loaded = True
             return
         table = self.query_one(DataTable)
+        then, self.then = self.then, None
         if not table.row_count:
+            if then:
+                self.notify("no pull requests yet: create a batch under Batches (2)", severity="warning")
             return
         batch_id = str(table.coordinate_to_cell_key(table.cursor_coordinate)[0].value)
         from tui.screens.pull import PullScreen
 
-        self.app.push_screen(PullScreen(batch_id))
+        self.app.push_screen(PullScreen(batch_id, then=then))
