@@ -51,6 +51,8 @@ class StrawApp(App[None]):
         "monitor": MonitorScreen,
     }
     DEFAULT_MODE = "cases"
+    # below 100 columns the detail panes go under the tables, so a table keeps its input column
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     COMMANDS = App.COMMANDS | {StrawCommands}
     BINDINGS = [  # the number keys show in each screen's title line, not in the footer
         *(Binding(str(n), f"switch_mode('{mode}')", title, tooltip=tip, id=f"go-{mode}", show=False)
