@@ -4,6 +4,7 @@ live progress, a cancel that leaves the branch as it was, and a finished tune's 
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,14 @@ async def test_cancelling_a_tune_leaves_the_branch_as_it_was(demo_repo, tiny_mod
             if "round" in plain(pr.query_one("#tune-status", Static)):
                 break
         assert pr.tuning
+        seen = ""
+        for _ in range(600):  # a step of the round: its loss and the time left in the round
+            await asyncio.sleep(0.05)
+            seen = plain(pr.query_one("#tune-status", Static))
+            if "loss" in seen and "left in this round" in seen:
+                break
+        pattern = r"round \d+/50 · step \d+/\d+ · loss \d+\.\d{4} · about \d+ (s|min) left"
+        assert re.search(pattern, seen), seen
         await pilot.press("x")
         await settle(pilot)
         assert not pr.tuning

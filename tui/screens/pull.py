@@ -38,6 +38,21 @@ def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(report.get("cases", []), key=lambda c: (c["pass"], c["split"] != "new", c["id"]))
 
 
+def step_line(round_no: int, rounds: int, step: Any, elapsed: float) -> str:
+    """`round 2/5 · step 30/120 · loss 0.4312 · about 14 s left in this round`: the ETA is the
+    round's pace so far (steps in a round cost about the same)."""
+    parts = [f"round {round_no}/{rounds}", f"step {step.step}/{step.total}"]
+    if step.loss is not None:
+        parts.append(f"loss {step.loss:.4f}")
+    if step.step and step.total > step.step:
+        left = elapsed / step.step * (step.total - step.step)
+        parts.append(f"about {left:.0f} s left in this round" if left < 120
+                     else f"about {left / 60:.0f} min left in this round")
+    elif step.step >= step.total:
+        parts.append("checking the cases…")
+    return " · ".join(parts)
+
+
 class PullScreen(FreshScreen):
     HELP_TITLE = "Pull request"
     HELP = ("A batch branch under review. Tune until every case passes; the gate then allows the merge, "
@@ -95,6 +110,7 @@ class PullScreen(FreshScreen):
         self.cancel = threading.Event()
         self.tuning = False
         self.round_total = (1, 1)
+        self.round_started = time.monotonic()
         self.load_seconds = 0.0
 
     def compose(self) -> ComposeResult:
@@ -336,12 +352,14 @@ class PullScreen(FreshScreen):
             log.write_line(f"{event.name} {event.detail}".strip())
         elif isinstance(event, RoundStarted):
             self.round_total = (event.round, event.max_rounds)
+            self.round_started = time.monotonic()
             bar.update(total=max(1, event.steps * event.max_rounds), progress=event.steps * (event.round - 1))
             status.update(Text(f"round {event.round}/{event.max_rounds}: training {event.steps} steps"))
         elif isinstance(event, Step):
             rnd, rounds = self.round_total
             total = max(1, event.total)
             bar.update(total=total * rounds, progress=total * (rnd - 1) + event.step)
+            status.update(Text(step_line(rnd, rounds, event, time.monotonic() - self.round_started)))
         elif isinstance(event, RoundDone):
             loss = f"{event.loss:.4f}" if event.loss is not None else "-"
             log.write_line(f"round {event.round}: loss {loss}, baseline {event.baseline_pass:.1%}, "
