@@ -54,6 +54,10 @@ async def test_the_cases_table_keeps_a_hebrew_inputs_first_word(demo_repo) -> No
         assert table.select_id(case.id)
         shown = table.get_cell(case.id, "input").plain
         assert shown.endswith(FIRST[::-1]) and shown.startswith("…")
+        # and the column ends inside the table: the first word is on screen, not beyond its edge
+        columns = list(table.columns.values())
+        right_edge = sum(c.get_render_width(table) for c in columns[:4])
+        assert right_edge <= table.scrollable_content_region.width
 
 
 async def test_the_form_and_the_case_log_show_display_order(demo_repo) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -19,6 +19,7 @@ from repo_store.batches import Batch
 from repo_store.cases import Case
 from tui.screens.fresh import FreshScreen
 from tui.text import cell
+from tui.widgets.case_table import MIN_INPUT, room_for, set_column_width
 from tui.widgets.footer import StrawFooter
 from tui.widgets.title import ScreenTitle
 
@@ -55,6 +56,7 @@ class BatchesScreen(FreshScreen):
         self.free: list[Case] = []
         self.selected: set[str] = set()
         self.bounds = (10, 20)
+        self._fitted_width = 0
 
     def compose(self) -> ComposeResult:
         yield ScreenTitle("Batches")
@@ -87,14 +89,30 @@ class BatchesScreen(FreshScreen):
     def _loaded(self, event: Loaded) -> None:
         self.free, self.bounds = event.free, event.bounds
         self.selected &= {c.id for c in self.free}
+        self.held_count = event.held
+        self._fill()
+        self._status()
+
+    def _fill(self) -> None:
         table = self.query_one(DataTable)
+        width = room_for(table, "input", MIN_INPUT)
+        set_column_width(table, "input", width)
+        row = table.cursor_row
         table.clear()
         for case in self.free:
             table.add_row(self._mark(case.id), cell(case.id, 22), cell(case.created, 20),
                           cell(case.expected, 18),
-                          cell(", ".join(case.tags), 14), cell(case.text, 60), key=case.id)
-        self.held_count = event.held
-        self._status()
+                          cell(", ".join(case.tags), 14), cell(case.text, width), key=case.id)
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
+        self._fitted_width = width
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self.call_after_refresh(self._refit)  # after the table got its new size
+
+    def _refit(self) -> None:
+        if self.free and room_for(self.query_one(DataTable), "input", MIN_INPUT) != self._fitted_width:
+            self._fill()
 
     def _mark(self, case_id: str) -> Text:
         return Text("✓", style="bold green") if case_id in self.selected else Text(" ")
