@@ -16,7 +16,7 @@ from tui.text import cell
 # the input comes right after the expectation: it is what a curator reads first
 COLUMNS = (("id", "id", 20), ("split", "split", 8), ("expected", "expected", 16),
            ("input", "input", 60), ("tags", "tags", 16), ("match", "match", 8))
-MIN_INPUT = 20
+MIN_INPUT = 12  # below this the column may run past the edge (scroll right to read)
 
 
 def room_for(table: DataTable, key: str, minimum: int) -> int:
@@ -29,7 +29,8 @@ def room_for(table: DataTable, key: str, minimum: int) -> int:
             break
         used += column.get_render_width(table)
     padding = 2 * table.cell_padding
-    return max(minimum, table.scrollable_content_region.width - used - padding)
+    visible = table.size.width - table.styles.scrollbar_size_vertical  # a scrollbar may come with rows
+    return max(minimum, visible - used - padding)
 
 
 def set_column_width(table: DataTable, key: str, width: int) -> None:
