@@ -78,7 +78,10 @@ class StrawApp(App[None]):
         self._repo_lock = threading.RLock()
         self.sub_title = str(repo.root)
         self.generation = 0  # repository changes seen so far (see FreshScreen)
-        self.watcher = RepoWatcher(repo, lambda: self.post_message(RepoChanged()))
+        self.watcher = RepoWatcher(repo, self._post_repo_changed)
+
+    def _post_repo_changed(self) -> None:  # from the watcher's thread: post_message is thread-safe
+        self.post_message(RepoChanged())
 
     def on_mount(self) -> None:
         self.watcher.start()

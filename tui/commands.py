@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui.modes import SCREENS_IN_ORDER
@@ -35,11 +36,11 @@ class StrawCommands(Provider):
                 if getattr(binding, "description", "") and binding.show:
                     found.append((f"{title}: {binding.description}", binding.tooltip,
                                   partial(self._run_on, mode, binding.action)))
-        for binding in PullScreen.BINDINGS:
-            if binding.action != "back":
-                found.append((f"Pull request: {binding.description}", binding.tooltip,
-                              partial(self._run_on_pull, binding.action)))
-        found.append(("Help", "Every key on this screen", app.action_help))
+        for pull_binding in PullScreen.BINDINGS:
+            if isinstance(pull_binding, Binding) and pull_binding.action != "back":
+                found.append((f"Pull request: {pull_binding.description}", pull_binding.tooltip,
+                              partial(self._run_on_pull, pull_binding.action)))
+        found.append(("Help", "Every key on this screen", app.action_help))  # type: ignore[attr-defined]
         found.append(("Quit", "Leave straw (asks first while a tune runs)",
                       app.action_quit_app))  # type: ignore[attr-defined]
         return found

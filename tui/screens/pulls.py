@@ -105,7 +105,7 @@ class PullsScreen(FreshScreen):
                 table.move_cursor(row=table.get_row_index(current))
             except Exception:  # noqa: BLE001 - the row is gone
                 pass
-        counts = {}
+        counts: dict[str, int] = {}
         for info in self.infos:
             counts[info.status] = counts.get(info.status, 0) + 1
         summary = (" · ".join(f"{n} {s}" for s, n in counts.items())

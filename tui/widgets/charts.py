@@ -42,7 +42,7 @@ class PassRateChart(PlotextPlot):
         self.y_limits, ticks, self.y_labels = y_axis([v for vs in percents.values() for v in vs])
         plt.ylim(*self.y_limits)
         plt.yticks(ticks, self.y_labels)
-        xs = list(range(1, len(labels) + 1))
+        xs = [float(x) for x in range(1, len(labels) + 1)]
         for name, values in percents.items():
             plt.plot(xs[: len(values)], values, label=name, marker="braille")
         if labels:
