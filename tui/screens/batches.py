@@ -57,6 +57,7 @@ class BatchesScreen(FreshScreen):
         self.selected: set[str] = set()
         self.bounds = (10, 20)
         self._fitted_width = 0
+        self.note: Text | None = None  # the last outcome, kept under the table across reloads
 
     def compose(self) -> ComposeResult:
         yield ScreenTitle("Batches")
@@ -127,11 +128,14 @@ class BatchesScreen(FreshScreen):
             f" · {getattr(self, 'held_count', 0)} already in open batches",
         )
         if extra is not None:
+            self.note = extra
+        if self.note is not None:
             line.append("\n")
-            line.append_text(extra)
+            line.append_text(self.note)
         self.query_one("#batch-status", Static).update(line)
 
     def action_toggle(self) -> None:
+        self.note = None
         table = self.query_one(DataTable)
         if not table.row_count:
             return

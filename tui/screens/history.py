@@ -29,7 +29,8 @@ class HistoryScreen(FreshScreen):
     HELP_TITLE = "History"
     HELP = "main's first-parent log of the baseline and models.lock: merges, the bootstrap, rollbacks."
     BINDINGS = [
-        Binding("enter", "open", "Open", tooltip="The selected merge's cases and report", id="open"),
+        Binding("enter", "open", "Open", tooltip="The selected merge's cases and report", id="open",
+                priority=True),  # before the table's own Enter, so the footer shows it
         Binding("c", "case_log", "Case log", tooltip="One case's history (pick it from a list)",
                 id="case-log"),
         Binding("r", "reload", "Reload", tooltip="Read the log again", id="reload"),

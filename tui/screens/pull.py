@@ -164,9 +164,8 @@ class PullScreen(FreshScreen):
                              f" · approved by {b.approver} on {b.created[:10]}",
                              f" · branch {b.branch}")
         self.query_one("#pr-head", Static).update(head)
-        passed = info.status == "passing"
-        gate = Text.assemble(("gate: ", "bold"), ("✓ " if passed else "✗ ", "green" if passed else "red"),
-                             info.reason)
+        mark = {"passing": ("✓ ", "green"), "merged": ("● ", "blue"), "rejected": ("⊘ ", "dim")}
+        gate = Text.assemble(("gate: ", "bold"), mark.get(info.status, ("✗ ", "red")), info.reason)
         self.query_one("#pr-gate", Static).update(gate)
         self.refresh_bindings()
         diff = diff_text(event.changes) if event.changes is not None else Text(event.diff_error or "")

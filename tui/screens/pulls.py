@@ -32,7 +32,8 @@ class PullsScreen(FreshScreen):
     HELP_TITLE = "Pull requests"
     HELP = "Each batch branch as a pull request. Enter opens one: diff, report, chart, tune, merge."
     BINDINGS = [
-        Binding("enter", "open", "Open", tooltip="Open the selected pull request", id="open"),
+        Binding("enter", "open", "Open", tooltip="Open the selected pull request", id="open",
+                priority=True),  # before the table's own Enter, so the footer shows it
         Binding("r", "reload", "Reload", tooltip="Read the batch branches again", id="reload"),
         Binding("f", "filter_open", "Open only", tooltip="Show only open batches / show all", id="only-open"),
     ]
