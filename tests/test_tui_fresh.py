@@ -134,3 +134,19 @@ async def test_a_batch_created_elsewhere_takes_the_cursor_on_the_list(demo_repo)
         new = batches.create_batch(demo_repo).id  # another terminal
         assert await until(pilot, lambda: table.row_count == 2)
         assert table.coordinate_to_cell_key(table.cursor_coordinate)[0].value == new != old
+
+
+async def test_a_pull_request_rejected_elsewhere_says_so_and_closes(demo_repo, cli) -> None:
+    batch_id = passing_batch(demo_repo)
+    app = make_app(demo_repo.root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(PullScreen(batch_id))
+        await settle(pilot)
+        pr = app.screen
+        result = cli("reject", batch_id, "--reason", "duplicates", repo=demo_repo.root)
+        assert result.exit_code == 0, result.output
+        head = pr.query_one("#pr-head", Static)
+        assert await until(pilot, lambda: "rejected" in plain(head))
+        assert not pr.check_action("merge", ()) and not pr.check_action("tune", ())
+        assert not [n for n in app._notifications if n.severity == "error"]

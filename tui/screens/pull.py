@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Log, ProgressBar, Static, TabbedContent, 
 
 from repo_store import batches, merge, review
 from repo_store.batches import BatchInfo, CaseChange
-from repo_store.errors import StrawError
+from repo_store.errors import NoSuchBatch, StrawError
 from tui.dialogs.confirm import Confirm
 from tui.dialogs.reason import AskText
 from tui.dialogs.text_view import TextView
@@ -79,6 +79,10 @@ class PullScreen(FreshScreen):
         seconds: float
 
     @dataclass
+    class Gone(Message):
+        reason: str
+
+    @dataclass
     class Done(Message):
         what: str
         detail: str
@@ -106,6 +110,7 @@ class PullScreen(FreshScreen):
         super().__init__()
         self.batch_id = batch_id
         self.then = then  # an action asked for in the command palette, run after the first load
+        self.gone = False  # the batch no longer exists (rejected from another terminal)
         self.info: BatchInfo | None = None
         self.cancel = threading.Event()
         self.tuning = False
@@ -146,13 +151,25 @@ class PullScreen(FreshScreen):
         self.mark_fresh()
         started = time.perf_counter()
         with self.app.library() as repo:  # type: ignore[attr-defined]
-            info = batches.batch_info(repo, self.batch_id)
+            try:
+                info = batches.batch_info(repo, self.batch_id)
+            except NoSuchBatch as err:  # rejected or deleted, here or in another terminal
+                self.post_message(self.Gone(str(err)))
+                return
             changes, error = None, None
             try:
                 changes = batches.batch_diff(repo, self.batch_id)
             except StrawError as err:
                 error = str(err)
         self.post_message(self.Loaded(info, changes, error, time.perf_counter() - started))
+
+    @on(Gone)
+    def _gone(self, event: Gone) -> None:
+        self.gone = True
+        self.query_one("#pr-head", Static).update(Text(event.reason, style="yellow"))
+        self.query_one("#pr-gate", Static).update(Text("gate: this pull request is closed (esc: back)",
+                                                       style="dim"))
+        self.refresh_bindings()
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
@@ -211,6 +228,8 @@ class PullScreen(FreshScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Merge shows only while the gate passes; cancel only while a tune runs; a merged or
         rejected batch is closed: nothing to tune, update or reject."""
+        if self.gone and action in ("merge", "tune", "update", "reject", "pr_body"):
+            return False
         if action == "merge":
             return self.info is not None and self.info.status == "passing" and not self.tuning
         if action == "cancel_tune":
