@@ -150,3 +150,17 @@ async def test_a_pull_request_rejected_elsewhere_says_so_and_closes(demo_repo, c
         assert await until(pilot, lambda: "rejected" in plain(head))
         assert not pr.check_action("merge", ()) and not pr.check_action("tune", ())
         assert not [n for n in app._notifications if n.severity == "error"]
+
+
+def test_what_counts_as_a_repository_change(demo_repo) -> None:
+    from repo_store.changes import is_repo_change, watch_roots
+
+    root, git_dir = demo_repo.root.resolve(), demo_repo.git_dir.resolve()
+    assert watch_roots(demo_repo) == [root]  # a plain clone: the git dir is inside the work tree
+    assert is_repo_change(demo_repo, git_dir / "refs" / "heads" / "main")
+    assert is_repo_change(demo_repo, git_dir / "packed-refs")
+    assert is_repo_change(demo_repo, root / "models.lock")
+    assert is_repo_change(demo_repo, root / "cases" / "pending" / "c-1.json")
+    assert not is_repo_change(demo_repo, git_dir / "refs" / "heads" / "main.lock")  # still being written
+    assert not is_repo_change(demo_repo, git_dir / "objects" / "ab" / "cdef")
+    assert not is_repo_change(demo_repo, root / ".straw" / "models" / "x.safetensors")
