@@ -29,7 +29,3 @@ def tui_command(repo_path: str | None = None) -> None:
     code = run_app(make_app(repo_path))
     if code:
         sys.exit(code)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(tui_command)

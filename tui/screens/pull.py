@@ -18,8 +18,9 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Log, ProgressBar, Static, TabbedContent, TabPane
 
-from repo_store import batches, merge, review
-from repo_store.batches import BatchInfo, CaseChange
+from repo_store import batch_status, batches, merge, review
+from repo_store.batch_status import BatchInfo
+from repo_store.batches import CaseChange
 from repo_store.errors import NoSuchBatch, StrawError
 from tui.dialogs.confirm import Confirm
 from tui.dialogs.reason import AskText
@@ -152,7 +153,7 @@ class PullScreen(FreshScreen):
         started = time.perf_counter()
         with self.app.library() as repo:  # type: ignore[attr-defined]
             try:
-                info = batches.batch_info(repo, self.batch_id)
+                info = batch_status.batch_info(repo, self.batch_id)
             except NoSuchBatch as err:  # rejected or deleted, here or in another terminal
                 self.post_message(self.Gone(str(err)))
                 return

@@ -12,8 +12,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from repo_store import batches
-from repo_store.batches import BatchInfo
+from repo_store import batch_status
+from repo_store.batch_status import BatchInfo
 from tui.screens.fresh import FreshScreen
 from tui.text import cell
 from tui.widgets.footer import StrawFooter
@@ -73,7 +73,7 @@ class PullsScreen(FreshScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="pulls-load")
     def _read(self) -> None:
         with self.app.library() as repo:  # type: ignore[attr-defined]
-            infos = batches.list_batches(repo)
+            infos = batch_status.list_batches(repo)
         self.post_message(self.Loaded(infos))
 
     @on(Loaded)
