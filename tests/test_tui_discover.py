@@ -132,3 +132,20 @@ async def test_at_80x24_the_cases_table_keeps_its_input_column(demo_repo) -> Non
         assert table.region.width - before >= 20  # at least 20 columns of the input show
         assert detail.region.y > table.region.y  # the detail went below, not beside
         assert table.row_count > 0
+
+
+async def test_q_with_an_unsaved_form_asks_first(demo_repo) -> None:
+    app = make_app(demo_repo.root)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        form = app.screen
+        await pilot.press(*"a draft q")  # in a text field q is text
+        assert app.screen is form
+        await pilot.press("ctrl+q")  # quits from anywhere
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm) and "not saved" in app.screen.question.plain
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is form and not app._exit

@@ -123,17 +123,24 @@ class StrawApp(App[None]):
         """A repository object of its own, for a long call (a tune) that must not hold the lock."""
         return open_case_repo(self.repo.root)
 
+    def all_screens(self) -> list[Any]:
+        """Every screen on any mode's stack, once."""
+        stacks = [self.screen_stack, *self._screen_stacks.values()]
+        return list({id(s): s for stack in stacks for s in stack}.values())
+
     def running_tunes(self) -> list[Any]:
-        """Pull request screens with a tune in progress, on any screen's stack."""
+        """Pull request screens with a tune in progress."""
         from tui.screens.pull import PullScreen
 
-        stacks = [self.screen_stack, *self._screen_stacks.values()]
-        return list({id(s): s for stack in stacks for s in stack
-                     if isinstance(s, PullScreen) and s.tuning}.values())
+        return [s for s in self.all_screens() if isinstance(s, PullScreen) and s.tuning]
 
     def action_quit_app(self) -> None:
+        """Quit, asking first while a tune runs or a case form holds changes nobody saved."""
+        from tui.dialogs.case_form import CaseForm
+
         tunes = self.running_tunes()
-        if not tunes:
+        drafts = [s for s in self.all_screens() if isinstance(s, CaseForm) and s.changed()]
+        if not tunes and not drafts:
             self.exit()
             return
 
@@ -143,9 +150,13 @@ class StrawApp(App[None]):
                     screen.cancel.set()  # the tune stops at its next step; nothing half-written stays
                 self.exit()
 
-        batches = ", ".join(s.batch_id for s in tunes)
-        self.push_screen(Confirm(f"A tune is running ({batches}). Quit and cancel it? Nothing of it "
-                                 "is kept.", "Quit", "Keep tuning"), answered)
+        why = []
+        if tunes:
+            why.append(f"A tune is running ({', '.join(s.batch_id for s in tunes)}): quitting cancels it "
+                       "and nothing of it is kept.")
+        if drafts:
+            why.append("The case form has changes that are not saved: quitting drops them.")
+        self.push_screen(Confirm("\n".join([*why, "Quit?"]), "Quit", "Stay"), answered)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

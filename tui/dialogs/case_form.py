@@ -299,8 +299,11 @@ class CaseForm(ModalScreen[Case | None]):
         else:
             self.action_discard()
 
+    def changed(self) -> bool:
+        return self._initial is not None and self.draft() != self._initial
+
     def action_discard(self) -> None:
-        if self.draft() == self._initial:
+        if not self.changed():
             self.dismiss(None)
             return
         from tui.dialogs.confirm import Confirm
