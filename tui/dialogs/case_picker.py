@@ -55,7 +55,7 @@ class CasePicker(ModalScreen[str | None]):
         options.clear_options()
         options.add_options(
             Option(Text.assemble(cell(c.id, 20, "bold"), "  ", cell(c.split, 8), "  ", cell(c.expected, 16),
-                                 "  ", cell(c.text, 60)), id=c.id)
+                                 "  ", cell(c.text, 44)), id=c.id)
             for c in found[: self.SHOWN])
         if found:
             options.highlighted = 0
