@@ -164,3 +164,20 @@ def test_what_counts_as_a_repository_change(demo_repo) -> None:
     assert not is_repo_change(demo_repo, git_dir / "refs" / "heads" / "main.lock")  # still being written
     assert not is_repo_change(demo_repo, git_dir / "objects" / "ab" / "cdef")
     assert not is_repo_change(demo_repo, root / ".straw" / "models" / "x.safetensors")
+
+
+def test_a_watcher_that_cannot_watch_says_so(make_case_repo) -> None:
+    import shutil
+    import threading
+
+    from tui.watcher import RepoWatcher
+
+    repo = make_case_repo("doomed")
+    shutil.rmtree(repo.root)  # the folder went away under the app
+    told: list[str] = []
+    done = threading.Event()
+    watcher = RepoWatcher(repo, lambda: None, lambda why: (told.append(why), done.set()))
+    watcher.start()
+    assert done.wait(10)
+    watcher.close()
+    assert "not watching" in told[0] and "press r" in told[0]

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,11 @@ logger = logging.getLogger(__name__)
 
 class RepoChanged(Message):
     """The watcher saw the repository change (posted from its thread)."""
+
+
+@dataclass
+class WatchFailed(Message):
+    why: str
 
 
 class StrawApp(App[None]):
@@ -78,10 +84,17 @@ class StrawApp(App[None]):
         self._repo_lock = threading.RLock()
         self.sub_title = str(repo.root)
         self.generation = 0  # repository changes seen so far (see FreshScreen)
-        self.watcher = RepoWatcher(repo, self._post_repo_changed)
+        self.watcher = RepoWatcher(repo, self._post_repo_changed, self._post_watch_failed)
 
     def _post_repo_changed(self) -> None:  # from the watcher's thread: post_message is thread-safe
         self.post_message(RepoChanged())
+
+    def _post_watch_failed(self, why: str) -> None:
+        self.post_message(WatchFailed(why))
+
+    @on(WatchFailed)
+    def _watch_failed(self, event: WatchFailed) -> None:
+        self.notify(event.why, title="straw", severity="warning", timeout=10)
 
     def on_mount(self) -> None:
         self.watcher.start()

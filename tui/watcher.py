@@ -22,9 +22,11 @@ class RepoWatcher:
     DEBOUNCE_MS = 400  # a commit is a burst of writes: one notice for the burst
     STEP_MS = 50
 
-    def __init__(self, repo: CaseRepo, changed: Callable[[], None]) -> None:
+    def __init__(self, repo: CaseRepo, changed: Callable[[], None],
+                 failed: Callable[[str], None] | None = None) -> None:
         self.repo = repo
         self.changed = changed
+        self.failed = failed  # told once, in words, when watching stops
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="straw-repo-watcher", daemon=True)
 
@@ -45,5 +47,8 @@ class RepoWatcher:
                                   debounce=self.DEBOUNCE_MS, step=self.STEP_MS, stop_event=self.stop,
                                   raise_interrupt=False):
                 self.changed()
-        except Exception:  # noqa: BLE001 - no watching is a lesser evil than no app: reload (r) still works
+        except Exception as err:  # noqa: BLE001 - no watching is a lesser evil than no app: r reloads
             logger.warning("watching %s stopped", self.repo.root, exc_info=True)
+            if self.failed is not None:
+                self.failed(f"not watching {self.repo.root} for changes ({type(err).__name__}: {err}); "
+                            "press r to read it again")
