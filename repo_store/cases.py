@@ -8,6 +8,7 @@ import gc
 import json
 import marshal
 import os
+import stat
 import sys
 import tempfile
 import time
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repo_store import schemas
+from repo_store import jsonio, schemas
 from repo_store.errors import Issue, ValidationFailed
 from repo_store.ids import is_safe_id, unsafe_id_reason
 
@@ -221,16 +222,54 @@ class ParsedCache:
             pass
 
 
+MAX_CASE_BYTES = 8 * 1024 * 1024  # far above any case the schema admits in practice
+
+
+class UnsafeFile(Exception):
+    """A case file refused before reading it; `str()` is the reason."""
+
+
+def read_case_file(path: Path | str, limit: int = MAX_CASE_BYTES) -> bytes:
+    """A case file's bytes, refusing what is not a plain file: a symlink is never followed (it
+    could point at /dev/zero, at a secret, or at another case), and a file over MAX_CASE_BYTES
+    is refused from its size, before a byte of it is read. Raises UnsafeFile or OSError."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        if os.path.islink(path):
+            raise UnsafeFile("is a symbolic link (refused, not followed)") from None
+        raise err
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafeFile("is not a regular file (refused, not read)")
+        if st.st_size > limit:
+            raise UnsafeFile(f"is {st.st_size:,} bytes (at most {limit:,}; refused, not read)")
+        raw = fh.read(limit + 1)
+    if len(raw) > limit:  # grew since the stat
+        raise UnsafeFile(f"is over {limit:,} bytes (refused)")
+    return raw
+
+
+def read_issue(path: Path | str, rel: str, limit: int = MAX_CASE_BYTES,
+               ) -> tuple[bytes | None, list[Issue]]:
+    """read_case_file as (bytes, []) or (None, [the reason as an Issue])."""
+    try:
+        return read_case_file(path, limit), []
+    except UnsafeFile as err:
+        return None, [Issue(rel, "$", str(err))]
+    except OSError as err:
+        return None, [Issue(rel, "$", f"cannot be read: {err.strerror or err}")]
+
+
 def parse(raw: bytes, path: str, split: str,
           cache: ValidCache | None = None) -> tuple[Case | None, list[Issue]]:
+    if len(raw) > MAX_CASE_BYTES:
+        return None, [Issue(path, "$", f"is {len(raw):,} bytes (at most {MAX_CASE_BYTES:,})")]
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return None, [Issue(path, "$", f"not UTF-8 text (byte {err.start})")]
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        return None, [Issue(path, "$", f"malformed JSON: {err.msg} at line {err.lineno} column {err.colno}")]
+        data = jsonio.strict_loads(raw)
+    except jsonio.BadJSON as err:
+        return None, [Issue(path, "$", str(err))]
     key = cache.key(raw) if cache is not None else None
     if key is not None and key in cache.known:  # type: ignore[union-attr]
         issues = _name_issues(data, path)
@@ -253,17 +292,20 @@ def load_worktree(root: Path, splits: tuple[str, ...] = SPLITS) -> CaseSet:
         if not folder.is_dir():
             continue
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            if not entry.name.endswith(".json") or not entry.is_file():
+            if not entry.name.endswith(".json") or entry.is_dir(follow_symlinks=False):
                 continue
             rel = f"{CASES_DIR}/{split}/{entry.name}"
-            st = entry.stat()
+            st = entry.stat(follow_symlinks=False)
             stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-            data = parsed.get(rel, stamp)
+            data = parsed.get(rel, stamp) if stat.S_ISREG(st.st_mode) else None
             if data is not None:
                 result.cases.append(Case(data, split))
                 continue
-            with open(entry.path, "rb") as fh:
-                case, issues = parse(fh.read(), rel, split, valid)
+            raw, issues = read_issue(entry.path, rel)
+            if raw is None:
+                result.issues += issues
+                continue
+            case, issues = parse(raw, rel, split, valid)
             result.issues += issues
             if case:
                 result.cases.append(case)
@@ -314,12 +356,19 @@ def load_ref(repo: Repo, ref: str, splits: tuple[str, ...] = SPLITS,
     result = CaseSet()
     from repo_store import gitio  # GitPython only when reading a ref
 
-    files = gitio.ls_tree(repo, ref, CASES_DIR)
+    files = gitio.ls_tree_long(repo, ref, CASES_DIR)
     wanted = []
     for path in sorted(files):
         parts = path.split("/")
         if len(parts) == 3 and parts[1] in splits and parts[2].endswith(".json"):
-            wanted.append((path, parts[1], files[path]))
+            mode, sha, size = files[path]
+            if mode == "120000":
+                result.issues.append(Issue(path, "$", "is a symbolic link (refused, not followed)"))
+            elif size > MAX_CASE_BYTES:
+                result.issues.append(Issue(path, "$", f"is {size:,} bytes (at most "
+                                                      f"{MAX_CASE_BYTES:,}; refused, not read)"))
+            elif mode.startswith("100"):
+                wanted.append((path, parts[1], sha))
     cache = BlobCache(cache_root) if cache_root is not None else None
     known = {sha: cache.get(sha) for _, _, sha in wanted} if cache else {}
     raw = gitio.read_blobs(repo, list(dict.fromkeys(sha for _, _, sha in wanted if known.get(sha) is None)))

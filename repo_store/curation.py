@@ -114,8 +114,10 @@ def get_case(repo: CaseRepo, case_id: str) -> Case:
         raise UsageError(unsafe_id_reason(case_id))
     for split in cases.SPLITS:
         path = repo.root / cases.case_path(split, case_id)
-        if path.exists():
-            case, issues = cases.parse(path.read_bytes(), cases.case_path(split, case_id), split)
+        if path.exists() or path.is_symlink():
+            raw, issues = cases.read_issue(path, cases.case_path(split, case_id))
+            if raw is not None:
+                case, issues = cases.parse(raw, cases.case_path(split, case_id), split)
             if issues:
                 raise ValidationFailed(issues)
             assert case is not None

@@ -146,6 +146,22 @@ def ls_tree(repo: git.Repo, ref: str, path: str) -> dict[str, str]:
     return files
 
 
+def ls_tree_long(repo: git.Repo, ref: str, path: str) -> dict[str, tuple[str, str, int]]:
+    """{file path: (mode, blob id, size in bytes)} under `path` at `ref`: what a reader must
+    know before it reads a blob (a symlink is mode 120000; a 200 MB blob is refused unread)."""
+    try:
+        out = repo.git.ls_tree("-r", "-z", "-l", "--full-tree", ref, "--", path)
+    except GitCommandError as err:
+        raise _fail(err) from None
+    files: dict[str, tuple[str, str, int]] = {}
+    for entry in out.split("\0"):
+        if entry:
+            meta, name = entry.split("\t", 1)
+            mode, _, sha, size = meta.split()
+            files[name] = (mode, sha, int(size) if size.isdigit() else 0)
+    return files
+
+
 def read_blob(repo: git.Repo, sha: str) -> bytes:
     # GitPython keeps one `git cat-file --batch` process alive for these reads.
     return repo.git.get_object_data(sha)[3]

@@ -12,6 +12,7 @@ import sys
 import click
 
 from repo_store.errors import StrawError
+from repo_store.safe_text import printable
 
 # command name → "module:attribute"; the order is the order of `straw --help`
 COMMANDS = {
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="straw", standalone_mode=False)
     except StrawError as err:
-        click.echo(f"straw: {err}", err=True)
+        click.echo(f"straw: {printable(str(err))}", err=True)
         sys.exit(err.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("straw: interrupted; nothing was written", err=True)

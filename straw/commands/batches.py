@@ -64,7 +64,7 @@ def show_command(batch_id: str, repo_path: str | None) -> None:
     repo = open_repo(repo_path)
     info = batches.batch_info(repo, batch_id)
     b = info.batch
-    click.echo(f"batch {b.id}: {b.title}\n  branch   {b.branch}\n  approver {b.approver}\n"
+    click.echo(f"batch {b.id}: {one_line(b.title, 200)}\n  branch   {b.branch}\n  approver {b.approver}\n"
                f"  created  {b.created}\n  cases    {len(b.cases)}\n  status   {info.status}: {info.reason}")
     if info.report:
         r = info.report
@@ -74,7 +74,7 @@ def show_command(batch_id: str, repo_path: str | None) -> None:
                    f"{len(r.get('rounds', []))} rounds")
         for case in sorted(r["cases"], key=lambda c: c["pass"])[:20]:
             if not case["pass"]:
-                click.echo(f"    FAIL {case['id']} ({case['split']}): expected "
+                click.echo(f"    FAIL {one_line(case['id'])} ({one_line(case['split'])}): expected "
                            f"{one_line(case['expected'], 25)}, got {one_line(case['predicted'], 25)}")
 
 
