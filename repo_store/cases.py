@@ -398,7 +398,10 @@ def check_new(data: dict[str, Any], split: str) -> bytes:
     issues = case_issues(data, path)
     if issues:
         raise ValidationFailed(issues)
-    return serialize(data)
+    try:
+        return serialize(data)
+    except UnicodeEncodeError:  # a lone surrogate (bytes that were not UTF-8, smuggled as str)
+        raise ValidationFailed([Issue(path, "$", "holds text that is not valid UTF-8")]) from None
 
 
 def atomic_write(path: Path, content: bytes, durable: bool = True) -> None:

@@ -12,6 +12,7 @@ from repo_store.cases import Case
 from repo_store.errors import Issue, NoSuchCase, StrawError, UsageError, ValidationFailed
 from repo_store.ids import is_safe_id, new_case_id, now_iso, unsafe_id_reason
 from repo_store.repo import MAIN, CaseRepo
+from repo_store.safe_text import printable
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ def new_case_data(repo: CaseRepo, *, input: str | list[dict[str, str]], expected
 
 
 def _short(text: str, width: int = 60) -> str:
-    line = " ".join(str(text).split())
+    """A commit subject's excerpt: controls escaped (git refuses NUL; terminals obey ESC)."""
+    line = " ".join(printable(str(text), keep_lines=False).split())
     return line if len(line) <= width else line[: width - 1] + "…"
 
 

@@ -16,6 +16,7 @@ from repo_store import curation
 from repo_store.cases import FIELD_ORDER, Case
 from repo_store.errors import Issue, UsageError, ValidationFailed
 from repo_store.repo import CaseRepo
+from repo_store.safe_text import printable
 
 CSV_COLUMNS = ["id", "split", "input", "input_json", "expected", "expected_json", "match",
                "tags_json", "source", "created", "author", "notes", "meta_json"]
@@ -136,7 +137,8 @@ def import_file(repo: CaseRepo, path: Path) -> list[Case]:
 
 
 def export_jsonl(cases: Iterable[Case]) -> str:
-    return "".join(json.dumps({**c.data, "split": c.split}, ensure_ascii=False) + "\n"
+    # printable(): C1 controls as \u0080-\u009f (json leaves them raw), the same JSON value
+    return "".join(printable(json.dumps({**c.data, "split": c.split}, ensure_ascii=False)) + "\n"
                    for c in cases)
 
 

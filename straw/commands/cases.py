@@ -16,6 +16,20 @@ from straw.commands.common import echo_json, one_line, open_repo, repo_option
 MATCH_RULES = click.Choice(["exact", "label", "contains", "regex", "json", "one_of"])
 
 
+def _utf8(ctx: click.Context, param: click.Parameter, value: object) -> object:
+    """Refuse an argument that is not UTF-8 (Python hands such bytes over as lone surrogates,
+    which no file can hold): exit 2 naming the option, instead of a crash while writing."""
+    for item in value if isinstance(value, tuple) else (value,):
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as err:
+                bad = ord(item[err.start])
+                byte = f" (byte 0x{bad - 0xDC00:02x})" if 0xDC80 <= bad <= 0xDCFF else ""
+                raise UsageError(f"{param.opts[0]}: not valid UTF-8 text{byte}") from None
+    return value
+
+
 def _expected_value(match: str, expected: str) -> object:
     if match == "one_of":
         try:
@@ -45,12 +59,14 @@ def init_command(directory: str, demo: bool) -> None:
 
 
 @click.command("add")
-@click.option("--input", "input_text", required=True, help="The input text.")
-@click.option("--expected", required=True, help="Expected output (one_of: a|b|c or a JSON list).")
-@click.option("--match", type=MATCH_RULES, default="label", show_default=True)
-@click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
-@click.option("--notes", default=None)
-@click.option("--source", default=None, help="Who reported it, ticket.")
+@click.option("--input", "input_text", required=True, callback=_utf8, help="The input text.")
+@click.option("--expected", required=True, callback=_utf8,
+              help="Expected output (one_of: a|b|c or a JSON list).")
+@click.option("--match", type=MATCH_RULES, default="label", show_default=True,
+              help="How a prediction is compared with --expected (regex: a pattern it must match).")
+@click.option("--tag", "tags", multiple=True, callback=_utf8, help="Tag (repeatable).")
+@click.option("--notes", default=None, callback=_utf8, help="Free text for reviewers.")
+@click.option("--source", default=None, callback=_utf8, help="Who reported it, ticket.")
 @repo_option
 def add_command(input_text: str, expected: str, match: str, tags: tuple[str, ...],
                 notes: str | None, source: str | None, repo_path: str | None) -> None:
@@ -63,11 +79,11 @@ def add_command(input_text: str, expected: str, match: str, tags: tuple[str, ...
 
 @click.command("edit")
 @click.argument("case_id")
-@click.option("--input", "input_text", default=None)
-@click.option("--expected", default=None)
-@click.option("--match", type=MATCH_RULES, default=None)
-@click.option("--tag", "tags", multiple=True, help="Replace the tags (repeatable).")
-@click.option("--notes", default=None)
+@click.option("--input", "input_text", default=None, callback=_utf8, help="New input text.")
+@click.option("--expected", default=None, callback=_utf8, help="New expected output.")
+@click.option("--match", type=MATCH_RULES, default=None, help="New match rule.")
+@click.option("--tag", "tags", multiple=True, callback=_utf8, help="Replace the tags (repeatable).")
+@click.option("--notes", default=None, callback=_utf8, help="New notes.")
 @repo_option
 def edit_command(case_id: str, input_text: str | None, expected: str | None, match: str | None,
                  tags: tuple[str, ...], notes: str | None, repo_path: str | None) -> None:
@@ -151,7 +167,8 @@ SPLIT = click.Choice(["all", "baseline", "pending"])
 @click.command("list")
 @click.option("--split", type=SPLIT, default="all", show_default=True)
 @click.option("--tag", multiple=True, help="Only cases with this tag (repeatable: all of them).")
-@click.option("--search", "-s", default=None, help="Text the input or expected output contains.")
+@click.option("--search", "-s", default=None, callback=_utf8,
+              help="Text the input or expected output contains.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of cases.")
 @repo_option
 def list_command(split: str, tag: tuple[str, ...], search: str | None, as_json: bool,

@@ -1,0 +1,168 @@
+"""Bad input, built as an attacker would with plain files and plain git: one hostile committed file
+is one validation error for that file (exit 1 from validate) while the rest of the repository
+still lists, exports and diffs; nothing is followed, nothing huge is read, nothing reaches the
+terminal raw."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import git, straw_executable
+
+from repo_store import cases as case_files
+from repo_store import curation
+from repo_store.errors import ValidationFailed
+
+CASE = {"match": "label", "created": "2026-01-01T00:00:00Z", "author": "mallory"}
+
+
+def _raw_case(case_id: str, body: str) -> str:
+    """A case file's text with `body` spliced in as raw JSON (what json.dumps would never write)."""
+    head = json.dumps({"id": case_id, **CASE})[:-1]
+    return f"{head}, {body}}}"
+
+
+HOSTILE = {
+    "surrogate": (_raw_case("surrogate", '"input": "\\ud800 x", "expected": "a"'), "lone surrogate"),
+    "bigint": (_raw_case("bigint", '"input": "b", "expected": "a", "meta": {"n": ' + "9" * 5000 + "}"),
+               "5,000 digits"),
+    "deep": (_raw_case("deep", '"input": "c", "expected": "a", "meta": {"n": '
+                       + "[" * 100_000 + "]" * 100_000 + "}"), "nested more than"),
+    "nan": (_raw_case("nan", '"input": "d", "expected": "a", "meta": {"n": NaN}'), "NaN"),
+    "dupkey": (_raw_case("dupkey", '"input": "e", "expected": "a", "expected": "b"'),
+               "duplicate key 'expected'"),
+}
+
+
+def _commit_raw(root: Path, files: dict[str, str | bytes], branch: str | None = None) -> None:
+    """Write files and commit them past the hooks, as someone with push access could."""
+    if branch:
+        git(root, "switch", "-q", branch)
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-verify", "-m", "hostile files")
+    if branch:
+        git(root, "switch", "-q", "main")
+
+
+def test_each_hostile_json_file_is_one_error_and_the_rest_still_works(demo_repo, cli) -> None:
+    root = demo_repo.root
+    total = len(demo_repo.load().cases)
+    _commit_raw(root, {f"cases/pending/{name}.json": text for name, (text, _) in HOSTILE.items()})
+    validated = cli("validate", repo=root)
+    assert validated.exit_code == 1, validated.output
+    for name, (_, reason) in HOSTILE.items():
+        lines = [line for line in validated.stdout.splitlines() if f"cases/pending/{name}.json" in line]
+        assert len(lines) == 1 and reason in lines[0], (name, validated.stdout)
+    assert "internal error" not in validated.output
+    listed = cli("list", "--json", repo=root)
+    assert listed.exit_code == 0 and len(json.loads(listed.stdout)) == total
+    for fmt in ("csv", "jsonl"):
+        exported = cli("export", "--format", fmt, repo=root)
+        assert exported.exit_code == 0 and exported.stdout.count("\n") >= total
+        assert exported.stderr.count("skipped") == len(HOSTILE)
+
+
+def test_hostile_files_on_a_batch_branch_still_diff(demo_repo, cli) -> None:
+    root = demo_repo.root
+    created = cli("batch", "create", "--json", repo=root)
+    assert created.exit_code == 0, created.output
+    batch = json.loads(created.stdout)
+    _commit_raw(root, {f"cases/baseline/{name}.json": text for name, (text, _) in HOSTILE.items()},
+                branch=batch["branch"])
+    diff = cli("batch", "diff", batch["id"], repo=root)
+    assert diff.exit_code == 0, diff.output
+    assert f"{len(batch['cases']) + len(HOSTILE)} added" in diff.stderr
+    assert diff.stdout.count("unreadable case file") == len(HOSTILE)
+    loaded = demo_repo.load_ref(batch["branch"])  # the committed tree: each one an issue
+    assert {i.path.rsplit("/", 1)[-1] for i in loaded.issues} == {f"{n}.json" for n in HOSTILE}
+
+
+def test_symlinked_case_files_are_refused_not_followed(demo_repo, cli, straw_bin) -> None:
+    root = demo_repo.root
+    target = next((root / "cases/baseline").iterdir())
+    pending = root / "cases/pending"
+    (pending / "zero.json").symlink_to("/dev/zero")
+    (pending / "alias.json").symlink_to(os.path.relpath(target, pending))
+    os.mkfifo(pending / "fifo.json")  # reading a FIFO would block forever
+    listed = straw_bin("list", cwd=root, timeout=60)  # following /dev/zero would never end
+    assert listed.returncode == 0
+    for name in ("zero", "alias"):
+        assert f"cases/pending/{name}.json::$: is a symbolic link (refused, not followed)" in listed.stderr
+    assert "cases/pending/fifo.json::$: is not a regular file" in listed.stderr
+    validated = cli("validate", repo=root)
+    assert validated.exit_code == 1 and validated.stdout.count("symbolic link") == 2
+    shown = cli("show", "zero", repo=root)
+    assert shown.exit_code == 1 and "symbolic link" in shown.stderr
+
+
+def test_committed_symlink_is_refused_when_read_from_a_ref(demo_repo) -> None:
+    root = demo_repo.root
+    (root / "cases/pending/zero.json").symlink_to("/dev/zero")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-verify", "-m", "symlink")
+    loaded = demo_repo.load_ref("main")
+    assert [str(i) for i in loaded.issues] == [
+        "cases/pending/zero.json::$: is a symbolic link (refused, not followed)"]
+
+
+def test_a_huge_case_file_is_refused_before_it_is_read(demo_repo, cli) -> None:
+    root = demo_repo.root
+    huge = root / "cases/pending/huge.json"
+    with open(huge, "wb") as fh:  # 200 MB, sparse: costs no disk, would cost 200 MB of memory
+        fh.truncate(200 * 1024 * 1024)
+    validated = cli("validate", repo=root)
+    assert validated.exit_code == 1
+    (line,) = [x for x in validated.stdout.splitlines() if "huge.json" in x]
+    assert "209,715,200 bytes" in line and "refused, not read" in line
+    assert case_files.MAX_CASE_BYTES < 200 * 1024 * 1024
+    listed = cli("list", repo=root)
+    assert listed.exit_code == 0 and "huge.json" in listed.stderr
+
+
+@pytest.mark.parametrize("value", ["\x1b]0;owned\x07", "\x1b[2J", "\x9b31m", "\x07\x00"])
+def test_terminal_escapes_never_reach_the_terminal_raw(demo_repo, cli, value) -> None:
+    root = demo_repo.root
+    added = cli("add", "--input", f"hello {value} world", "--expected", "card_arrival",
+                "--tag", f"t{value}", repo=root)
+    assert added.exit_code == 0, added.output
+    case_id = added.stdout.strip()
+    git(root, "commit", "-q", "--allow-empty", "--no-verify", "-m",
+        f"subject {value} here".replace("\x00", ""))  # git itself refuses NUL in a message
+    outputs = {
+        "list": cli("list", repo=root),
+        "list --json": cli("list", "--json", repo=root),
+        "show": cli("show", case_id, repo=root),
+        "log CASE": cli("log", case_id, repo=root),
+        "export jsonl": cli("export", repo=root),
+    }
+    controls = [ch for ch in value if ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F]
+    for name, result in outputs.items():
+        assert result.exit_code == 0, (name, result.output)
+        assert not any(ch in result.output for ch in controls), name
+    assert "\\u001b" in outputs["list"].stdout or "\\u009b" in outputs["list"].stdout \
+        or "\\u0007" in outputs["list"].stdout
+    json.loads(outputs["list --json"].stdout)  # escaped, still valid JSON
+
+
+def test_add_with_bytes_that_are_not_utf8_is_a_usage_error(case_repo, straw_bin) -> None:
+    for args, option in ((["--input", b"\xff".decode("utf-8", "surrogateescape"), "--expected", "x"],
+                          "--input"),
+                         (["--input", "ok", "--expected", "x", "--tag", "\udcfe"], "--tag")):
+        result = subprocess.run([straw_executable(), "add", *args], cwd=case_repo.root,
+                                capture_output=True, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.decode().strip().startswith(f"straw: {option}: not valid UTF-8 text")
+    assert not list((case_repo.root / "cases/pending").glob("*.json"))
+
+
+def test_store_refuses_text_that_cannot_be_written(case_repo) -> None:
+    with pytest.raises(ValidationFailed, match="not valid UTF-8"):
+        curation.add_case(case_repo, input="a \udcff b", expected="x")
