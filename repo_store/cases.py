@@ -94,9 +94,16 @@ def serialize(data: dict[str, Any]) -> bytes:
 
 
 def _name_issues(data: dict[str, Any], path: str) -> list[Issue]:
+    """What the schema cannot say: the file name must be the id, a regex rule must compile."""
     stem = path.rsplit("/", 1)[-1].removesuffix(".json")  # not Path(): 10,000 of them add up
     if data["id"] != stem:
         return [Issue(path, "$.id", f"id {data['id']!r} differs from the file name {stem!r}")]
+    if data["match"] == "regex":
+        from repo_store.matching import pattern_issue
+
+        reason = pattern_issue(data["expected"])
+        if reason:
+            return [Issue(path, "$.expected", reason)]
     return []
 
 
@@ -108,13 +115,16 @@ def case_issues(data: Any, path: str) -> list[Issue]:
     return issues
 
 
+CHECKS_VERSION = b"2"  # bump when _name_issues checks more: caches of checked files start over
+
+
 @functools.cache
 def schema_tag() -> str:
     """A digest of the case schema: caches of checked cases are kept per schema version."""
     import hashlib
 
     schema = schemas.schema_dir() / "case.schema.json"
-    return hashlib.blake2b(schema.read_bytes(), digest_size=8).hexdigest()
+    return hashlib.blake2b(schema.read_bytes() + CHECKS_VERSION, digest_size=8).hexdigest()
 
 
 class ValidCache:

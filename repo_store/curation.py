@@ -4,6 +4,7 @@ schema before it touches disk, written atomically, and committed under the repos
 from __future__ import annotations
 
 import copy
+import difflib
 import logging
 from typing import Any
 
@@ -109,6 +110,25 @@ def add_case(repo: CaseRepo, **fields: Any) -> Case:
     data = new_case_data(repo, **fields)
     (case,) = add_cases(repo, [data], f"Add pending case {data['id']}: {_short(str(data['input']))}")
     return case
+
+
+def known_labels(repo: CaseRepo) -> list[str]:
+    """Every label a `label` case expects, sorted: what a classifier has been taught so far."""
+    return sorted({str(c.expected).strip() for c in repo.load().cases if c.match == "label"})
+
+
+def label_warning(repo: CaseRepo, label: str, match: str) -> str | None:
+    """A warning when a label case expects a label no other case uses (a typo, most likely);
+    None when the label is known, the rule is not `label`, or no labels exist yet."""
+    if match != "label":
+        return None
+    known = known_labels(repo)
+    if not known or label.strip() in known:
+        return None
+    close = difflib.get_close_matches(label.strip(), known, n=3)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    shown = ", ".join(known[:30]) + (f" (+{len(known) - 30} more)" if len(known) > 30 else "")
+    return f"label {label.strip()!r} is new: no other case expects it; {hint}known labels: {shown}"
 
 
 def get_case(repo: CaseRepo, case_id: str) -> Case:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,51 @@ def test_add_with_bytes_that_are_not_utf8_is_a_usage_error(case_repo, straw_bin)
 def test_store_refuses_text_that_cannot_be_written(case_repo) -> None:
     with pytest.raises(ValidationFailed, match="not valid UTF-8"):
         curation.add_case(case_repo, input="a \udcff b", expected="x")
+
+
+# --- regex match rules ---------------------------------------------------------------------------
+
+def test_invalid_regex_is_refused_at_add_edit_import_and_validate(demo_repo, cli, tmp_path) -> None:
+    root = demo_repo.root
+    added = cli("add", "--input", "x", "--expected", "(unclosed", "--match", "regex", repo=root)
+    assert added.exit_code == 2
+    assert added.stderr.strip() == ("straw: --expected: not a valid regular expression: "
+                                    "missing ) at position 9")
+    good = cli("add", "--input", "order 12", "--expected", r"^order \d+$", "--match", "regex", repo=root)
+    assert good.exit_code == 0, good.output
+    case_id = good.stdout.strip()
+    edited = cli("edit", case_id, "--expected", "[a-", repo=root)
+    assert edited.exit_code == 2 and "not a valid regular expression" in edited.stderr
+    with pytest.raises(ValidationFailed, match=r"\$\.expected: not a valid regular expression"):
+        curation.edit_case(demo_repo, case_id, {"expected": "a{2,1}"})
+    assert json.loads(cli("show", case_id, repo=root).stdout)["expected"] == r"^order \d+$"
+    lines = tmp_path / "in.jsonl"
+    lines.write_text(json.dumps({"input": "a", "expected": "ok", "match": "regex"}) + "\n"
+                     + json.dumps({"input": "b", "expected": "(?<", "match": "regex"}) + "\n")
+    imported = cli("import", str(lines), repo=root)
+    assert imported.exit_code == 1
+    assert f"{lines}:2::$.expected: not a valid regular expression" in imported.stderr
+    _commit_raw(root, {"cases/pending/bad-re.json": json.dumps(
+        {"id": "bad-re", "input": "z", "expected": "*", **{**CASE, "match": "regex"}})})
+    validated = cli("validate", repo=root)
+    assert validated.exit_code == 1
+    assert validated.stdout.startswith("cases/pending/bad-re.json::$.expected: not a valid regular")
+
+
+def test_a_backtracking_regex_cannot_hang_matching() -> None:
+    from repo_store import matching
+
+    started = time.monotonic()
+    assert matching.passes("regex", "^(a|aa)+$", "a" * 60 + "b") is False  # 2^60 paths on `re`
+    assert time.monotonic() - started < matching.MATCH_TIMEOUT_S + 2
+    assert matching.passes("regex", r"^order \d+$", "order 12") is True
+    assert matching.passes("regex", "(", "(") is False  # never raises
+
+
+def test_an_unknown_label_warns_naming_the_known_ones(demo_repo, cli) -> None:
+    added = cli("add", "--input", "my card never came", "--expected", "bilLing_", repo=demo_repo.root)
+    assert added.exit_code == 0
+    assert "label 'bilLing_' is new" in added.stderr and "did you mean billing" in added.stderr
+    assert "known labels: " in added.stderr
+    known = cli("add", "--input", "card still not here", "--expected", "billing", repo=demo_repo.root)
+    assert known.exit_code == 0 and "warning" not in known.stderr

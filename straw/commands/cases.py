@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from repo_store import cases as case_files
-from repo_store import curation
+from repo_store import curation, matching
 from repo_store.errors import UsageError
 from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
@@ -28,6 +28,13 @@ def _utf8(ctx: click.Context, param: click.Parameter, value: object) -> object:
                 byte = f" (byte 0x{bad - 0xDC00:02x})" if 0xDC80 <= bad <= 0xDCFF else ""
                 raise UsageError(f"{param.opts[0]}: not valid UTF-8 text{byte}") from None
     return value
+
+
+def _check_pattern(match: str | None, expected: str | None) -> None:
+    if match == "regex" and expected is not None:
+        reason = matching.pattern_issue(expected)
+        if reason:
+            raise UsageError(f"--expected: {reason}")
 
 
 def _expected_value(match: str, expected: str) -> object:
@@ -72,8 +79,12 @@ def add_command(input_text: str, expected: str, match: str, tags: tuple[str, ...
                 notes: str | None, source: str | None, repo_path: str | None) -> None:
     """Add a pending case; prints its id."""
     repo = open_repo(repo_path)
+    _check_pattern(match, expected)
+    warning = curation.label_warning(repo, expected, match)
     case = curation.add_case(repo, input=input_text, expected=_expected_value(match, expected),
                              match=match, tags=list(tags), notes=notes, source=source)
+    if warning:
+        click.echo(f"straw: warning: {warning}", err=True)
     click.echo(case.id)
 
 
@@ -95,6 +106,8 @@ def edit_command(case_id: str, input_text: str | None, expected: str | None, mat
         changes["input"] = input_text
     if match is not None:
         changes["match"] = match
+    if expected is not None or match is not None:
+        _check_pattern(match or case.match, expected if expected is not None else case.expected)
     if expected is not None:
         changes["expected"] = _expected_value(match or case.match, expected)
     if tags:
