@@ -426,10 +426,23 @@ def atomic_write(path: Path, content: bytes, durable: bool = True) -> None:
         raise KeyboardInterrupt
 
 
+@functools.cache
+def _umask() -> int:
+    """The process umask (read once: setting it back and forth is not thread-safe later)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write_and_rename(path: Path, content: bytes, durable: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # an existing file keeps its mode; a new one gets what open() would give (0644 usually)
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode)  # mkstemp makes 0600: an exported file others cannot read
         with os.fdopen(fd, "wb") as fh:
             fh.write(content)
             if durable:

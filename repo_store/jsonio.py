@@ -90,10 +90,10 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
-def strict_loads(raw: bytes) -> Any:
+def strict_loads(raw: bytes | str) -> Any:
     """Parse a JSON document straw did not write. Raises BadJSON with a one-line reason."""
     try:
-        text = raw.decode("utf-8")
+        text = raw if isinstance(raw, str) else raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise BadJSON(f"not UTF-8 text (byte {err.start})") from None
     try:

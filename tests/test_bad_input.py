@@ -215,3 +215,58 @@ def test_an_unknown_label_warns_naming_the_known_ones(demo_repo, cli) -> None:
     assert "known labels: " in added.stderr
     known = cli("add", "--input", "card still not here", "--expected", "billing", repo=demo_repo.root)
     assert known.exit_code == 0 and "warning" not in known.stderr
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+def test_csv_duplicate_header_and_extra_fields_name_the_line(case_repo, cli, tmp_path) -> None:
+    dup = tmp_path / "dup.csv"
+    dup.write_text("input,expected,expected\nhello,a,b\n")
+    result = cli("import", str(dup), repo=case_repo.root)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"straw: {dup}:1::$: column 'expected' appears more than once "
+                                     f"in the header")
+    extra = tmp_path / "extra.csv"
+    extra.write_text('input,expected\nfine,a\n"two\nlines",b\nhello,a,surprise\n')
+    result = cli("import", str(extra), repo=case_repo.root)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"straw: {extra}:5::$: 3 fields, the header has 2"
+    assert not list((case_repo.root / "cases/pending").glob("*.json"))  # nothing half imported
+
+
+def test_csv_round_trip_keeps_crlf_in_a_field_and_guards_formulas(case_repo, cli, tmp_path) -> None:
+    texts = ["line one\r\nline two", "=HYPERLINK(\"http://x.invalid\")", "+1+1", "-5 degrees",
+             "@SUM(A1)", "'=already quoted", "''", "'plain apostrophe", "\ttab first"]
+    for i, text in enumerate(texts):
+        curation.add_case(case_repo, input=text, expected=f"label{i}", notes=text)
+    out = tmp_path / "out.csv"
+    assert cli("export", "--format", "csv", "-o", str(out), repo=case_repo.root).exit_code == 0
+    import csv
+
+    with open(out, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:  # what a spreadsheet would see: no cell starts a formula
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+    assert {r["input"] for r in rows} >= {"'=HYPERLINK(\"http://x.invalid\")", "'-5 degrees",
+                                          "''=already quoted", "'''", "'plain apostrophe"}
+    other = cli("init", str(tmp_path / "other"))
+    assert other.exit_code == 0
+    assert cli("import", str(out), repo=tmp_path / "other").exit_code == 0
+    back = {c["id"]: c for c in json.loads(cli("list", "--json", repo=tmp_path / "other").stdout)}
+    mine = {c["id"]: c for c in json.loads(cli("list", "--json", repo=case_repo.root).stdout)}
+    assert back == mine
+    assert sorted(c["input"] for c in back.values()) == sorted(texts)
+
+
+def test_files_written_with_o_get_normal_permissions(demo_repo, cli, tmp_path) -> None:
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "cases.jsonl"
+        assert cli("export", "-o", str(out), repo=demo_repo.root).exit_code == 0
+        assert oct(out.stat().st_mode & 0o777) == "0o644"
+        out.chmod(0o640)  # a file that exists keeps the mode its owner gave it
+        assert cli("export", "-o", str(out), repo=demo_repo.root).exit_code == 0
+        assert oct(out.stat().st_mode & 0o777) == "0o640"
+    finally:
+        os.umask(old)
