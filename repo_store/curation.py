@@ -54,8 +54,17 @@ def _conflicts(repo: CaseRepo, new: list[Case], replacing: set[str] = frozenset(
     return checks.InputIndex(repo.root).conflicts(new, replacing)
 
 
+UNFINISHED = "refs/straw/unfinished-write"  # a commit of new cases not yet in the work tree
+
+
 def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> list[Case]:
-    """Validate every record, then write them all as pending cases in one commit — or nothing."""
+    """Validate every record, then commit them all as pending cases in one commit — or nothing.
+
+    The commit is written with plumbing first (one `git fast-import`, no file in the work tree,
+    no argv limit), main is moved with a compare-and-swap `update-ref`, and only then does git
+    check the files out. A process killed before the ref moves leaves nothing but unreferenced
+    objects; one killed after it leaves UNFINISHED, which the next write (or `straw` command)
+    finishes and says so: never a half-written set of untracked case files."""
     repo.require_on_main()
     new: list[Case] = []
     issues: list[Issue] = []
@@ -68,28 +77,77 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> li
     if issues:
         raise ValidationFailed(issues)
     with repo.write_lock():
+        note = finish_interrupted_write(repo)
+        if note:
+            logger.warning(note)
         issues = _conflicts(repo, new)
         if issues:
             raise ValidationFailed(issues)
-        written: list[str] = []
+        for case in new:
+            for split in cases.SPLITS:
+                other = repo.root / cases.case_path(split, case.id)
+                if other.exists() or other.is_symlink():
+                    raise ValidationFailed([Issue(case.path, "$.id", f"duplicate id {case.id!r}: "
+                                                  f"also {cases.case_path(split, case.id)}")])
         head = gitcli.head_commit(repo.root)
         try:
-            for case in new:
-                target = repo.root / case.path
-                if target.exists() or (repo.root / cases.case_path("baseline", case.id)).exists():
-                    raise ValidationFailed([Issue(case.path, "$.id", f"duplicate id {case.id!r}")])
-                written.append(case.path)  # first: a Ctrl-C raised as the write ends takes it back
-                cases.atomic_write(target, cases.serialize(case.data))
-            _commit(repo, written, message)
-        except BaseException:
-            if gitcli.head_commit(repo.root) != head:
-                raise  # the commit landed: every case is in; nothing to take back
-            # Ctrl-C or a failure before the commit: take back every file this call wrote.
-            for path in written:
-                (repo.root / path).unlink(missing_ok=True)
-            gitcli.unstage(repo.root, written)
-            raise
+            commit = gitcli.fast_import(repo.root, UNFINISHED, head,
+                                       {c.path: cases.serialize(c.data) for c in new}, message)
+        except OSError as err:  # ENOSPC, EROFS, EACCES while feeding git
+            raise StrawError(f"cannot write to {repo.git_dir}: {err.strerror or err}; "
+                             f"nothing was written") from None
+        with locking.deferred_interrupt() as interrupted:
+            gitcli.git(repo.root, "update-ref", "-m", f"straw: {message[:60]}",
+                       f"refs/heads/{MAIN}", commit, head or "0" * 40)
+            try:
+                _check_out(repo, head, commit)
+            except StrawError as err:
+                raise StrawError(f"cases committed as {commit[:8]} on {MAIN}, but the work tree was "
+                                 f"not updated ({err}); the next straw command finishes it") from None
+        if interrupted:
+            logger.warning("interrupt arrived while committing; the commit was already complete")
     return new
+
+
+def _check_out(repo: CaseRepo, old: str | None, new: str) -> None:
+    """Bring the index and work tree from `old` to `new` (a two-tree merge: other staged or
+    local edits survive), then drop the UNFINISHED marker."""
+    if old:
+        gitcli.git(repo.root, "read-tree", "-m", "-u", old, new)
+    else:
+        gitcli.git(repo.root, "read-tree", "-u", "--reset", new)
+    gitcli.git(repo.root, "update-ref", "-d", UNFINISHED)
+
+
+def finish_interrupted_write(repo: CaseRepo) -> str | None:
+    """Finish a write of new cases that was killed after main moved (see add_cases), or drop the
+    marker of one killed before. Returns what was done, for the user, or None."""
+    marker = repo.git_dir / UNFINISHED
+    if not marker.is_file() and not gitcli.rev(repo.root, UNFINISHED):
+        return None  # the common case costs one stat; the rev-parse covers packed refs
+    with repo.write_lock():
+        commit = gitcli.rev(repo.root, UNFINISHED)
+        if commit is None:
+            return None
+        if gitcli.rev(repo.root, f"refs/heads/{MAIN}") != commit:
+            gitcli.git(repo.root, "update-ref", "-d", UNFINISHED)  # main never moved: nothing landed
+            return None
+        parent = gitcli.rev(repo.root, f"{commit}^")
+        lock = repo.git_dir / "index.lock"
+        stale = lock.exists()
+        if stale:  # left by the killed checkout: straw holds the write lock and the marker is ours
+            lock.unlink()
+        added = [p for p in gitcli.git(repo.root, "diff-tree", "-r", "-z", "--name-only",
+                                       "--no-renames", "--diff-filter=A", f"{parent}", commit
+                                       ).split("\0") if p] if parent else []
+        indexed = set(gitcli.git(repo.root, "ls-files", "-z", "--", cases.CASES_DIR).split("\0"))
+        for path in added:  # partial files of the killed checkout: every path is a new, unique id
+            if path not in indexed:
+                (repo.root / path).unlink(missing_ok=True)
+        _check_out(repo, parent, commit)
+        return (f"finished an interrupted write of {len(added)} case file(s): commit {commit[:8]} "
+                f"was on {MAIN} but not in the work tree" + ("; removed its stale .git/index.lock"
+                                                             if stale else ""))
 
 
 def _commit(repo: CaseRepo, paths: list[str], message: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from repo_store.errors import GitError, NotARepository, UsageError
@@ -84,3 +85,36 @@ def head_commit(root: Path) -> str | None:
 def unstage(root: Path, paths: list[str]) -> None:
     if paths:
         git(root, "reset", "-q", "--", *paths)
+
+
+def fast_import(root: Path, ref: str, parent: str | None, files: Mapping[str, bytes],
+                message: str) -> str:
+    """Commit `files` ({path: content}, mode 100644) on top of `parent` as `ref`, with one
+    `git fast-import` that writes one pack: 50,000 new case files in seconds, where one loose
+    object per file through gitdb took minutes. Paths travel in the stream, never in argv (no
+    ARG_MAX). Nothing outside `ref` changes: the caller moves the branch. Returns the commit."""
+    def ident(kind: str) -> bytes:
+        proc = subprocess.run(["git", "var", f"GIT_{kind}_IDENT"], cwd=root, capture_output=True)
+        if proc.returncode:
+            raise UsageError("git identity unknown: set `git config user.name` and `user.email`")
+        return proc.stdout.strip()
+
+    body = message.encode("utf-8")
+    parts = [b"feature done\n"]
+    for mark, content in enumerate(files.values(), 1):
+        parts.append(b"blob\nmark :%d\ndata %d\n%s\n" % (mark, len(content), content))
+    parts.append(b"commit %s\nauthor %s\ncommitter %s\ndata %d\n%s\n"
+                 % (ref.encode(), ident("AUTHOR"), ident("COMMITTER"), len(body), body))
+    if parent:
+        parts.append(b"from %s\n" % parent.encode())
+    for mark, path in enumerate(files, 1):
+        parts.append(b'M 100644 :%d "%s"\n' % (mark, path.encode("utf-8").replace(b"\\", b"\\\\")
+                                                .replace(b'"', b'\\"')))
+    parts.append(b"\ndone\n")
+    proc = subprocess.run(["git", "fast-import", "--quiet", "--force"], cwd=root,
+                          input=b"".join(parts), capture_output=True)
+    if proc.returncode:
+        detail = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise GitError(f"git fast-import: {detail[0] if detail else 'failed'}")
+    out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", ref], cwd=root, capture_output=True)
+    return out.stdout.decode().strip()

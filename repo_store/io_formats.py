@@ -153,10 +153,15 @@ def import_file(repo: CaseRepo, path: Path) -> list[Case]:
     records = read_records(path)
     datas: list[dict[str, Any]] = []
     issues: list[Issue] = []
+    lines: dict[str, str] = {}  # case id → the line it came from
     for where, record in records:
         try:
             data = to_case_data(repo, record, where)
             case_files.check_new(data, "pending")
+            if data["id"] in lines:
+                raise ValidationFailed([Issue(where, "$.id", f"duplicate id {data['id']!r}: also "
+                                                             f"{lines[data['id']]}")])
+            lines[data["id"]] = where
             datas.append(data)
         except ValidationFailed as err:
             # name the line of the file being imported, not the case file it would have become
@@ -165,7 +170,12 @@ def import_file(repo: CaseRepo, path: Path) -> list[Case]:
         raise ValidationFailed(issues)
     if not datas:
         raise UsageError(f"{path}: no records")
-    return curation.add_cases(repo, datas, f"Import {len(datas)} pending cases from {path.name}")
+    try:
+        return curation.add_cases(repo, datas, f"Import {len(datas)} pending cases from {path.name}")
+    except ValidationFailed as err:  # against the repository's cases: name the line and the file
+        by_path = {case_files.case_path("pending", d["id"]): lines[d["id"]] for d in datas}
+        raise ValidationFailed([Issue(by_path.get(i.path, i.path), i.pointer, i.message)
+                                for i in err.issues]) from None
 
 
 def export_jsonl(cases: Iterable[Case]) -> str:

@@ -192,10 +192,10 @@ def list_command(split: str, tag: tuple[str, ...], search: str | None, as_json: 
         echo_json([{"split": c.split, **c.data} for c in found])
         return
     if found:
-        click.echo(f"{'ID':<22} {'SPLIT':<8} {'EXPECTED':<18} {'TAGS':<20} INPUT")
+        click.echo(f"{'ID':<27} {'SPLIT':<8} {'EXPECTED':<18} {'TAGS':<20} INPUT")
     for c in found:
         tags = one_line(",".join(c.tags), 40)
-        click.echo(f"{one_line(c.id, 100):<22} {c.split:<8} {one_line(c.expected, 18):<18} {tags:<20} "
+        click.echo(f"{one_line(c.id, 100):<27} {c.split:<8} {one_line(c.expected, 18):<18} {tags:<20} "
                    f"{one_line(c.text, 60)}")
     click.echo(f"{len(found)} cases", err=True)
 
