@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from conftest import git, straw_executable
+from conftest import commit_count, git, straw_executable
 
 from repo_store import cases as case_files
 from repo_store import curation
@@ -270,3 +271,86 @@ def test_files_written_with_o_get_normal_permissions(demo_repo, cli, tmp_path) -
         assert oct(out.stat().st_mode & 0o777) == "0o640"
     finally:
         os.umask(old)
+
+
+# --- imports: size, ids, interruption, disk full -------------------------------------------------
+
+def _lines(path: Path, count: int, prefix: str) -> Path:
+    path.write_text("".join(json.dumps({"input": f"{prefix} question {i}", "expected": "benign"}) + "\n"
+                            for i in range(count)))
+    return path
+
+
+@pytest.mark.slow
+def test_import_of_50000_lines(case_repo, cli, tmp_path) -> None:
+    source = _lines(tmp_path / "big.jsonl", 50_000, "bulk")
+    result = cli("import", str(source), repo=case_repo.root)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"imported 50000 pending cases from {source}"
+    assert len(case_repo.load_ref("main").cases) == 50_000
+    assert git(case_repo.root, "status", "--porcelain", "--untracked-files=all").stdout == ""
+
+
+def test_ids_do_not_collide_and_a_collision_names_both(case_repo, cli, tmp_path) -> None:
+    from repo_store.ids import new_case_id
+
+    ids = {new_case_id() for _ in range(100_000)}
+    assert len(ids) == 100_000 and all(len(i) == 27 for i in ids)
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text(json.dumps({"id": "same", "input": "a", "expected": "x"}) + "\n"
+                     + json.dumps({"id": "other", "input": "b", "expected": "x"}) + "\n"
+                     + json.dumps({"id": "same", "input": "c", "expected": "x"}) + "\n")
+    result = cli("import", str(twice), repo=case_repo.root)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"straw: {twice}:3::$.id: duplicate id 'same': also {twice}:1"
+    once = tmp_path / "once.jsonl"
+    once.write_text(json.dumps({"id": "same", "input": "a", "expected": "x"}) + "\n")
+    assert cli("import", str(once), repo=case_repo.root).exit_code == 0
+    again = tmp_path / "again.jsonl"
+    again.write_text("\n" + json.dumps({"id": "same", "input": "new text", "expected": "x"}) + "\n")
+    result = cli("import", str(again), repo=case_repo.root)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"straw: {again}:2::$.id: duplicate id: also "
+                                     f"cases/pending/same.json")
+
+
+def _wait_for(condition, proc: subprocess.Popen, limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    while not condition() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
+@pytest.mark.parametrize("when", ["early", "commit-written", "main-moved", "late"])
+def test_sigkill_during_import_leaves_no_untracked_files_nor_index_lock(demo_repo, tmp_path,
+                                                                        when) -> None:
+    root = demo_repo.root
+    source = _lines(tmp_path / "killed.jsonl", 3000, f"killed {when}")
+    before = commit_count(root)
+    main_before = git(root, "rev-parse", "main").stdout
+    marker = root / ".git" / curation.UNFINISHED
+    proc = subprocess.Popen([straw_executable(), "import", str(source), "--repo", str(root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    if when == "early":
+        time.sleep(0.3)
+    elif when == "commit-written":  # fast-import done, main not moved yet
+        _wait_for(marker.exists, proc)
+    elif when == "main-moved":  # main moved, git busy checking 3000 files out
+        _wait_for(lambda: (root / ".git/refs/heads/main").read_text() != main_before, proc)
+    else:
+        time.sleep(2.5)
+    os.killpg(proc.pid, signal.SIGKILL)  # straw and the git it runs, at once
+    proc.communicate(timeout=60)
+    after = commit_count(root)
+    assert after in (before, before + 1)
+    unfinished = marker.exists() and after == before + 1
+    listed = subprocess.run([straw_executable(), "list", "--repo", str(root)], capture_output=True,
+                            text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert ("finished an interrupted write of 3000 case file(s)" in listed.stderr) == unfinished
+    assert not marker.exists() and not (root / ".git/index.lock").exists()
+    assert git(root, "status", "--porcelain", "--untracked-files=all").stdout == ""
+    pending = {c.id for c in demo_repo.load().split("pending")}
+    committed = {c.id for c in demo_repo.load_ref("main").split("pending")}
+    assert pending == committed  # the work tree is main
+    assert len(committed) - len(demo_repo.load_ref("main~1" if after > before else "main")
+                                .split("pending")) in (0, 3000)

@@ -23,7 +23,13 @@ def repo_option(func: F) -> F:
 
 
 def open_repo(repo_path: str | None) -> CaseRepo:
-    return open_case_repo(repo_path)
+    repo = open_case_repo(repo_path)
+    from repo_store.curation import finish_interrupted_write
+
+    note = finish_interrupted_write(repo)  # one stat unless a killed write left its marker
+    if note:
+        click.echo(f"straw: {note}", err=True)
+    return repo
 
 
 def echo_json(value: Any) -> None:
