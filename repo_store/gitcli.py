@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -111,10 +112,21 @@ def fast_import(root: Path, ref: str, parent: str | None, files: Mapping[str, by
         parts.append(b'M 100644 :%d "%s"\n' % (mark, path.encode("utf-8").replace(b"\\", b"\\\\")
                                                 .replace(b'"', b'\\"')))
     parts.append(b"\ndone\n")
+    started = time.time() - 1
     proc = subprocess.run(["git", "fast-import", "--quiet", "--force"], cwd=root,
                           input=b"".join(parts), capture_output=True)
     if proc.returncode:
-        detail = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise GitError(f"git fast-import: {detail[0] if detail else 'failed'}")
+        # a failed fast-import leaves its partial pack and a crash report: on a full disk they
+        # are what fills it, so they go (only ones made since this run started)
+        git_dir = Path(git(root, "rev-parse", "--absolute-git-dir"))
+        for path in [*git_dir.glob("objects/pack/tmp_pack_*"), *git_dir.glob("fast_import_crash_*")]:
+            try:
+                if path.stat().st_mtime >= started:
+                    path.unlink()
+            except OSError:
+                pass
+        detail = [line.removeprefix("fatal: ") for line in
+                  proc.stderr.decode(errors="replace").strip().splitlines()]
+        raise GitError(f"git fast-import: {detail[0] if detail else 'failed'}; nothing was written")
     out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", ref], cwd=root, capture_output=True)
     return out.stdout.decode().strip()

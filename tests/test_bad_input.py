@@ -354,3 +354,35 @@ def test_sigkill_during_import_leaves_no_untracked_files_nor_index_lock(demo_rep
     assert pending == committed  # the work tree is main
     assert len(committed) - len(demo_repo.load_ref("main~1" if after > before else "main")
                                 .split("pending")) in (0, 3000)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB tmpfs (needs root and mount; skipped where neither is allowed)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_disk_full_during_import_is_a_clear_message_and_writes_nothing(small_disk, cli, tmp_path) -> None:
+    root = small_disk / "repo"
+    assert cli("init", str(root)).exit_code == 0
+    source = tmp_path / "full.jsonl"
+    source.write_text("".join(json.dumps({"input": os.urandom(1000).hex(), "expected": "x"}) + "\n"
+                              for _ in range(3000)))  # 6 MB of text that does not compress
+    free_before = os.statvfs(small_disk).f_bavail
+    result = cli("import", str(source), repo=root)
+    assert result.exit_code == 1
+    line = result.stderr.strip()
+    assert line.startswith("straw: git fast-import:") and "Out of diskspace" in line
+    assert line.endswith("nothing was written")
+    assert commit_count(root) == 1
+    assert git(root, "status", "--porcelain", "--untracked-files=all").stdout == ""
+    assert os.statvfs(small_disk).f_bavail >= free_before - 8  # the partial pack is gone
+    assert not list((root / ".git").glob("fast_import_crash_*"))
+    added = cli("add", "--input", "still works", "--expected", "x", repo=root)
+    assert added.exit_code == 0, added.output
