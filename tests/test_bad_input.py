@@ -386,3 +386,51 @@ def test_disk_full_during_import_is_a_clear_message_and_writes_nothing(small_dis
     assert not list((root / ".git").glob("fast_import_crash_*"))
     added = cli("add", "--input", "still works", "--expected", "x", repo=root)
     assert added.exit_code == 0, added.output
+
+
+@pytest.fixture
+def read_only_repo(demo_repo, tmp_path):
+    """The demo repository seen through a read-only bind mount (root ignores file modes; a
+    read-only mount stops root too). Skipped where mounting is not allowed."""
+    view = tmp_path / "read-only"
+    view.mkdir()
+    if subprocess.run(["mount", "--bind", str(demo_repo.root), str(view)], capture_output=True).returncode:
+        pytest.skip("cannot bind-mount here")
+    try:
+        if subprocess.run(["mount", "-o", "remount,ro,bind", str(view)], capture_output=True).returncode:
+            pytest.skip("cannot remount read-only here")
+        yield view
+    finally:
+        subprocess.run(["umount", "-l", str(view)], capture_output=True)
+
+
+def test_a_read_only_repository_reads_and_refuses_writes_with_a_message(read_only_repo, cli,
+                                                                       tmp_path) -> None:
+    root = read_only_repo
+    case_id = next((root / "cases/pending").iterdir()).name.removesuffix(".json")
+    source = _lines(tmp_path / "one.jsonl", 1, "read-only")
+    for args in (["add", "--input", "hi", "--expected", "benign"], ["edit", case_id, "--notes", "n"],
+                 ["rm", case_id], ["import", str(source)], ["batch", "create", "--all"]):
+        result = cli(*args, repo=root)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.strip().endswith("(Read-only file system); changing the repository "
+                                              "needs write access to it"), args
+    for args in (["list"], ["validate"], ["export"], ["show", case_id]):
+        assert cli(*args, repo=root).exit_code == 0, args
+    exported = cli("export", "-o", str(root / "out.jsonl"), repo=root)
+    assert exported.exit_code == 1 and "Read-only file system" in exported.stderr
+    assert "internal error" not in exported.stderr
+
+
+def test_config_nan_and_a_directory_for_straw_toml(case_repo, cli) -> None:
+    config = case_repo.root / "straw.toml"
+    config.write_text("[gate]\nbaseline_threshold = nan\n")
+    result = cli("validate", repo=case_repo.root)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == ("straw: straw.toml::$.gate.baseline_threshold: nan is not a "
+                                     "number straw can compare")
+    config.unlink()
+    config.mkdir()
+    result = cli("list", repo=case_repo.root)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"straw: {config}: cannot be read (Is a directory)"
