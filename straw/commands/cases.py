@@ -10,7 +10,9 @@ import click
 
 from repo_store import cases as case_files
 from repo_store import curation, matching
-from repo_store.errors import UsageError
+from repo_store.errors import Issue, StrawError, UsageError, ValidationFailed
+from repo_store.repo import CaseRepo
+from repo_store.safe_text import printable
 from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
 MATCH_RULES = click.Choice(["exact", "label", "contains", "regex", "json", "one_of"])
@@ -114,19 +116,49 @@ def edit_command(case_id: str, input_text: str | None, expected: str | None, mat
         changes["tags"] = list(tags)
     if notes is not None:
         changes["notes"] = notes
-    if not changes:
-        edited = click.edit(json.dumps(case.data, indent=2, ensure_ascii=False), extension=".json")
-        if edited is None:
+    if changes:
+        updated = curation.edit_case(repo, case_id, changes)
+    else:
+        updated = _edit_in_editor(repo, case)
+        if updated is None:
             click.echo("no change")
             return
-        try:
-            changes = json.loads(edited)
-        except json.JSONDecodeError as err:
-            draft = Path(repo.git_dir) / f"straw-draft-{case_id}.json"
-            draft.write_text(edited, encoding="utf-8")
-            raise UsageError(f"{case.path}: malformed JSON ({err.msg}); draft kept at {draft}") from None
-    updated = curation.edit_case(repo, case_id, changes)
     click.echo(f"edited {updated.path}")
+
+
+EDITOR_ROUNDS = 10  # an editor that saves the same fault again and again must not loop forever
+
+
+def _edit_in_editor(repo: CaseRepo, case: case_files.Case) -> case_files.Case | None:
+    """Open the case in $EDITOR; when the edit fails validation, open it again with the error on
+    top in `#` lines (as `git commit` shows its message), so nothing typed is lost. Quitting
+    without saving after an error keeps the draft in the git directory and says where."""
+    text = json.dumps(case.data, indent=2, ensure_ascii=False) + "\n"
+    error = None
+    for _ in range(EDITOR_ROUNDS):
+        shown = text if error is None else (
+            f"# straw: {error}\n# Fix the case below and save; lines starting with # are ignored.\n"
+            f"# Quit without saving to give up (your draft is kept).\n{text}")
+        edited = click.edit(shown, extension=".json", require_save=True)
+        if edited is None:  # closed without saving
+            if error is None:
+                return None
+            break
+        text = "".join(line for line in edited.splitlines(keepends=True) if not line.startswith("#"))
+        if not text.strip():
+            return None  # emptied: given up, as with `git commit`
+        try:
+            changes = json.loads(text)
+            if not isinstance(changes, dict):
+                raise UsageError("the edited case must be a JSON object")
+            return curation.edit_case(repo, case.id, changes)
+        except json.JSONDecodeError as err:
+            error = f"malformed JSON: {err.msg} at line {err.lineno} column {err.colno}"
+        except StrawError as err:
+            error = printable(str(err), keep_lines=False)
+    draft = Path(repo.git_dir) / f"straw-draft-{case.id}.json"
+    draft.write_text(text, encoding="utf-8")
+    raise ValidationFailed([Issue(case.path, "$", f"{error}; your edit is kept at {draft}")])
 
 
 @click.command("rm")
