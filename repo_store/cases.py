@@ -366,27 +366,29 @@ def load_ref(repo: Repo, ref: str, splits: tuple[str, ...] = SPLITS,
     result = CaseSet()
     from repo_store import gitio  # GitPython only when reading a ref
 
-    files = gitio.ls_tree_long(repo, ref, CASES_DIR)
+    files = gitio.ls_tree_modes(repo, ref, CASES_DIR)
     wanted = []
     for path in sorted(files):
         parts = path.split("/")
         if len(parts) == 3 and parts[1] in splits and parts[2].endswith(".json"):
-            mode, sha, size = files[path]
+            mode, sha = files[path]
             if mode == "120000":
                 result.issues.append(Issue(path, "$", "is a symbolic link (refused, not followed)"))
-            elif size > MAX_CASE_BYTES:
-                result.issues.append(Issue(path, "$", f"is {size:,} bytes (at most "
-                                                      f"{MAX_CASE_BYTES:,}; refused, not read)"))
             elif mode.startswith("100"):
                 wanted.append((path, parts[1], sha))
     cache = BlobCache(cache_root) if cache_root is not None else None
     known = {sha: cache.get(sha) for _, _, sha in wanted} if cache else {}
-    raw = gitio.read_blobs(repo, list(dict.fromkeys(sha for _, _, sha in wanted if known.get(sha) is None)))
+    unknown = list(dict.fromkeys(sha for _, _, sha in wanted if known.get(sha) is None))
+    sizes = gitio.object_sizes(repo, unknown)
+    raw = gitio.read_blobs(repo, [sha for sha in unknown if sizes.get(sha, 0) <= MAX_CASE_BYTES])
     for path, split, sha in wanted:
         data = known.get(sha)
         if data is not None:  # valid content; the name is checked per path (a copy may be misnamed)
             issues = _name_issues(data, path)
             case = None if issues else Case(data, split)
+        elif sha not in raw:
+            case, issues = None, [Issue(path, "$", f"is {sizes[sha]:,} bytes (at most "
+                                                   f"{MAX_CASE_BYTES:,}; refused, not read)")]
         else:
             case, issues = parse(raw[sha], path, split)
             if case and cache:

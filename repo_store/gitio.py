@@ -146,20 +146,33 @@ def ls_tree(repo: git.Repo, ref: str, path: str) -> dict[str, str]:
     return files
 
 
-def ls_tree_long(repo: git.Repo, ref: str, path: str) -> dict[str, tuple[str, str, int]]:
-    """{file path: (mode, blob id, size in bytes)} under `path` at `ref`: what a reader must
-    know before it reads a blob (a symlink is mode 120000; a 200 MB blob is refused unread)."""
+def ls_tree_modes(repo: git.Repo, ref: str, path: str) -> dict[str, tuple[str, str]]:
+    """{file path: (mode, blob id)} under `path` at `ref`: what a reader must know before it
+    reads a blob (a symlink is mode 120000). Sizes: object_sizes, for the blobs it will read."""
     try:
-        out = repo.git.ls_tree("-r", "-z", "-l", "--full-tree", ref, "--", path)
+        out = repo.git.ls_tree("-r", "-z", "--full-tree", ref, "--", path)
     except GitCommandError as err:
         raise _fail(err) from None
-    files: dict[str, tuple[str, str, int]] = {}
+    files: dict[str, tuple[str, str]] = {}
     for entry in out.split("\0"):
         if entry:
             meta, name = entry.split("\t", 1)
-            mode, _, sha, size = meta.split()
-            files[name] = (mode, sha, int(size) if size.isdigit() else 0)
+            mode, _, sha = meta.split()
+            files[name] = (mode, sha)
     return files
+
+
+def object_sizes(repo: git.Repo, shas: list[str]) -> dict[str, int]:
+    """Sizes of objects by id, in one `git cat-file --batch-check` (a 200 MB blob is refused
+    from its size, never read); -1 for an id that names nothing."""
+    if not shas:
+        return {}
+    import subprocess
+
+    proc = subprocess.run(["git", "cat-file", "--batch-check=%(objectsize)"], cwd=repo.git_dir,
+                          input="\n".join(shas).encode() + b"\n", capture_output=True)
+    lines = proc.stdout.decode().split("\n")
+    return {sha: int(line) if line.isdigit() else -1 for sha, line in zip(shas, lines, strict=False)}
 
 
 def read_blob(repo: git.Repo, sha: str) -> bytes:

@@ -105,14 +105,19 @@ def test_symlinked_case_files_are_refused_not_followed(demo_repo, cli, straw_bin
     assert shown.exit_code == 1 and "symbolic link" in shown.stderr
 
 
-def test_committed_symlink_is_refused_when_read_from_a_ref(demo_repo) -> None:
+def test_committed_symlink_and_huge_blob_are_refused_when_read_from_a_ref(demo_repo) -> None:
     root = demo_repo.root
     (root / "cases/pending/zero.json").symlink_to("/dev/zero")
+    size = case_files.MAX_CASE_BYTES + 1
+    (root / "cases/pending/huge.json").write_bytes(b" " * size)
     git(root, "add", "-A")
-    git(root, "commit", "-q", "--no-verify", "-m", "symlink")
+    git(root, "commit", "-q", "--no-verify", "-m", "symlink and a huge file")
     loaded = demo_repo.load_ref("main")
-    assert [str(i) for i in loaded.issues] == [
+    assert sorted(str(i) for i in loaded.issues) == [
+        f"cases/pending/huge.json::$: is {size:,} bytes (at most {case_files.MAX_CASE_BYTES:,}; "
+        f"refused, not read)",
         "cases/pending/zero.json::$: is a symbolic link (refused, not followed)"]
+    assert len(loaded.cases) == len(demo_repo.load_ref("main~1").cases)
 
 
 def test_a_huge_case_file_is_refused_before_it_is_read(demo_repo, cli) -> None:
