@@ -439,3 +439,21 @@ def test_config_nan_and_a_directory_for_straw_toml(case_repo, cli) -> None:
     result = cli("list", repo=case_repo.root)
     assert result.exit_code == 2
     assert result.stderr.strip() == f"straw: {config}: cannot be read (Is a directory)"
+
+
+def test_terminal_escapes_are_escaped_in_batch_show_diff_and_pr_body(demo_repo, cli) -> None:
+    root = demo_repo.root
+    added = cli("add", "--input", "clear \x1b[2J title \x1b]0;x\x07 c1 \x9b1m", "--expected", "benign",
+                "--tag", "t\x1b[31m", repo=root)
+    case_id = added.stdout.strip()
+    created = cli("batch", "create", "--cases", case_id, "--allow-small", "--json",
+                  "--title", "t \x1b[2J", repo=root)
+    assert created.exit_code == 0, created.output
+    batch_id = json.loads(created.stdout)["id"]
+    for args in (["batch", "show", batch_id], ["batch", "diff", batch_id], ["batch", "pr-body", batch_id],
+                 ["batch", "list"], ["log", case_id]):
+        result = cli(*args, repo=root)
+        assert result.exit_code == 0, (args, result.output)
+        raw = [ch for ch in result.output if (ord(ch) < 32 and ch not in "\n\t") or 0x7F <= ord(ch) <= 0x9F]
+        assert raw == [], args
+    assert "\\u001b[2J" in cli("batch", "diff", batch_id, repo=root).stdout

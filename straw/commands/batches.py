@@ -9,6 +9,7 @@ from dataclasses import asdict
 import click
 
 from repo_store import batches, gate, merge, review
+from repo_store.safe_text import printable
 from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
 
@@ -127,7 +128,7 @@ def push_command(batch_id: str, remote: str, repo_path: str | None) -> None:
 @repo_option
 def pr_body_command(batch_id: str, repo_path: str | None) -> None:
     """Print a Markdown pull-request description for any forge."""
-    click.echo(review.pr_body(open_repo(repo_path), batch_id), nl=False)
+    click.echo(printable(review.pr_body(open_repo(repo_path), batch_id)), nl=False)
 
 
 @click.command("gate")
