@@ -58,10 +58,10 @@ def cross_issues(cases: list[Case]) -> list[Issue]:
 
 
 class InputIndex:
-    """{normalised input: (id, path, expected as JSON)} for every case file in the work tree, kept
-    in cache_dir() keyed by each file's (mtime, size): `straw add` checks a new case against
-    10,000 others by stat-ing files instead of parsing them. Files that changed are re-read; a
-    file that does not parse is left to `straw validate`."""
+    """{path: [mtime, size, normalised input, id, expected as JSON, match]} for every case file
+    in the work tree, kept in cache_dir() keyed by each file's (mtime, size): `straw add` checks
+    a new case against 10,000 others by stat-ing files instead of parsing them. Files that
+    changed are re-read; a file that does not parse is left to `straw validate`."""
 
     def __init__(self, root: Path) -> None:
         self.path = cache_dir(root) / f"input-index-{MARSHAL_TAG}.marshal"
@@ -78,7 +78,7 @@ class InputIndex:
                 rel = f"{CASES_DIR}/{split}/{entry.name}"
                 st = entry.stat(follow_symlinks=False)
                 old = self.entries.get(rel)
-                if old and old[0] == st.st_mtime_ns and old[1] == st.st_size:
+                if old and len(old) == 6 and old[0] == st.st_mtime_ns and old[1] == st.st_size:
                     fresh[rel] = old
                     continue
                 changed = True
@@ -86,7 +86,7 @@ class InputIndex:
                     data = jsonio.strict_loads(read_case_file(entry.path))
                     case = Case(data, split)
                     fresh[rel] = [st.st_mtime_ns, st.st_size, normalise(case), case.id,
-                                  json.dumps(case.expected, sort_keys=True)]
+                                  json.dumps(case.expected, sort_keys=True), str(case.match)]
                 except (ValueError, KeyError, TypeError, AttributeError, OSError, UnsafeFile):
                     continue
         changed = changed or len(fresh) != len(self.entries)  # files removed
@@ -97,11 +97,16 @@ class InputIndex:
             except (OSError, ValueError):
                 pass
 
+    def labels(self) -> set[str]:
+        """Every label a `label` case expects (from the index: no case file is read)."""
+        return {str(json.loads(entry[4])).strip() for entry in self.entries.values()
+                if entry[5] == "label"}
+
     def conflicts(self, new: list[Case], replacing: set[str] = frozenset()) -> list[Issue]:
         """Issues each new case has against the indexed ones (and against each other)."""
         by_key: dict[str, tuple[str, str]] = {}
         ids: dict[str, str] = {}
-        for rel, (_, _, key, case_id, expected) in self.entries.items():
+        for rel, (_, _, key, case_id, expected, _) in self.entries.items():
             if case_id in replacing:
                 continue
             by_key.setdefault(key, (case_id, expected))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import difflib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from repo_store import cases, checks, gitcli, locking
@@ -49,15 +50,22 @@ def _short(text: str, width: int = 60) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def _conflicts(repo: CaseRepo, new: list[Case], replacing: set[str] = frozenset()) -> list[Issue]:
-    """Cross-case issues that the new cases introduce against the existing ones."""
-    return checks.InputIndex(repo.root).conflicts(new, replacing)
+def _conflicts(repo: CaseRepo, new: list[Case], replacing: set[str] = frozenset(),
+               warn: Callable[[str], None] | None = None) -> list[Issue]:
+    """Cross-case issues that the new cases introduce against the existing ones; with `warn`,
+    also a warning for each label no other case uses."""
+    index = checks.InputIndex(repo.root)
+    if warn is not None:
+        for warning in label_warnings(new, index.labels()):
+            warn(warning)
+    return index.conflicts(new, replacing)
 
 
 UNFINISHED = "refs/straw/unfinished-write"  # a commit of new cases not yet in the work tree
 
 
-def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> list[Case]:
+def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str,
+              warn: Callable[[str], None] | None = None) -> list[Case]:
     """Validate every record, then commit them all as pending cases in one commit — or nothing.
 
     The commit is written with plumbing first (one `git fast-import`, no file in the work tree,
@@ -80,7 +88,7 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> li
         note = finish_interrupted_write(repo)
         if note:
             logger.warning(note)
-        issues = _conflicts(repo, new)
+        issues = _conflicts(repo, new, warn=warn)
         if issues:
             raise ValidationFailed(issues)
         for case in new:
@@ -106,6 +114,10 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> li
                                  f"not updated ({err}); the next straw command finishes it") from None
         if interrupted:
             logger.warning("interrupt arrived while committing; the commit was already complete")
+        try:  # each fast-import writes a pack: let git repack once they add up, as commit does
+            gitcli.git(repo.root, "gc", "--auto", "--quiet")
+        except StrawError:
+            pass  # housekeeping only
     return new
 
 
@@ -164,29 +176,27 @@ def _commit(repo: CaseRepo, paths: list[str], message: str) -> None:
         logger.warning("interrupt arrived while committing; the commit was already complete")
 
 
-def add_case(repo: CaseRepo, **fields: Any) -> Case:
+def add_case(repo: CaseRepo, warn: Callable[[str], None] | None = None, **fields: Any) -> Case:
     data = new_case_data(repo, **fields)
-    (case,) = add_cases(repo, [data], f"Add pending case {data['id']}: {_short(str(data['input']))}")
+    (case,) = add_cases(repo, [data], f"Add pending case {data['id']}: {_short(str(data['input']))}",
+                        warn=warn)
     return case
 
 
-def known_labels(repo: CaseRepo) -> list[str]:
-    """Every label a `label` case expects, sorted: what a classifier has been taught so far."""
-    return sorted({str(c.expected).strip() for c in repo.load().cases if c.match == "label"})
-
-
-def label_warning(repo: CaseRepo, label: str, match: str) -> str | None:
-    """A warning when a label case expects a label no other case uses (a typo, most likely);
-    None when the label is known, the rule is not `label`, or no labels exist yet."""
-    if match != "label":
-        return None
-    known = known_labels(repo)
-    if not known or label.strip() in known:
-        return None
-    close = difflib.get_close_matches(label.strip(), known, n=3)
-    hint = f"did you mean {', '.join(close)}? " if close else ""
-    shown = ", ".join(known[:30]) + (f" (+{len(known) - 30} more)" if len(known) > 30 else "")
-    return f"label {label.strip()!r} is new: no other case expects it; {hint}known labels: {shown}"
+def label_warnings(new: list[Case], labels: set[str]) -> list[str]:
+    """A warning per new `label` case whose label no other case expects (a typo, most likely),
+    naming the known labels; none when no labels exist yet."""
+    known = sorted(labels)
+    warnings = []
+    for case in new:
+        label = str(case.expected).strip()
+        if case.match != "label" or not known or label in labels:
+            continue
+        close = difflib.get_close_matches(label, known, n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        shown = ", ".join(known[:30]) + (f" (+{len(known) - 30} more)" if len(known) > 30 else "")
+        warnings.append(f"label {label!r} is new: no other case expects it; {hint}known labels: {shown}")
+    return warnings
 
 
 def get_case(repo: CaseRepo, case_id: str) -> Case:

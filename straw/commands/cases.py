@@ -82,11 +82,12 @@ def add_command(input_text: str, expected: str, match: str, tags: tuple[str, ...
     """Add a pending case; prints its id."""
     repo = open_repo(repo_path)
     _check_pattern(match, expected)
-    warning = curation.label_warning(repo, expected, match)
+    warnings: list[str] = []
     case = curation.add_case(repo, input=input_text, expected=_expected_value(match, expected),
-                             match=match, tags=list(tags), notes=notes, source=source)
-    if warning:
-        click.echo(f"straw: warning: {warning}", err=True)
+                             match=match, tags=list(tags), notes=notes, source=source,
+                             warn=warnings.append)
+    for warning in warnings:  # after the add: a refused case needs no warning
+        click.echo(f"straw: warning: {printable(warning)}", err=True)
     click.echo(case.id)
 
 
