@@ -134,9 +134,12 @@ def _check_out(repo: CaseRepo, old: str | None, new: str) -> None:
 def finish_interrupted_write(repo: CaseRepo) -> str | None:
     """Finish a write of new cases that was killed after main moved (see add_cases), or drop the
     marker of one killed before. Returns what was done, for the user, or None."""
-    marker = repo.git_dir / UNFINISHED
-    if not marker.is_file() and not gitcli.rev(repo.root, UNFINISHED):
-        return None  # the common case costs one stat; the rev-parse covers packed refs
+    common = repo.git_dir  # refs live in the common git dir (a linked worktree points there)
+    if (repo.git_dir / "commondir").is_file():
+        common = (repo.git_dir / (repo.git_dir / "commondir").read_text().strip()).resolve()
+    if not (common / UNFINISHED).is_file():
+        return None  # the common case costs a stat or two (the ref is never packed: it lives
+        #              for the seconds between two commands of one write)
     with repo.write_lock():
         commit = gitcli.rev(repo.root, UNFINISHED)
         if commit is None:
