@@ -4,7 +4,6 @@ schema before it touches disk, written atomically, and committed under the repos
 from __future__ import annotations
 
 import copy
-import difflib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -195,6 +194,8 @@ def label_warnings(new: list[Case], labels: set[str]) -> list[str]:
         label = str(case.expected).strip()
         if case.match != "label" or not known or label in labels:
             continue
+        import difflib
+
         close = difflib.get_close_matches(label, known, n=3)
         hint = f"did you mean {', '.join(close)}? " if close else ""
         shown = ", ".join(known[:30]) + (f" (+{len(known) - 30} more)" if len(known) > 30 else "")

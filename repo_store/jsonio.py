@@ -16,8 +16,6 @@ import json
 import re
 from typing import Any
 
-import orjson
-
 MAX_DEPTH = 64  # nesting of arrays/objects: a case needs 4; deeper would strain every consumer
 MAX_DIGITS = 100  # of an integer literal: a float's range needs 309, nobody's case needs more
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -29,6 +27,8 @@ class BadJSON(ValueError):
 
 def loads(raw: bytes) -> Any:
     """Parse UTF-8 JSON bytes. Raises ValueError (json.JSONDecodeError or UnicodeDecodeError)."""
+    import orjson  # only where reports are read: the everyday commands never pay for it
+
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import regex
+if TYPE_CHECKING:
+    import regex
 
 logger = logging.getLogger(__name__)
 MATCH_TIMEOUT_S = 1.0  # per prediction; a sane pattern takes microseconds
@@ -55,6 +56,8 @@ def label_of(expected: Any) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _compiled(pattern: str) -> regex.Pattern[str] | None:
+    import regex  # ~18 ms: only where a regex rule is matched or checked
+
     try:
         return regex.compile(pattern)
     except (regex.error, ValueError, OverflowError, RecursionError):
@@ -77,6 +80,8 @@ def pattern_issue(pattern: Any) -> str | None:
     """Why `pattern` cannot be a regex rule's expected value, or None when it compiles."""
     if not isinstance(pattern, str):
         return None  # the schema names the type
+    import regex
+
     try:
         regex.compile(pattern)
     except regex.error as err:

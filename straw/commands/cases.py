@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from repo_store import cases as case_files
-from repo_store import curation, matching
+from repo_store import curation
 from repo_store.errors import Issue, StrawError, UsageError, ValidationFailed
 from repo_store.repo import CaseRepo
 from repo_store.safe_text import printable
@@ -34,6 +34,8 @@ def _utf8(ctx: click.Context, param: click.Parameter, value: object) -> object:
 
 def _check_pattern(match: str | None, expected: str | None) -> None:
     if match == "regex" and expected is not None:
+        from repo_store import matching
+
         reason = matching.pattern_issue(expected)
         if reason:
             raise UsageError(f"--expected: {reason}")
