@@ -13,6 +13,7 @@ from typing import Any
 from repo_store import cases, checks, gitio, jsonio, schemas
 from repo_store.cases import Case
 from repo_store.errors import (
+    Issue,
     NoSuchBatch,
     NoSuchCase,
     StrawError,
@@ -72,8 +73,12 @@ def read_manifest(repo: CaseRepo, ref: str, batch_id: str) -> Batch | None:
     raw = gitio.read_file(repo.git, ref, manifest_path(batch_id))
     if raw is None:
         return None
-    data = json.loads(raw.decode("utf-8"))
-    schemas.check("batch", data, f"{ref}:{manifest_path(batch_id)}")
+    where = f"{ref}:{manifest_path(batch_id)}"
+    try:  # a pushed branch can hold any bytes: a bad manifest is an error naming it, not a crash
+        data = jsonio.strict_loads(raw)
+    except jsonio.BadJSON as err:
+        raise ValidationFailed([Issue(where, "$", str(err))]) from None
+    schemas.check("batch", data, where)
     return Batch.from_manifest(data)
 
 

@@ -457,3 +457,15 @@ def test_terminal_escapes_are_escaped_in_batch_show_diff_and_pr_body(demo_repo, 
         raw = [ch for ch in result.output if (ord(ch) < 32 and ch not in "\n\t") or 0x7F <= ord(ch) <= 0x9F]
         assert raw == [], args
     assert "\\u001b[2J" in cli("batch", "diff", batch_id, repo=root).stdout
+
+
+def test_a_hostile_batch_manifest_is_an_error_naming_it(demo_repo, cli) -> None:
+    root = demo_repo.root
+    created = json.loads(cli("batch", "create", "--json", repo=root).stdout)
+    manifest = f"batches/{created['id']}.json"
+    _commit_raw(root, {manifest: '{"id": "x", "n": ' + "9" * 5000 + "}"}, branch=created["branch"])
+    for args in (["batch", "show", created["id"]], ["gate", created["id"]]):
+        result = cli(*args, repo=root)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stderr.strip() == (f"straw: {created['branch']}:{manifest}::$: an integer of "
+                                         f"5,000 digits (at most 100)")
