@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from repo_store import cases, checks, gitcli, locking
+from repo_store import cases, checks, gitio, locking
 from repo_store.cases import Case
 from repo_store.errors import Issue, NoSuchCase, StrawError, UsageError, ValidationFailed
 from repo_store.ids import is_safe_id, new_case_id, now_iso, unsafe_id_reason
@@ -49,7 +49,7 @@ def _short(text: str, width: int = 60) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def _conflicts(repo: CaseRepo, new: list[Case], replacing: set[str] = frozenset(),
+def _conflicts(repo: CaseRepo, new: list[Case], replacing: frozenset[str] | set[str] = frozenset(),
                warn: Callable[[str], None] | None = None) -> list[Issue]:
     """Cross-case issues that the new cases introduce against the existing ones; with `warn`,
     also a warning for each label no other case uses."""
@@ -96,15 +96,15 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str,
                 if other.exists() or other.is_symlink():
                     raise ValidationFailed([Issue(case.path, "$.id", f"duplicate id {case.id!r}: "
                                                   f"also {cases.case_path(split, case.id)}")])
-        head = gitcli.head_commit(repo.root)
+        head = gitio.head_commit(repo.root)
         try:
-            commit = gitcli.fast_import(repo.root, UNFINISHED, head,
+            commit = gitio.fast_import(repo.root, UNFINISHED, head,
                                        {c.path: cases.serialize(c.data) for c in new}, message)
         except OSError as err:  # ENOSPC, EROFS, EACCES while feeding git
             raise StrawError(f"cannot write to {repo.git_dir}: {err.strerror or err}; "
                              f"nothing was written") from None
         with locking.deferred_interrupt() as interrupted:
-            gitcli.git(repo.root, "update-ref", "-m", f"straw: {message[:60]}",
+            gitio.run(repo.root, "update-ref", "-m", f"straw: {message[:60]}",
                        f"refs/heads/{MAIN}", commit, head or "0" * 40)
             try:
                 _check_out(repo, head, commit)
@@ -114,7 +114,7 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str,
         if interrupted:
             logger.warning("interrupt arrived while committing; the commit was already complete")
         try:  # each fast-import writes a pack: let git repack once they add up, as commit does
-            gitcli.git(repo.root, "gc", "--auto", "--quiet")
+            gitio.run(repo.root, "gc", "--auto", "--quiet")
         except StrawError:
             pass  # housekeeping only
     return new
@@ -124,37 +124,35 @@ def _check_out(repo: CaseRepo, old: str | None, new: str) -> None:
     """Bring the index and work tree from `old` to `new` (a two-tree merge: other staged or
     local edits survive), then drop the UNFINISHED marker."""
     if old:
-        gitcli.git(repo.root, "read-tree", "-m", "-u", old, new)
+        gitio.run(repo.root, "read-tree", "-m", "-u", old, new)
     else:
-        gitcli.git(repo.root, "read-tree", "-u", "--reset", new)
-    gitcli.git(repo.root, "update-ref", "-d", UNFINISHED)
+        gitio.run(repo.root, "read-tree", "-u", "--reset", new)
+    gitio.run(repo.root, "update-ref", "-d", UNFINISHED)
 
 
 def finish_interrupted_write(repo: CaseRepo) -> str | None:
     """Finish a write of new cases that was killed after main moved (see add_cases), or drop the
     marker of one killed before. Returns what was done, for the user, or None."""
-    common = repo.git_dir  # refs live in the common git dir (a linked worktree points there)
-    if (repo.git_dir / "commondir").is_file():
-        common = (repo.git_dir / (repo.git_dir / "commondir").read_text().strip()).resolve()
-    if not (common / UNFINISHED).is_file():
+    # refs live in the common git dir (a linked worktree points there)
+    if not (gitio.common_dir(repo.git_dir) / UNFINISHED).is_file():
         return None  # the common case costs a stat or two (the ref is never packed: it lives
         #              for the seconds between two commands of one write)
     with repo.write_lock():
-        commit = gitcli.rev(repo.root, UNFINISHED)
+        commit = gitio.rev(repo.root, UNFINISHED)
         if commit is None:
             return None
-        if gitcli.rev(repo.root, f"refs/heads/{MAIN}") != commit:
-            gitcli.git(repo.root, "update-ref", "-d", UNFINISHED)  # main never moved: nothing landed
+        if gitio.rev(repo.root, f"refs/heads/{MAIN}") != commit:
+            gitio.run(repo.root, "update-ref", "-d", UNFINISHED)  # main never moved: nothing landed
             return None
-        parent = gitcli.rev(repo.root, f"{commit}^")
+        parent = gitio.rev(repo.root, f"{commit}^")
         lock = repo.git_dir / "index.lock"
         stale = lock.exists()
         if stale:  # left by the killed checkout: straw holds the write lock and the marker is ours
             lock.unlink()
-        added = [p for p in gitcli.git(repo.root, "diff-tree", "-r", "-z", "--name-only",
+        added = [p for p in gitio.run(repo.root, "diff-tree", "-r", "-z", "--name-only",
                                        "--no-renames", "--diff-filter=A", f"{parent}", commit
                                        ).split("\0") if p] if parent else []
-        indexed = set(gitcli.git(repo.root, "ls-files", "-z", "--", cases.CASES_DIR).split("\0"))
+        indexed = set(gitio.run(repo.root, "ls-files", "-z", "--", cases.CASES_DIR).split("\0"))
         for path in added:  # partial files of the killed checkout: every path is a new, unique id
             if path not in indexed:
                 (repo.root / path).unlink(missing_ok=True)
@@ -169,7 +167,7 @@ def _commit(repo: CaseRepo, paths: list[str], message: str) -> None:
     A Ctrl-C that arrives meanwhile is honoured only if the commit did not land."""
     with locking.deferred_interrupt() as interrupted:
         try:
-            gitcli.commit_paths(repo.root, paths, message)
+            gitio.commit_paths(repo.root, paths, message)
         except StrawError:
             if interrupted:
                 raise KeyboardInterrupt from None
@@ -224,7 +222,7 @@ def _pending(repo: CaseRepo, case_id: str) -> Case:
     if case.split != "pending":
         raise UsageError(f"{case.path}: baseline cases change only through a batch "
                          f"(`straw batch create`); edit a pending case instead")
-    if gitcli.dirty_paths(repo.root, case.path):
+    if gitio.dirty_paths(repo.root, case.path):
         raise UsageError(f"{case.path} has uncommitted changes: commit or discard them first")
     return case
 
@@ -247,14 +245,14 @@ def edit_case(repo: CaseRepo, case_id: str, changes: dict[str, Any]) -> Case:
         if issues:
             raise ValidationFailed(issues)
         old = (repo.root / case.path).read_bytes()
-        head = gitcli.head_commit(repo.root)
+        head = gitio.head_commit(repo.root)
         try:
             cases.atomic_write(repo.root / case.path, content)
             _commit(repo, [case.path], f"Edit pending case {case_id}")
         except BaseException:
-            if gitcli.head_commit(repo.root) == head:
+            if gitio.head_commit(repo.root) == head:
                 cases.atomic_write(repo.root / case.path, old)
-                gitcli.unstage(repo.root, [case.path])
+                gitio.unstage(repo.root, [case.path])
             raise
         return updated
 
@@ -271,14 +269,14 @@ def remove_case(repo: CaseRepo, case_id: str) -> Case:
                              f"reject that batch first")
         target = repo.root / case.path
         old = target.read_bytes()
-        head = gitcli.head_commit(repo.root)
+        head = gitio.head_commit(repo.root)
         try:
             target.unlink()
             _commit(repo, [case.path], f"Remove pending case {case_id}: {_short(case.text)}")
         except BaseException:
-            if gitcli.head_commit(repo.root) == head:
+            if gitio.head_commit(repo.root) == head:
                 cases.atomic_write(target, old)
-                gitcli.unstage(repo.root, [case.path])
+                gitio.unstage(repo.root, [case.path])
             raise
         return case
 
@@ -288,18 +286,18 @@ def removed_case(repo: CaseRepo, case_id: str) -> Case:
     if not is_safe_id(case_id):
         raise UsageError(f"{case_id!r} is not a case id: {unsafe_id_reason(case_id)}")
     path = cases.case_path("pending", case_id)
-    if not gitcli.rev(repo.root, f"refs/heads/{MAIN}"):
+    if not gitio.rev(repo.root, f"refs/heads/{MAIN}"):
         raise NoSuchCase(f"{MAIN} has no commits: nothing to restore")
     for split, what in (("baseline", "was merged into the baseline"), ("pending", "is pending")):
-        if gitcli.rev(repo.root, f"refs/heads/{MAIN}:{cases.case_path(split, case_id)}"):
+        if gitio.rev(repo.root, f"refs/heads/{MAIN}:{cases.case_path(split, case_id)}"):
             raise NoSuchCase(f"case {case_id} {what} on {MAIN}: nothing to restore")
     # main's own history (first parent): the last commit on main that took the file away
-    commit = gitcli.git(repo.root, "log", "-1", "--first-parent", "--diff-filter=D", "--format=%H",
+    commit = gitio.run(repo.root, "log", "-1", "--first-parent", "--diff-filter=D", "--format=%H",
                         "--diff-merges=first-parent", "--no-patch", f"refs/heads/{MAIN}",
                         "--", path)
     if not commit:
         raise NoSuchCase(f"no removal of {path} on {MAIN}: nothing to restore")
-    raw = gitcli.git(repo.root, "show", f"{commit}^:{path}").encode("utf-8")
+    raw = gitio.run(repo.root, "show", f"{commit}^:{path}").encode("utf-8")
     case, issues = cases.parse(raw, path, "pending")  # it may have been removed for being broken
     if case is None:
         raise ValidationFailed(issues)

@@ -207,9 +207,11 @@ def test_invalid_regex_is_refused_at_add_edit_import_and_validate(demo_repo, cli
 def test_a_backtracking_regex_cannot_hang_matching() -> None:
     from repo_store import matching
 
+    assert matching.pattern_issue("^(a|aa)+$") is None  # compiles (and the regex import is paid)
     started = time.monotonic()
     assert matching.passes("regex", "^(a|aa)+$", "a" * 60 + "b") is False  # 2^60 paths on `re`
-    assert time.monotonic() - started < matching.MATCH_TIMEOUT_S + 2
+    # not a speed target: without the timeout this would run for years; the margin is for load
+    assert time.monotonic() - started < matching.MATCH_TIMEOUT_S + 20
     assert matching.passes("regex", r"^order \d+$", "order 12") is True
     assert matching.passes("regex", "(", "(") is False  # never raises
 
