@@ -68,9 +68,10 @@ def _records_csv(text: str, name: str) -> list[tuple[str, Any]]:
             value = _unguard(value)
             if key.endswith("_json"):
                 try:
-                    record[key.removesuffix("_json")] = json.loads(value)
-                except json.JSONDecodeError as err:
-                    raise ValidationFailed([Issue(where, f"$.{key}", f"malformed JSON: {err.msg}")]) from None
+                    record[key.removesuffix("_json")] = jsonio.strict_loads(value)
+                except jsonio.BadJSON as err:
+                    reason = str(err).replace(" at line 1 column", " at column")
+                    raise ValidationFailed([Issue(where, f"$.{key}", reason)]) from None
             else:
                 record[key] = value
         out.append((where, record))

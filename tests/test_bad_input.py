@@ -471,3 +471,18 @@ def test_a_hostile_batch_manifest_is_an_error_naming_it(demo_repo, cli) -> None:
         assert result.exit_code == 1, (args, result.output)
         assert result.stderr.strip() == (f"straw: {created['branch']}:{manifest}::$: an integer of "
                                          f"5,000 digits (at most 100)")
+
+
+def test_hostile_json_inside_an_imported_line_or_csv_cell_names_it(case_repo, cli, tmp_path) -> None:
+    lines = tmp_path / "in.jsonl"
+    lines.write_text('{"input": "a", "expected": "x"}\n{"input": "b", "expected": "x", "n": '
+                     + "9" * 5000 + "}\n")
+    result = cli("import", str(lines), repo=case_repo.root)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"straw: {lines}:2::$: an integer of 5,000 digits (at most 100)"
+    table = tmp_path / "in.csv"
+    table.write_text('input,expected,meta_json\nhello,x,"{""a"": NaN}"\n')
+    result = cli("import", str(table), repo=case_repo.root)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"straw: {table}:2::$.meta_json: NaN is not a JSON value"
+    assert not list((case_repo.root / "cases/pending").glob("*.json"))
