@@ -73,7 +73,7 @@ def _select(repo: CaseRepo, pending: dict[str, Case], baseline: dict[str, Case],
         return chosen
     held = open_batches_holding(repo, set(pending))
     free = sorted((c for c in pending.values() if c.id not in held), key=lambda c: (c.created, c.id))
-    return free if all_pending else free[: repo.config["batch"]["max_size"]]
+    return free if all_pending else free[: repo.verdict_config["batch"]["max_size"]]
 
 
 def create_batch(repo: CaseRepo, case_ids: list[str] | None = None, title: str = "",
@@ -91,7 +91,7 @@ def create_batch(repo: CaseRepo, case_ids: list[str] | None = None, title: str =
         if all_pending and baseline:
             raise UsageError("--all is for a repository's first batch; main already has a baseline")
         chosen = _select(repo, pending, baseline, case_ids, all_pending)
-        low, high = repo.config["batch"]["min_size"], repo.config["batch"]["max_size"]
+        low, high = repo.verdict_config["batch"]["min_size"], repo.verdict_config["batch"]["max_size"]
         if not chosen:
             raise UsageError("no pending cases to batch (all are in open batches, or none exist)")
         if not bootstrap:

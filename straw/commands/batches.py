@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import click
 
-from repo_store import batch_status, batches, gate, merge, review
+from repo_store import batch_status, batches, gate, review
 from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
 
@@ -134,9 +134,14 @@ def pr_body_command(batch_id: str, repo_path: str | None) -> None:
 @click.argument("batch_id")
 @repo_option
 def gate_command(batch_id: str, repo_path: str | None) -> None:
-    """Exit 0 only if the batch's latest report passes and matches its current cases."""
-    result = gate.check_gate(open_repo(repo_path), batch_id)
-    if result.passed:
+    """Exit 0 only if the batch's latest report passes and matches its current cases, and the model
+    it names is in the model store with its content hash (`straw merge` also reruns it)."""
+    repo = open_repo(repo_path)
+    result = gate.check_gate(repo, batch_id)
+    if result.passed and result.report is not None:
+        from tuning.model_store import ModelStore  # no torch: hashes files only
+
+        ModelStore(repo.model_store).load(result.report["model"]["hash"])
         click.echo(result.reason)
         return
     click.echo(f"straw: gate: {result.reason}", err=True)
@@ -147,9 +152,12 @@ def gate_command(batch_id: str, repo_path: str | None) -> None:
 @click.argument("batch_id")
 @repo_option
 def merge_command(batch_id: str, repo_path: str | None) -> None:
-    """Gate, then merge the batch into main and promote its model in models.lock."""
+    """Gate, rerun the report's model on every case of the branch, then merge the batch into main
+    and promote the model in models.lock (only if the rerun predicts what the report says)."""
     repo = open_repo(repo_path)
-    commit = merge.merge_batch(repo, batch_id)
+    from tuning.recheck import merge_checked  # torch: only when merging
+
+    commit = merge_checked(repo, batch_id)
     click.echo(f"merged batch/{batches.batch_id_of(batch_id)} into main ({commit[:8]}); "
                f"models.lock promoted")
 

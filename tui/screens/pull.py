@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Log, ProgressBar, Static, TabbedContent, TabPane
 
-from repo_store import batch_status, batches, merge, review
+from repo_store import batch_status, batches, review
 from repo_store.batch_status import BatchInfo
 from repo_store.batches import CaseChange
 from repo_store.errors import StrawError
@@ -31,6 +31,7 @@ from tui.text import cell, plural
 from tui.widgets.charts import PassRateChart
 from tui.widgets.diff_view import diff_text
 from tui.widgets.footer import StrawFooter
+from tuning.recheck import merge_checked
 
 
 def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -242,7 +243,7 @@ class PullScreen(Screen[None]):
     def _run(self, what: str, reason: str = "") -> None:
         with self.app.library() as repo:  # type: ignore[attr-defined]
             if what == "merge":
-                commit = merge.merge_batch(repo, self.batch_id)
+                commit = merge_checked(repo, self.batch_id)
                 detail = f"merged into main as {commit[:8]}"
             elif what == "reject":
                 tag = batches.reject_batch(repo, self.batch_id, reason)
