@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from report_helpers import merge_by_rule, model_report, rule_report, stored_tiny_model
 
-from repo_store import batch_status, batches, curation, gitio, history, review
+from repo_store import audit, batch_status, batches, curation, gitio, history, review
 from repo_store.cases import cache_dir
 from repo_store.errors import NoSuchBatch, NoSuchCase, StrawError, UsageError, ValidationFailed
 from repo_store.gate import GateRefused, check_gate
@@ -80,7 +80,7 @@ def test_full_loop_tells_the_story_in_git_log(repo: CaseRepo) -> None:
     log = history.baseline_log(repo)
     assert [e.kind for e in log] == ["merge", "bootstrap"]
     assert log[0].batch == batch.id and log[0].baseline == "100/100"
-    assert history.verify_history(repo) == []
+    assert audit.verify_history(repo) == []
     events = history.case_log(repo, batch.cases[0])
     assert [e.where for e in events] == ["baseline", "pending"]
     assert batch_status.list_batches(repo)[0].status == "merged"
@@ -220,7 +220,7 @@ def test_main_moved_on_then_update(repo: CaseRepo) -> None:
     merge_by_rule(repo, second.id)
     assert read_lock(repo)["batch"] == second.id  # type: ignore[index]
     assert len(repo.load().split("baseline")) == 140
-    assert history.verify_history(repo) == []
+    assert audit.verify_history(repo) == []
 
 
 def test_reject_keeps_everything(repo: CaseRepo) -> None:
@@ -304,7 +304,7 @@ def test_verify_reports_direct_baseline_commit(repo: CaseRepo) -> None:
                              capture_output=True, text=True)
     assert refused.returncode != 0 and "gated batch merge" in refused.stderr
     git(repo, "commit", "--no-verify", "-m", "quick fix")
-    violations = history.verify_history(repo)
+    violations = audit.verify_history(repo)
     assert len(violations) == 1
     assert "quick fix" in violations[0].line() and "direct change" in violations[0].why
     assert run_cli("verify", "--repo", str(repo.root)) == 1
@@ -314,30 +314,28 @@ def test_verify_reads_each_good_commit_once_and_never_caches_a_violation(
         repo: CaseRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     merged = tuned(repo)
     merge_commit = merge_by_rule(repo, merged.id)
-    assert history.verify_history(repo) == []
+    assert audit.verify_history(repo) == []
     (cache,) = cache_dir(repo.root).glob("verified-commits-*.txt")
     assert merge_commit in cache.read_text().split()
     victim = next((repo.root / "cases/baseline").glob("*.json"))
     victim.write_text(victim.read_text().replace('"expected": "', '"expected": "x', 1))
     git(repo, "commit", "--no-verify", "-am", "quick fix")
-    real_violation = history._violation
+    real_check_rows = audit.check_rows
     read: list[str] = []
 
-    def counting(repo_: CaseRepo, c: history.Commit, first: bool, raw: bytes | None) -> str | None:
-        read.append(c.subject)
-        return real_violation(repo_, c, first, raw)
+    def counting(report: dict, expected: list, where: str) -> dict:
+        read.append(report["batch"])
+        return real_check_rows(report, expected, where)
 
-    monkeypatch.setattr(history, "_violation", counting)
+    monkeypatch.setattr(audit, "check_rows", counting)
     for _ in range(2):  # the direct change is found every time: violations are never cached
         read.clear()
-        (violation,) = history.verify_history(repo)
+        (violation,) = audit.verify_history(repo)
         assert "quick fix" in violation.line()
-        # the merge is not read again; the bootstrap is (its verdict rests on being first, which
-        # a shallow clone fakes), at no cost: it has no report
-        assert read == ["Bootstrap the demo baseline (100 cases)", "quick fix"]
+        assert read == []  # the merge's report rows are not read again
     read.clear()
-    assert len(history.verify_history(repo, full=True)) == 1
-    assert len(read) == 3  # bootstrap, the merge and the direct change, all read again
+    assert len(audit.verify_history(repo, full=True)) == 1
+    assert read == [merged.id]  # --full reads them all again
     assert run_cli("verify", "--full", "--repo", str(repo.root)) == 1
 
 
@@ -359,11 +357,11 @@ def _hand_merged(repo: CaseRepo, report: bytes) -> str:
 
 
 @pytest.mark.parametrize(("report", "why"), [(b"{not json", "not JSON"),
-                                             (b'{"summary": null}', "failing report")])
+                                             (b'{"summary": null}', "invalid report")])
 def test_verify_names_a_hand_made_merge_with_a_broken_report(repo: CaseRepo, report: bytes,
                                                               why: str) -> None:
     batch_id = _hand_merged(repo, report)
-    (violation,) = history.verify_history(repo)
+    (violation,) = audit.verify_history(repo)
     assert why in violation.why and batch_id in violation.why
     assert history.baseline_log(repo)[0].bwt is None  # and the log does not crash on it
 
@@ -375,7 +373,7 @@ def test_interrupted_merge_leaves_main(repo: CaseRepo, monkeypatch: pytest.Monke
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(gitio, "advance_branch", interrupted)
+    monkeypatch.setattr(gitio, "update_ref", interrupted)
     with pytest.raises(KeyboardInterrupt):
         merge_by_rule(repo, batch.id)
     assert gitio.rev(repo.git, "main") == main_before
@@ -430,7 +428,7 @@ def test_bootstrap_first_batch_through_the_gate(tmp_path: Path) -> None:
     write_report(repo, batch.id, rule_report(repo, batch.id))
     merge_by_rule(repo, batch.id)
     assert len(repo.load().split("baseline")) == 3
-    assert history.verify_history(repo) == []
+    assert audit.verify_history(repo) == []
     curation.add_case(repo, input="another", expected="benign")
     with pytest.raises(UsageError, match="first batch"):
         batches.create_batch(repo, all_pending=True)
