@@ -30,6 +30,7 @@ from repo_store.errors import (
     UsageError,
     ValidationFailed,
 )
+from repo_store.gate import foreign_changes
 from repo_store.ids import new_batch_id, now_iso
 from repo_store.repo import MAIN, CaseRepo
 
@@ -149,7 +150,7 @@ def split_cases(repo: CaseRepo, batch_id: str) -> tuple[list[Case], list[Case]]:
 
 @dataclass
 class CaseChange:
-    kind: str  # added | changed | removed
+    kind: str  # added | changed | removed | foreign (a file that is not the batch's: the gate refuses)
     case_id: str
     case: dict[str, Any] | None
     fields: list[tuple[str, Any, Any]] = field(default_factory=list)  # (field, before, after)
@@ -191,6 +192,7 @@ def batch_diff(repo: CaseRepo, batch_id: str) -> list[CaseChange]:
         else:
             before, after = load(change.old) or {}, load(change.new) or {}
             changes.append(CaseChange("changed", case_id, after, _fields(before, after)))
+    changes += [CaseChange("foreign", path, None) for path in foreign_changes(repo, batch)]
     return changes
 
 

@@ -89,7 +89,7 @@ def diff_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
     if as_json:
         echo_json([asdict(c) for c in changes])
         return
-    marks = {"added": "+", "changed": "~", "removed": "-"}
+    marks = {"added": "+", "changed": "~", "removed": "-", "foreign": "!"}
     for c in changes:
         data = c.case or {}
         click.echo(f"{marks[c.kind]} {c.case_id}  {one_line(data.get('expected', ''), 20):<20} "
@@ -97,8 +97,10 @@ def diff_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
         for name, before, after in c.fields:
             click.echo(f"    {name}: {one_line(before, 40)!s} → {one_line(after, 40)!s}")
     counts = {k: sum(1 for c in changes if c.kind == k) for k in marks}
-    click.echo(f"{counts['added']} added, {counts['changed']} changed, {counts['removed']} removed",
-               err=True)
+    foreign = (f", {counts['foreign']} other file(s) changed: the gate refuses a batch that changes "
+               f"anything but its cases, manifest and report" if counts["foreign"] else "")
+    click.echo(f"{counts['added']} added, {counts['changed']} changed, {counts['removed']} removed"
+               f"{foreign}", err=True)
 
 
 @batch_group.command("update")
