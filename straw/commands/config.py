@@ -22,12 +22,12 @@ def config_group(ctx: click.Context, as_json: bool, repo_path: str | None) -> No
     settings = repo.verdict_config
     if as_json:
         echo_json(settings)
-        return
-    for section, values in settings.items():
-        click.echo(f"[{section}]")
-        for key, value in values.items():
-            click.echo(f"{key} = {value!r}")
-        click.echo("")
+    else:
+        for section, values in settings.items():
+            click.echo(f"[{section}]")
+            for key, value in values.items():
+                click.echo(f"{key} = {value!r}")
+            click.echo("")
     try:
         repo.require_committed_config()
     except StrawError as err:  # a note, not a failure of this command
