@@ -7,7 +7,7 @@ history of main (or, where no local main exists, of the checked-out commit or `-
   main before the merge, matches the merged baseline, and whose merge changed nothing but the
   batch's own files and models.lock; no batch id is merged twice;
 - every change of `models.lock` is a gated merge promoting the model its report names, a
-  rollback to a model promoted before, or the bootstrap (the first model, passing every case);
+  rollback to a model promoted before, or the bootstrap (the first model);
 - every change of `[gate]`, `[model]` or `[train]` in straw.toml is listed; lowering a gate
   threshold without an `Approved-by:` trailer (`straw config set` writes one) is a violation;
 - history rewritten since the last audit (the last audited tip, kept in the git directory, is no
@@ -199,12 +199,9 @@ def _lock_change(state: _State, c: Commit) -> str | None:
     model = lock["model"]
     if model in state.promoted:
         return None  # a rollback to a model a gated merge (or the bootstrap) promoted before
-    if "Straw-Bootstrap" in c.trailers and not state.promoted:
-        score = lock.get("baseline") or {}
-        if lock.get("reason") == "bootstrap" and score.get("passed") == score.get("total"):
-            state.promoted.add(model)
-            return None
-        return f"the bootstrap model {model[:19]} did not pass every baseline case"
+    if "Straw-Bootstrap" in c.trailers and not state.promoted and lock.get("reason") == "bootstrap":
+        state.promoted.add(model)  # the first production model: nothing was promoted before it
+        return None
     return (f"{lockfile.LOCK_FILE} set to model {model[:19]}, which no gated merge promoted "
             f"(nor the bootstrap)")
 
