@@ -10,6 +10,9 @@ history of main (or, where no local main exists, of the checked-out commit or `-
   rollback to a model promoted before, or the bootstrap (the first model);
 - every change of `[gate]`, `[model]` or `[train]` in straw.toml is listed; lowering a gate
   threshold without an `Approved-by:` trailer (`straw config set` writes one) is a violation;
+- with `[gate] require_signed = true` before a commit, every batch merge, straw.toml change and
+  allowed_signers change must carry a signature that `git verify-commit` accepts against the
+  allowed_signers file as committed before it (a commit cannot add its own key);
 - history rewritten since the last audit (the last audited tip, kept in the git directory, is no
   longer an ancestor) and a shallow clone (history not read) are said, never passed over.
 
@@ -30,7 +33,8 @@ from repo_store.history import Commit, Violation, log_commits
 from repo_store.repo import MAIN, CaseRepo
 from repo_store.reports import InvalidReport, parse_report, report_path
 
-VERIFY_RULES = 2  # bump when the checks change: verdicts remembered under older rules are dropped
+ALLOWED_SIGNERS = "allowed_signers"  # ssh allowed-signers file, committed at the repository root
+VERIFY_RULES = 3  # bump when the checks change: verdicts remembered under older rules are dropped
 THRESHOLDS = ("baseline_threshold", "new_threshold")
 
 
@@ -228,6 +232,20 @@ def _settings_change(state: _State, c: Commit, audit: Audit) -> str | None:
     return None
 
 
+def _signature(state: _State, c: Commit) -> str | None:
+    """Why a commit that main required to be signed is not signed acceptably (None: it is)."""
+    if not c.parents:
+        return None
+    settings = state.config_at(c.parents[0])
+    if isinstance(settings, str) or not settings["gate"].get("require_signed"):
+        return None
+    signers = gitio.read_file(state.repo.git, c.parents[0], ALLOWED_SIGNERS)
+    if not signers:
+        return f"main requires signed commits, but has no {ALLOWED_SIGNERS} file to check them with"
+    why = gitio.verify_commit(state.repo.git, c.sha, signers)
+    return None if why is None else f"not signed by a key in {ALLOWED_SIGNERS} ({why[:120]})"
+
+
 def audit(repo: CaseRepo, ref: str | None = None, full: bool = False) -> Audit:
     audited, tip = _target(repo, ref)
     result = Audit(audited, tip)
@@ -265,6 +283,9 @@ def audit(repo: CaseRepo, ref: str | None = None, full: bool = False) -> Audit:
             why = _lock_change(state, c)
         if why is None and config.CONFIG_FILE in c.files:
             why = _settings_change(state, c, result)
+        is_merge = len(c.parents) > 1 and bool(c.trailers.get("Straw-Batch"))
+        if why is None and (is_merge or config.CONFIG_FILE in c.files or ALLOWED_SIGNERS in c.files):
+            why = _signature(state, c)
         state.baseline_changed |= baseline
         if why:
             result.violations.append(Violation(c.sha, c.date, c.subject, c.files, why))

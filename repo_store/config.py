@@ -41,7 +41,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "seed": 0,
     },
     "batch": {"min_size": 10, "max_size": 20},
-    "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0},
+    "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0, "require_signed": False},
     "monitor": {"threshold": 0.95, "alert_command": ""},
 }
 
@@ -71,6 +71,7 @@ max_size = 20
 [gate]
 baseline_threshold = 1.0
 new_threshold = 1.0
+require_signed = false        # true: merges and `straw config set` sign; verify checks allowed_signers
 
 [monitor]
 threshold = 0.95

@@ -62,7 +62,9 @@ def set_value(repo: CaseRepo, key: str, raw: str) -> tuple[Any, Any, str]:
         atomic_write(path, new_text.encode("utf-8"))
         message = (f"Set {key} = {tomlkit.item(value).as_string()} (was {old!r})\n\n"
                    f"Straw-Config: {key}\nApproved-by: {repo.identity}\n")
-        gitio.commit_paths(repo.root, [config.CONFIG_FILE], message)
+        sign = bool(repo.verdict_config["gate"].get("require_signed")) or \
+            (key == "gate.require_signed" and value is True)
+        gitio.commit_paths(repo.root, [config.CONFIG_FILE], message, sign=sign)
         commit = gitio.rev(repo.root, f"refs/heads/{MAIN}")
         assert commit
         return old, value, commit

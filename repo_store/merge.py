@@ -115,7 +115,9 @@ def merge_batch(repo: CaseRepo, batch_id: str, *, rerun: Rerun) -> str:
             f"Approved-by: {batch.approver}\n"
             f"Merged-by: {repo.identity}\n"
         )
-        commit = gitio.commit_tree(repo.git, tree, [main, head], message)
+        # signed with the user's key when main requires it; a signing failure stops here, main unmoved
+        commit = gitio.commit_tree(repo.git, tree, [main, head], message,
+                                   sign=bool(repo.verdict_config["gate"].get("require_signed")))
         gitio.update_ref(repo.git, MAIN, commit, main)
         if repo.head_branch == MAIN:
             try:  # two-tree merge: index and files follow main; local edits elsewhere survive

@@ -121,3 +121,44 @@ def test_tune_baseline_never_promotes_a_model_that_fails_a_case(
     code, out = straw(capsys, "tune", "--baseline", "--quiet", "--repo", root)
     assert code == 1 and "not promoted" in out
     assert read_lock(open_case_repo(repo.root)) is None
+
+
+def _ssh_key(folder: Path, name: str) -> tuple[Path, str]:
+    key = folder / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)],
+                   check=True)
+    return key, (folder / f"{name}.pub").read_text().strip()
+
+
+def test_signed_approvals_with_real_ssh_keys(repo: CaseRepo, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    key, public = _ssh_key(tmp_path, "ada")
+    _, stranger = _ssh_key(tmp_path, "eve")
+    git(repo, "config", "gpg.format", "ssh")
+    git(repo, "config", "user.signingkey", str(key))
+    (repo.root / "allowed_signers").write_text(f'author@example.com namespaces="git" {public}\n')
+    git(repo, "add", "allowed_signers")
+    git(repo, "commit", "-q", "--no-verify", "-m", "who may approve")
+    root = str(repo.root)
+    assert straw(capsys, "config", "set", "gate.require_signed", "true", "--repo", root)[0] == 0
+    assert "Good" in subprocess.run(["git", "-c", f"gpg.ssh.allowedSignersFile={repo.root}/allowed_signers",
+                                     "verify-commit", "HEAD"], cwd=repo.root, capture_output=True,
+                                    text=True).stderr
+    repo = open_case_repo(repo.root)
+    batch = batches.create_batch(repo)
+    write_report(repo, batch.id, rule_report(repo, batch.id))
+    merge_by_rule(repo, batch.id)  # signed by straw with the user's key
+    assert audit.verify_history(repo, full=True) == []
+    # an unsigned settings change, then one signed by a key nobody allowed: both named
+    toml = repo.root / "straw.toml"
+    toml.write_text(toml.read_text().replace("seed = 0", "seed = 1"))
+    git(repo, "commit", "-q", "--no-verify", "-am", "unsigned tweak")
+    (violation,) = audit.verify_history(repo)
+    assert "unsigned tweak" in violation.line() and "not signed by a key in allowed_signers" in violation.why
+    other_key = tmp_path / "eve"
+    toml.write_text(toml.read_text().replace("seed = 1", "seed = 2"))
+    git(repo, "-c", f"user.signingkey={other_key}", "commit", "-q", "-S", "--no-verify", "-am",
+        "signed by a stranger")
+    assert stranger  # eve's key exists but is not in allowed_signers
+    violations = audit.verify_history(repo)
+    assert [v.subject for v in violations] == ["unsigned tweak", "signed by a stranger"]
