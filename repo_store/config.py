@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repo_store import schemas
+from repo_store import gitio, schemas
 from repo_store.errors import Issue, ValidationFailed
 
 if TYPE_CHECKING:
@@ -99,8 +99,6 @@ def parse(text: str, path: str = CONFIG_FILE) -> Config:
 def committed(repo: Repo, ref: str = "main") -> Config:
     """The settings committed at `ref` (defaults when it has no straw.toml): what decides a
     verdict. Never the work tree's file, which anyone can edit, nor a batch branch's."""
-    from repo_store import gitio
-
     raw = gitio.read_file(repo, ref, CONFIG_FILE)
     if raw is None:
         return copy.deepcopy(DEFAULTS)

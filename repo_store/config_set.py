@@ -11,6 +11,7 @@ from typing import Any
 import tomlkit
 
 from repo_store import config, gitio
+from repo_store.cases import atomic_write
 from repo_store.errors import UsageError
 from repo_store.repo import MAIN, CaseRepo
 
@@ -57,8 +58,6 @@ def set_value(repo: CaseRepo, key: str, raw: str) -> tuple[Any, Any, str]:
         config.parse(new_text, config.CONFIG_FILE)  # refuses a wrong type or value, naming the key
         if old == value:
             raise UsageError(f"{key} is {old!r} already")
-        from repo_store.cases import atomic_write
-
         atomic_write(path, new_text.encode("utf-8"))
         message = (f"Set {key} = {tomlkit.item(value).as_string()} (was {old!r})\n\n"
                    f"Straw-Config: {key}\nApproved-by: {repo.identity}\n")
