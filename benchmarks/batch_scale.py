@@ -224,7 +224,7 @@ def build_history(path: Path, n: int, merges: int) -> None:
     git(path, "commit", "--amend", "-q", "--no-verify", "-m",
         f"Generated {n} cases\n\nStraw-Bootstrap: benchmark\nStraw-Baseline-Cases: {n - n_pending}")
     repo = _MainInMemory(open_case_repo(path))
-    repo.config["batch"]["max_size"] = HISTORY_BATCH  # in memory only; straw.toml is unchanged
+    repo.verdict_config["batch"]["max_size"] = HISTORY_BATCH  # in memory only; straw.toml is unchanged
     writer = _ReportWriter()
     # HEAD off main while merging: merge_batch then skips its dirty-work-tree check and leaves the
     # work tree alone (the same commits, ~40 s less build); main is checked out at the end
