@@ -143,6 +143,11 @@ def _batch_merge(state: _State, c: Commit, passed: PassedMerges) -> str | None:
         return f"batch {batch_id} merged twice (first in {state.merged[batch_id][:8]})"
     state.merged[batch_id] = c.sha
     tip, first_parent = c.parents[1], c.parents[0]
+    if c.sha in passed:  # found good before under these rules: only what later commits rely on
+        lock = _lock_at(repo, c.sha)
+        if isinstance(lock, dict) and lockfile.LOCK_FILE in c.files:
+            state.promoted.add(lock["model"])
+        return None
     try:
         batch = read_manifest(repo, tip, batch_id)
     except (StrawError, ValueError) as err:
@@ -166,8 +171,6 @@ def _batch_merge(state: _State, c: Commit, passed: PassedMerges) -> str | None:
             return (f"the merge of batch {batch_id} promotes {lock['model'][:19]}, but its report "
                     f"names {report['model']['hash'][:19]}")
         state.promoted.add(lock["model"])
-    if c.sha in passed:
-        return None
     if report["batch"] != batch_id:
         return f"batch {batch_id} was merged with the report of batch {report['batch']!r}"
     if report["cases_tree"] != gitio.tree_of(repo.git, tip, "cases"):
