@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from repo_store import cases, checks, gitio, schemas
+from repo_store import cases, checks, gitio, jsonio, schemas
 from repo_store.batch_branches import (  # batch_id_of, branch_name: kept for older callers
     BRANCH_PREFIX,
     REJECTED_PREFIX,
@@ -173,7 +173,13 @@ def batch_diff(repo: CaseRepo, batch_id: str) -> list[CaseChange]:
     changes: list[CaseChange] = []
 
     def load(blob: str | None) -> dict[str, Any] | None:
-        return None if blob is None else json.loads(gitio.read_blob(repo.git, blob).decode("utf-8"))
+        if blob is None:
+            return None
+        try:  # a hostile file is shown as what it is, the rest of the diff still lists
+            data = jsonio.strict_loads(gitio.read_blob(repo.git, blob))
+        except jsonio.BadJSON as err:
+            return {"input": f"(unreadable case file: {err})"}
+        return data if isinstance(data, dict) else {"input": "(unreadable case file: not an object)"}
 
     # one diff over cases/: an added baseline case's pending version at the base is the
     # matching deletion under cases/pending

@@ -9,6 +9,7 @@ from dataclasses import asdict
 import click
 
 from repo_store import batch_status, batches, gate, review
+from repo_store.safe_text import printable
 from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
 
@@ -64,7 +65,7 @@ def show_command(batch_id: str, repo_path: str | None) -> None:
     repo = open_repo(repo_path)
     info = batch_status.batch_info(repo, batch_id)
     b = info.batch
-    click.echo(f"batch {b.id}: {b.title}\n  branch   {b.branch}\n  approver {b.approver}\n"
+    click.echo(f"batch {b.id}: {one_line(b.title, 200)}\n  branch   {b.branch}\n  approver {b.approver}\n"
                f"  created  {b.created}\n  cases    {len(b.cases)}\n  status   {info.status}: {info.reason}")
     if info.report:
         r = info.report
@@ -74,7 +75,7 @@ def show_command(batch_id: str, repo_path: str | None) -> None:
                    f"{len(r.get('rounds', []))} rounds")
         for case in sorted(r["cases"], key=lambda c: c["pass"])[:20]:
             if not case["pass"]:
-                click.echo(f"    FAIL {case['id']} ({case['split']}): expected "
+                click.echo(f"    FAIL {one_line(case['id'])} ({one_line(case['split'])}): expected "
                            f"{one_line(case['expected'], 25)}, got {one_line(case['predicted'], 25)}")
 
 
@@ -129,7 +130,7 @@ def push_command(batch_id: str, remote: str, repo_path: str | None) -> None:
 @repo_option
 def pr_body_command(batch_id: str, repo_path: str | None) -> None:
     """Print a Markdown pull-request description for any forge."""
-    click.echo(review.pr_body(open_repo(repo_path), batch_id), nl=False)
+    click.echo(printable(review.pr_body(open_repo(repo_path), batch_id)), nl=False)
 
 
 @click.command("gate")

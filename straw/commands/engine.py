@@ -95,7 +95,7 @@ def print_cases(report: dict[str, Any], all_cases: bool) -> None:
             continue
         mark = "pass" if row["pass"] else "FAIL"
         cut = "  (truncated)" if row.get("truncated") else ""
-        click.echo(f"{mark}  {row['split']:<8} {row['id']:<28} expected "
+        click.echo(f"{mark}  {one_line(row['split'], 8):<8} {one_line(row['id'], 100):<28} expected "
                    f"{one_line(json.dumps(row['expected'], ensure_ascii=False), 30)}  got "
                    f"{one_line(row['predicted'], 30)}{cut}")
         shown += 1
