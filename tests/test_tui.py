@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from report_helpers import rule_report
+from report_helpers import model_report, rule_report, stored_tiny_model
 from textual.widgets import DataTable, Input, Label, Select, Static, TextArea
 
 from repo_store import batches, curation, gitio, lockfile, reports
@@ -220,8 +220,17 @@ def make_batch(repo, passing: bool = True) -> str:
     return batch.id
 
 
-async def test_pull_request_review_and_merge_then_history_and_monitor(repo) -> None:
-    batch_id = make_batch(repo)
+async def test_pull_request_review_and_merge_then_history_and_monitor(repo, tiny_classifier) -> None:
+    # the merge reruns the report's model: a real one (random weights), at thresholds 0 on main
+    from repo_store.config_set import set_value
+    from repo_store.repo import open_case_repo
+
+    for key in ("gate.baseline_threshold", "gate.new_threshold"):
+        set_value(repo, key, "0.0")
+    repo = open_case_repo(repo.root)
+    model, predict_all = stored_tiny_model(repo, tiny_classifier)
+    batch_id = batches.create_batch(repo).id
+    reports.write_report(repo, batch_id, model_report(repo, batch_id, model, predict_all))
     app = make_app(repo.root)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

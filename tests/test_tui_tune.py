@@ -28,6 +28,8 @@ def use_tiny_model(repo, tiny_model: Path, rounds: int) -> None:
     (repo.root / "straw.toml").write_text(
         f'[model]\nbase = "{tiny_model}"\nmax_length = 32\n\n'
         f"[train]\nmax_iterations = {rounds}\nepochs_per_round = 1\nbatch_size = 32\n", encoding="utf-8")
+    # tune uses main's committed settings only
+    gitio.commit_paths(repo.root, ["straw.toml"], "tiny model")
 
 
 async def settle(pilot) -> None:

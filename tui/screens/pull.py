@@ -18,7 +18,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Log, ProgressBar, Static, TabbedContent, TabPane
 
-from repo_store import batch_status, batches, merge, review
+from repo_store import batch_status, batches, review
 from repo_store.batch_status import BatchInfo
 from repo_store.batches import CaseChange
 from repo_store.errors import NoSuchBatch, StrawError
@@ -32,6 +32,7 @@ from tui.widgets.charts import PassRateChart
 from tui.widgets.diff_view import diff_text
 from tui.widgets.footer import StrawFooter
 from tui.widgets.title import ScreenTitle
+from tuning.recheck import merge_checked
 
 
 def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -282,7 +283,7 @@ class PullScreen(FreshScreen):
     def _run(self, what: str, reason: str = "") -> None:
         with self.app.library() as repo:  # type: ignore[attr-defined]
             if what == "merge":
-                commit = merge.merge_batch(repo, self.batch_id)
+                commit = merge_checked(repo, self.batch_id)
                 detail = f"merged into main as {commit[:8]}"
             elif what == "reject":
                 tag = batches.reject_batch(repo, self.batch_id, reason)
