@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # types only: `straw log --json` must not import GitPython through batches
+    from repo_store.audit import Audit
     from repo_store.batch_status import BatchInfo
     from repo_store.gate import GateResult
     from repo_store.history import LogEntry, Violation
@@ -51,3 +52,9 @@ def batch_info(info: BatchInfo) -> dict[str, Any]:
 
 def violations(found: list[Violation]) -> dict[str, Any]:
     return {"ok": not found, "violations": [asdict(v) for v in found]}
+
+
+def audit(result: Audit) -> dict[str, Any]:
+    """`straw verify --json`: what was read, the violations, and the gate-setting changes."""
+    return {**violations(result.violations), "audited": result.audited, "tip": result.tip,
+            "commits": result.commits, "settings": [asdict(s) for s in result.settings]}

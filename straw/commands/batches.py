@@ -8,7 +8,9 @@ from dataclasses import asdict
 
 import click
 
-from repo_store import batch_branches, batch_status, batches, gate, json_views, merge, resolve, review
+from repo_store import batch_branches, batch_status, batches, gate, json_views, resolve, review
+from repo_store.errors import StrawError
+from repo_store.safe_text import printable
 from straw.commands.common import (
     JSON_HELP,
     batch_argument,
@@ -81,7 +83,7 @@ def show_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
         echo_json(json_views.batch_info(info))
         return
     b = info.batch
-    click.echo(f"batch {b.id}: {b.title}\n  branch   {b.branch}\n  approver {b.approver}\n"
+    click.echo(f"batch {b.id}: {one_line(b.title, 200)}\n  branch   {b.branch}\n  approver {b.approver}\n"
                f"  created  {b.created}\n  cases    {len(b.cases)}\n  status   {status(info.status)}: "
                f"{info.reason}")
     if info.report:
@@ -92,7 +94,8 @@ def show_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
                    f"{len(r.get('rounds', []))} rounds")
         for case in sorted(r["cases"], key=lambda c: c["pass"])[:20]:
             if not case["pass"]:
-                click.echo(f"    {status('FAIL')} {case['id']} ({case['split']}): expected "
+                click.echo(f"    {status('FAIL')} {one_line(case['id'])} ({one_line(case['split'])}): "
+                           f"expected "
                            f"{one_line(case['expected'], 25)}, got {one_line(case['predicted'], 25)}")
 
 
@@ -107,7 +110,7 @@ def diff_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
     if as_json:
         echo_json([asdict(c) for c in changes])
         return
-    marks = {"added": "+", "changed": "~", "removed": "-"}
+    marks = {"added": "+", "changed": "~", "removed": "-", "foreign": "!"}
     for c in changes:
         data = c.case or {}
         click.echo(f"{marks[c.kind]} {c.case_id}  {one_line(data.get('expected', ''), 20):<20} "
@@ -115,8 +118,10 @@ def diff_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
         for name, before, after in c.fields:
             click.echo(f"    {name}: {one_line(before, 40)!s} → {one_line(after, 40)!s}")
     counts = {k: sum(1 for c in changes if c.kind == k) for k in marks}
-    click.echo(f"{counts['added']} added, {counts['changed']} changed, {counts['removed']} removed",
-               err=True)
+    foreign = (f", {counts['foreign']} other file(s) changed: the gate refuses a batch that changes "
+               f"anything but its cases, manifest and report" if counts["foreign"] else "")
+    click.echo(f"{counts['added']} added, {counts['changed']} changed, {counts['removed']} removed"
+               f"{foreign}", err=True)
 
 
 @batch_group.command("update")
@@ -147,7 +152,7 @@ def push_command(batch_id: str, remote: str, repo_path: str | None) -> None:
 def pr_body_command(batch_id: str, repo_path: str | None) -> None:
     """Print a Markdown pull-request description for any forge."""
     repo = open_repo(repo_path)
-    click.echo(review.pr_body(repo, resolve.batch_id(repo, batch_id)), nl=False)
+    click.echo(printable(review.pr_body(repo, resolve.batch_id(repo, batch_id))), nl=False)
 
 
 @click.command("gate")
@@ -156,14 +161,30 @@ def pr_body_command(batch_id: str, repo_path: str | None) -> None:
               help=JSON_HELP + " The exit code is the same: 0 passes, 1 refused.")
 @repo_option
 def gate_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
-    """Exit 0 only if the batch's latest report passes and matches its current cases.
+    """Exit 0 only if the batch's latest report passes and matches its current cases, and the model
+    it names is in the model store with its content hash (`straw merge` also reruns it).
 
     BATCH: a batch id, `batch/<id>`, a unique prefix of either, or `latest`."""
     repo = open_repo(repo_path)
-    batch_id = resolve.batch_id(repo, batch_id)
+    batch_id = batch_branches.batch_id_of(resolve.batch_id(repo, batch_id))
     result = gate.check_gate(repo, batch_id)
+    model_error: StrawError | None = None
+    if result.passed and result.report is not None:
+        from tuning.model_store import ModelStore  # no torch: hashes files only
+
+        try:
+            ModelStore(repo.model_store).load(result.report["model"]["hash"])
+        except StrawError as err:
+            if not as_json:
+                raise
+            model_error = err
     if as_json:
-        echo_json(json_views.gate_result(batch_branches.batch_id_of(batch_id), result))
+        data = json_views.gate_result(batch_id, result)
+        if model_error:
+            data.update(passed=False, reason=str(model_error))
+        echo_json(data)
+        if model_error:
+            sys.exit(model_error.exit_code)
     elif result.passed:
         word, _, rest = result.reason.partition(":")
         click.echo(f"{status(word)}:{rest}" if rest else result.reason)
@@ -182,12 +203,15 @@ nothing to measure, e.g. the first batch), Approved-by, Merged-by.""")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @repo_option
 def merge_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
-    """Gate, then merge the batch into main and promote its model in models.lock.
+    """Gate, rerun the report's model on every case of the branch, then merge the batch into main
+    and promote the model in models.lock (only if the rerun predicts what the report says).
 
     BATCH: a batch id, `batch/<id>`, a unique prefix of either, or `latest`."""
     repo = open_repo(repo_path)
     batch_id = batch_branches.batch_id_of(resolve.batch_id(repo, batch_id))
-    commit = merge.merge_batch(repo, batch_id)
+    from tuning.recheck import merge_checked  # torch: only when merging
+
+    commit = merge_checked(repo, batch_id)
     if as_json:
         from repo_store.lockfile import read_lock
 

@@ -10,6 +10,7 @@ from dataclasses import asdict
 import click
 
 from repo_store import history, json_views, resolve
+from repo_store.safe_text import printable
 from straw.commands.common import (
     JSON_HELP,
     complete_case,
@@ -67,7 +68,8 @@ def log_command(case_id: str | None, as_json: bool, repo_path: str | None) -> No
             cases=f"+{e.cases}", model=(e.model or "-").removeprefix("sha256:")[:8],
             baseline=e.baseline or "-", new=e.new or "-",
             bwt="-" if e.bwt is None else f"{e.bwt:+.3f}", approver="")
-        click.echo((row + _approver(e.approver or "", LOG_WIDTH - len(row))).rstrip())
+        click.echo(printable((row + _approver(e.approver or "", LOG_WIDTH - len(row))).rstrip(),
+                             keep_lines=False))
 
 
 def _approver(who: str, room: int) -> str:
@@ -79,20 +81,29 @@ def _approver(who: str, room: int) -> str:
 
 @click.command("verify")
 @click.option("--full", is_flag=True,
-              help="Re-read every report, also of commits an earlier run found good.")
+              help="Re-read every report, also of merges an earlier run found good.")
+@click.option("--ref", default=None,
+              help="Audit this branch or commit's first-parent history (default: main; without a "
+                   "local main, the checked-out commit).")
 @click.option("--json", "as_json", is_flag=True,
               help=JSON_HELP + " The exit code is the same: 0 ok, 1 violations.")
 @repo_option
-def verify_command(full: bool, as_json: bool, repo_path: str | None) -> None:
-    """Audit main: every baseline change came through a passing, matching report."""
-    violations = history.verify_history(open_repo(repo_path), full=full)
+def verify_command(full: bool, ref: str | None, as_json: bool, repo_path: str | None) -> None:
+    """Audit main: baseline, models.lock and settings changes all came through straw."""
+    from repo_store import audit
+
+    result = audit.audit(open_repo(repo_path), ref, full=full)
     if as_json:
-        echo_json(json_views.violations(violations))
+        echo_json(json_views.audit(result))
     else:
-        for v in violations:
+        for change in result.settings:
+            click.echo(f"setting {change.line()}")
+        for v in result.violations:
             click.echo(v.line())
-    if violations:
-        click.echo(f"straw: verify: {len(violations)} baseline change(s) bypassed the gate", err=True)
+    where = f"{result.audited} at {result.tip[:8]} ({result.commits} first-parent commits read)"
+    if result.violations:
+        click.echo(f"straw: verify: {len(result.violations)} violation(s) in {where}", err=True)
         sys.exit(1)
     if not as_json:
-        click.echo(f"{status('ok')}: every baseline change on main came through the gate")
+        click.echo(f"{status('ok')}: {where}: every baseline, models.lock and gate-setting change "
+                   f"came through straw")
