@@ -5,16 +5,16 @@ GITHUB_STEP_SUMMARY; plus the action and pre-commit manifests parse and point at
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import yaml
+from cli_helpers import model_tuned
 from conftest import VENV_BIN
-from report_helpers import rule_report
 
 from repo_store import batches
 from repo_store.repo import CaseRepo
-from repo_store.reports import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "ci" / "action.sh"
@@ -37,10 +37,16 @@ def run_action(clone: Path, tmp_path: Path, head_ref: str) -> tuple[int, str, st
     return proc.returncode, proc.stdout + proc.stderr, summary.read_text()
 
 
-def test_passing_batch_pull_request(demo_repo: CaseRepo, tmp_path: Path) -> None:
-    batch = batches.create_batch(demo_repo, title="crisis routing")
-    write_report(demo_repo, batch.id, rule_report(demo_repo, batch.id))
+def test_passing_batch_pull_request(demo_repo: CaseRepo, tmp_path: Path, tiny_classifier: Path) -> None:
+    demo_repo, batch, model = model_tuned(demo_repo, tiny_classifier, title="crisis routing")
     clone = ci_clone(demo_repo, tmp_path, batch.branch)
+    # the gate checks the report's model by its content hash: a runner without the model store
+    # is refused, naming the model
+    code, out, summary = run_action(clone, tmp_path, batch.branch)
+    assert code == 1 and f"model {model} is not in the model store" in summary
+    # with the store restored (an actions/cache step, or [model].store on shared storage)
+    relative = demo_repo.model_store.relative_to(demo_repo.root)
+    shutil.copytree(demo_repo.model_store, clone / relative)
     code, out, summary = run_action(clone, tmp_path, batch.branch)
     assert code == 0, out
     assert "✅ **verify**" in summary and f"✅ **gate** {batch.id}: passes" in summary

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from report_helpers import MODEL, rule_report
+from cli_helpers import model_tuned
+from report_helpers import MODEL, merge_by_rule, rule_report
 
-from repo_store import batches, curation, lockfile, merge, resolve
+from repo_store import batches, curation, lockfile, resolve
 from repo_store.errors import UsageError
 from repo_store.repo import CaseRepo
 from repo_store.reports import write_report
@@ -63,9 +64,9 @@ def test_ambiguous_case_prefix_lists_candidates(demo_repo: CaseRepo, cli) -> Non
 
 
 def test_batch_prefixes_and_latest_in_every_batch_command(demo_repo: CaseRepo, cli,  # noqa: ANN001
-                                                         tmp_path: Path) -> None:
+                                                         tmp_path: Path, tiny_classifier: Path) -> None:
     root = str(demo_repo.root)
-    first = tuned(demo_repo, title="first")
+    demo_repo, first, _ = model_tuned(demo_repo, tiny_classifier, title="first")
     second = batches.create_batch(demo_repo, title="second")
     tie = cli("batch", "show", "latest", "--repo", root)  # manifests record whole seconds
     if first.created == second.created:
@@ -125,8 +126,8 @@ def test_ambiguous_batch_prefix_and_no_batches(demo_repo: CaseRepo, cli) -> None
 def test_model_prefixes_in_rollback(demo_repo: CaseRepo, cli) -> None:  # noqa: ANN001
     root = str(demo_repo.root)
     old_model, new_model = "sha256:" + "a1" * 32, "sha256:" + "a2" * 32
-    merge.merge_batch(demo_repo, tuned(demo_repo, model=old_model).id)
-    merge.merge_batch(demo_repo, tuned(demo_repo, model=new_model).id)
+    merge_by_rule(demo_repo, tuned(demo_repo, model=old_model).id, model=old_model)
+    merge_by_rule(demo_repo, tuned(demo_repo, model=new_model).id, model=new_model)
     assert resolve.model_hash(demo_repo, "a1a") == old_model
     assert resolve.model_hash(demo_repo, "sha256:a2") == new_model
     ambiguous = cli("rollback", "a", "--repo", root)

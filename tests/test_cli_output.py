@@ -12,10 +12,11 @@ from pathlib import Path
 
 import click
 import pytest
+from cli_helpers import model_tuned
 from conftest import straw_executable
-from report_helpers import rule_report
+from report_helpers import merge_by_rule, rule_report
 
-from repo_store import batches, curation, merge
+from repo_store import batches, curation, gitio
 from repo_store.repo import CaseRepo
 from repo_store.reports import write_report
 
@@ -26,36 +27,44 @@ def tuned(repo: CaseRepo, **kwargs: object) -> batches.Batch:
     return batch
 
 
-def test_json_outputs_carry_numbers(demo_repo: CaseRepo, cli) -> None:  # noqa: ANN001
+def test_json_outputs_carry_numbers(demo_repo: CaseRepo, cli, tiny_classifier: Path) -> None:  # noqa: ANN001
     root = str(demo_repo.root)
-    batch = tuned(demo_repo, title="crisis")
+    demo_repo, batch, model = model_tuned(demo_repo, tiny_classifier, title="crisis")
+    report = json.loads(gitio.read_file(demo_repo.git, batch.branch, f"reports/{batch.id}.json") or b"")
+    base, new = report["summary"]["baseline"], report["summary"]["new"]
+    assert isinstance(base["passed"], int) and base["total"] == 100 and new["total"] == 20
 
     gate = cli("gate", batch.id, "--json", "--repo", root)
-    assert gate.exit_code == 0
+    assert gate.exit_code == 0, gate.stdout + gate.stderr
     data = json.loads(gate.stdout)
-    assert data["passed"] is True and data["status"] == "passing"
-    assert data["report"]["summary"]["baseline"] == {"passed": 100, "total": 100}
+    assert data["passed"] is True and data["status"] == "passing" and data["report"]["model"] == model
+    assert data["report"]["summary"]["baseline"] == base
 
     header, row = cli("batch", "list", "--repo", root).stdout.splitlines()
     assert header.split() == ["ID", "STATUS", "CASES", "CREATED", "APPROVER", "TITLE"]
     assert row.split()[:3] == [batch.id, "passing", "20"] and row.endswith("crisis")
     shown = json.loads(cli("batch", "show", batch.id, "--json", "--repo", root).stdout)
-    assert shown["report"]["summary"]["new"] == {"passed": 20, "total": 20}
-    assert shown["report"]["rounds"] == 1 and shown["report"]["failing"] == []
+    assert shown["report"]["summary"]["new"] == new
+    assert shown["report"]["rounds"] == 1
+    assert len(shown["report"]["failing"]) == 120 - base["passed"] - new["passed"]
 
     merged = cli("merge", batch.id, "--json", "--repo", root)
-    assert merged.exit_code == 0
+    assert merged.exit_code == 0, merged.stderr
     data = json.loads(merged.stdout)
-    assert data["batch"] == batch.id and data["lock"]["baseline"] == {"passed": 100, "total": 100}
+    assert data["batch"] == batch.id and data["lock"]["baseline"] == base
 
     log = json.loads(cli("log", "--json", "--repo", root).stdout)
     assert log[0]["kind"] == "merge" and log[0]["cases"] == 20
-    assert log[0]["baseline"] == {"passed": 100, "total": 100}
-    assert log[0]["new"] == {"passed": 20, "total": 20}
+    assert log[0]["baseline"] == base and log[0]["new"] == new
     assert log[1]["kind"] == "bootstrap" and isinstance(log[1]["cases"], int)
 
     verify = cli("verify", "--json", "--repo", root)
-    assert verify.exit_code == 0 and json.loads(verify.stdout) == {"ok": True, "violations": []}
+    assert verify.exit_code == 0
+    audit = json.loads(verify.stdout)
+    assert audit["ok"] is True and audit["violations"] == [] and audit["audited"] == "main"
+    assert isinstance(audit["commits"], int) and audit["commits"] >= 4
+    assert [(c["key"], c["old"], c["new"]) for c in audit["settings"]] == [
+        ("gate.baseline_threshold", 1.0, 0.0), ("gate.new_threshold", 1.0, 0.0)]
 
     valid = cli("validate", "--json", "--repo", root)
     assert valid.exit_code == 0
@@ -96,7 +105,7 @@ def test_pr_body_wording_and_escaping(demo_repo: CaseRepo, cli) -> None:  # noqa
     assert "<img" not in body and "<b>" not in body and "<script>" not in body
     assert "&lt;img src=x" in body and "&lt;script&gt;t&lt;/script&gt;" in body
 
-    merge.merge_batch(demo_repo, batch.id)
+    merge_by_rule(demo_repo, batch.id)
     merged = cli("batch", "pr-body", batch.id, "--repo", root).stdout
     assert "**Gate:** 🔀 merged into main" in merged
     assert "❌" not in merged and "straw merge" not in merged and "joined the baseline" in merged
@@ -141,7 +150,7 @@ def test_log_lines_fit_100_columns(demo_repo: CaseRepo, cli, monkeypatch: pytest
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", long_mail)
     batch = batches.create_batch(demo_repo)
     write_report(demo_repo, batch.id, {**rule_report(demo_repo, batch.id), "bwt": -0.125})
-    merge.merge_batch(demo_repo, batch.id)
+    merge_by_rule(demo_repo, batch.id)
     header, *lines = cli("log", "--repo", str(demo_repo.root)).stdout.splitlines()
     assert header.split() == ["DATE", "COMMIT", "KIND", "BATCH", "ADDED", "MODEL", "BASELINE", "NEW",
                               "BWT", "APPROVER"]
@@ -182,13 +191,13 @@ def _on_a_terminal(args: list[str], env: dict[str, str]) -> str:
 
 def test_status_words_in_colour_only_on_a_terminal(demo_repo: CaseRepo) -> None:
     batch = tuned(demo_repo)
-    args = ["gate", batch.id, "--repo", str(demo_repo.root)]
+    args = ["batch", "show", batch.id, "--repo", str(demo_repo.root)]
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     coloured = _on_a_terminal(args, env)
-    assert "\x1b[32mpasses\x1b[0m" in coloured
+    assert "\x1b[32mpassing\x1b[0m" in coloured
     assert "\x1b[" not in _on_a_terminal(args, {**env, "NO_COLOR": "1"})
     piped = subprocess.run([straw_executable(), *args], capture_output=True, text=True, env=env)
-    assert piped.returncode == 0 and piped.stdout.startswith("passes:") and "\x1b[" not in piped.stdout
+    assert piped.returncode == 0 and "status   passing:" in piped.stdout and "\x1b[" not in piped.stdout
 
 
 def test_shell_completion_offers_batch_and_case_ids(demo_repo: CaseRepo) -> None:
