@@ -1,64 +1,308 @@
-"""The production model's baseline as a page a customer can read (`straw report --html`): the
-shared contract of the seed — every case, what was expected, what the model says, pass or fail.
-Everything user-written is escaped; `dir="auto"` lets Hebrew and Arabic read right to left."""
+"""The production model's baseline as a page a customer reads (`straw report`): what the contract
+is, a summary per label and per tag, the pass rate over production versions (an inline SVG), the
+history of merges and rollbacks, then every case, failing first, with a search box.
+
+One self-contained file: no external assets, so it works offline and as an e-mail attachment; the
+few lines of script only add the search box (the page reads the same without them). Everything
+user-written is escaped; `dir="auto"` lets Hebrew and Arabic read right to left."""
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from repo_store.cases import Case
 
+if TYPE_CHECKING:
+    from repo_store.history import LogEntry
+
+CONTRACT = ("The baseline is the contract: each case below is an input and the answer it must get. "
+            "A new model reaches production only after it passes every baseline case, and a monitor "
+            "re-checks the production model and rolls it back when its pass rate slips.")
+
 STYLE = """
-body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#1b1b1b}
-h1{font-size:1.5rem}table{border-collapse:collapse;width:100%}
-th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:start;vertical-align:top}
-th{background:#f4f4f4}.pass{color:#126b2f}.fail{color:#a4161a;font-weight:600}
-.meta{color:#555}code{font-size:.85em}
+:root{color-scheme:light}
+body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1b1b1b}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+.contract{font-size:1.05rem;max-width:50rem}.meta{color:#555}code{font-size:.85em}td code{white-space:nowrap}
+table{border-collapse:collapse;width:100%}
+th,td{border-bottom:1px solid #e2e2e2;padding:.35rem .5rem;text-align:start;vertical-align:top}
+th{background:#f4f4f4}.num{text-align:end;font-variant-numeric:tabular-nums}
+.pass{color:#126b2f}.fail{color:#a4161a;font-weight:600}tr.failing{background:#fff3f3}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(20rem,1fr));gap:1.5rem}
+.turn{margin:.1rem 0}.role{font-size:.75rem;text-transform:uppercase;color:#555;margin-inline-end:.4rem}
+#q{font:inherit;padding:.35rem .5rem;width:20rem;max-width:100%;margin:.5rem 0}
+svg text{font:11px system-ui,sans-serif;fill:#444}
+@media print{
+ body{margin:0;max-width:none;font-size:10.5pt}#q,.search-note{display:none}
+ tr{break-inside:avoid}h2{break-after:avoid}tr.failing{background:none}
+ th{background:none;border-bottom:2px solid #000}
+}
+"""
+
+SCRIPT = """
+const q=document.getElementById('q'),shown=document.getElementById('shown');
+q.hidden=false;
+q.addEventListener('input',()=>{const t=q.value.trim().toLowerCase();let n=0;
+for(const r of document.querySelectorAll('#cases tbody tr')){
+const m=!t||r.textContent.toLowerCase().includes(t);r.hidden=!m;n+=m}
+shown.textContent=n+' shown';});
 """
 
 
-def _text(case: Case | None, fallback: str) -> str:
-    return case.text if case else fallback
+def human_date(iso: str) -> str:
+    """"2026-12-03T08:15:00Z" → "3 December 2026, 08:15 UTC" (as written when not a date)."""
+    try:
+        when = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    zone = "UTC" if when.utcoffset() is not None and not when.utcoffset() else when.strftime("%z")
+    return f"{when.day} {when:%B %Y, %H:%M} {zone}".rstrip()
 
 
-def render_html(lock: dict[str, Any], report: dict[str, Any], cases: dict[str, Case]) -> str:
+def _score(text: str | None) -> tuple[int, int] | None:
+    passed, sep, total = (text or "").partition("/")
+    return (int(passed), int(total)) if sep and passed.isdigit() and total.isdigit() else None
+
+
+def baseline_after(e: LogEntry) -> tuple[int, int] | None:
+    """The baseline score a change left in production: for a merge, the old baseline plus the
+    batch's new cases (both validated by the merged report); None when nothing was measured."""
+    score = _score(e.baseline)
+    new = _score(e.new) if e.kind == "merge" else None
+    if score and new:
+        score = (score[0] + new[0], score[1] + new[1])
+    return score if score and score[1] else None
+
+
+@dataclass(frozen=True)
+class Point:
+    """One production version on the chart: when it was promoted and its baseline score."""
+
+    date: str
+    label: str
+    passed: int
+    total: int
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.total if self.total else 1.0
+
+
+def rate_points(events: list[LogEntry], report: dict[str, Any]) -> list[Point]:
+    """Oldest first: every merge, bootstrap or rollback that recorded a baseline score, then the
+    score measured for this page."""
+    points = []
+    for e in reversed(events):
+        score = baseline_after(e)
+        if score and e.kind in ("merge", "bootstrap", "rollback"):
+            points.append(Point(e.date, e.batch or e.kind, *score))
     s = report["summary"]["baseline"]
+    points.append(Point(report["created"], "now", s["passed"], s["total"]))
+    return points
+
+
+def chart_svg(points: list[Point], width: int = 640, height: int = 180) -> str:
+    """Pass rate per production version as an inline SVG line chart. The y-axis starts just
+    below the lowest rate, so 99% against 100% is visible."""
+    left, right, top, bottom = 48, 12, 12, 34
+    low = min(p.rate for p in points)
+    floor = max(0.0, low - max((1 - low) * 1.5, 0.005))  # the lowest point sits 40% down
+    digits = 0 if 1 - floor >= 0.1 else 1 if 1 - floor >= 0.01 else 2
+    span_x, span_y = width - left - right, height - top - bottom
+
+    def x(i: int) -> float:
+        return left + (span_x * i / (len(points) - 1) if len(points) > 1 else span_x / 2)
+
+    def y(rate: float) -> float:
+        return top + span_y * (1 - (rate - floor) / (1 - floor))
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" aria-labelledby="chart-title">',
+             '<title id="chart-title">Baseline pass rate per production version: '
+             + escape(", ".join(f"{p.label} {p.rate:.1%}" for p in points)) + "</title>"]
+    for rate in (floor, (floor + 1) / 2, 1.0):
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(rate):.1f}" y2="{y(rate):.1f}" '
+                     f'stroke="#ddd"/><text x="{left - 6}" y="{y(rate) + 4:.1f}" '
+                     f'text-anchor="end">{rate:.{digits}%}</text>')
+    coords = " ".join(f"{x(i):.1f},{y(p.rate):.1f}" for i, p in enumerate(points))
+    parts.append(f'<polyline points="{coords}" fill="none" stroke="#1f5fa8" stroke-width="2"/>')
+    for i, p in enumerate(points):
+        colour = "#126b2f" if p.passed == p.total else "#a4161a"
+        parts.append(f'<circle cx="{x(i):.1f}" cy="{y(p.rate):.1f}" r="4" fill="{colour}">'
+                     f"<title>{escape(p.label)}: {p.passed}/{p.total} ({escape(human_date(p.date))})"
+                     f"</title></circle>")
+        if len(points) <= 12 or i in (0, len(points) - 1):
+            # the outer labels hang inwards, so that none is cut at the chart's edge
+            anchor = "end" if i == len(points) - 1 and i else "start" if i == 0 and len(points) > 1 \
+                else "middle"
+            parts.append(f'<text x="{x(i):.1f}" y="{height - 16}" text-anchor="{anchor}">'
+                         f"{escape(p.label[:16])}</text>"
+                         f'<text x="{x(i):.1f}" y="{height - 4}" text-anchor="{anchor}">'
+                         f"{escape(p.date[:10])}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _input_html(case: Case | None) -> str:
+    if case is None:
+        return ""
+    if isinstance(case.input, list):  # a chat: one line per turn, the role named
+        return "".join(f'<div class="turn"><span class="role">{escape(str(t.get("role", "")))}</span>'
+                       f'<span dir="auto">{escape(str(t.get("content", "")))}</span></div>'
+                       for t in case.input)
+    return f'<span dir="auto">{escape(case.text)}</span>'
+
+
+def _label(value: Any) -> str:
+    return value if isinstance(value, str) else " | ".join(map(str, value)) if isinstance(value, list) \
+        else str(value)
+
+
+def summaries(report: dict[str, Any], cases: dict[str, Case]) -> tuple[list[tuple[str, int, int]],
+                                                                        list[tuple[str, int, int]]]:
+    """(per expected label, per tag): rows of (name, cases, passing), most cases first."""
+    by_label: Counter[str] = Counter()
+    label_ok: Counter[str] = Counter()
+    by_tag: Counter[str] = Counter()
+    tag_ok: Counter[str] = Counter()
+    for r in report["cases"]:
+        label = _label(r["expected"])
+        by_label[label] += 1
+        label_ok[label] += bool(r["pass"])
+        case = cases.get(r["id"])
+        for tag in case.tags if case else []:
+            by_tag[tag] += 1
+            tag_ok[tag] += bool(r["pass"])
+
+    def rows(total: Counter[str], ok: Counter[str]) -> list[tuple[str, int, int]]:
+        return [(name, n, ok[name]) for name, n in sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    return rows(by_label, label_ok), rows(by_tag, tag_ok)
+
+
+def _summary_table(title: str, rows: list[tuple[str, int, int]]) -> str:
+    if not rows:
+        return f"<section><h3>{title}</h3><p class=\"meta\">none</p></section>"
+    body = "".join(
+        f'<tr><td dir="auto">{escape(name)}</td><td class="num">{n}</td><td class="num">{ok}</td>'
+        f'<td class="num {"pass" if ok == n else "fail"}">{n - ok}</td></tr>' for name, n, ok in rows)
+    return (f"<section><h3>{title}</h3><table><thead><tr><th>{title.split()[-1]}</th>"
+            f'<th class="num">cases</th><th class="num">pass</th><th class="num">fail</th></tr>'
+            f"</thead><tbody>{body}</tbody></table></section>")
+
+
+def _event_text(e: LogEntry) -> str:
+    model = (e.model or "").removeprefix("sha256:")[:12]
+    if e.kind == "merge":
+        return f"Batch <code>{escape(e.batch or '')}</code> merged: +{escape(e.cases)} cases, model " \
+               f"<code>{escape(model)}</code> promoted"
+    if e.kind == "rollback":
+        return f"Rolled back to model <code>{escape(model)}</code>"
+    if e.kind == "bootstrap":
+        return f"Baseline started with {escape(e.cases)} cases"
+    return f"Changed directly: {escape(e.subject)}"
+
+
+def _fraction(score: tuple[int, int] | None) -> str:
+    return f"{score[0]}/{score[1]}" if score else "–"
+
+
+def _history(events: list[LogEntry]) -> str:
+    if not events:
+        return '<p class="meta">No merges or rollbacks yet.</p>'
+    rows = "".join(
+        f"<tr><td>{escape(human_date(e.date))}</td><td>{_event_text(e)}</td>"
+        f'<td class="num">{_fraction(baseline_after(e))}</td>'
+        f'<td dir="auto">{escape(e.approver or "")}</td></tr>'
+        for e in events)
+    return ('<table id="history"><thead><tr><th>when</th><th>what</th><th class="num">baseline</th>'
+            f"<th>by</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def render_html(lock: dict[str, Any], report: dict[str, Any], cases: dict[str, Case],
+                events: list[LogEntry] | None = None) -> str:
+    """The page. `events`: main's baseline history (history.baseline_log), newest first."""
+    events = events or []
+    s = report["summary"]["baseline"]
+    failing = s["total"] - s["passed"]
     rows = sorted(report["cases"], key=lambda r: (r["pass"], r["id"]))
     body = []
     for r in rows:
         status = '<span class="pass">pass</span>' if r["pass"] else '<span class="fail">FAIL</span>'
         body.append(
-            f"<tr><td>{status}</td><td><code>{escape(r['id'])}</code></td>"
-            f'<td dir="auto">{escape(_text(cases.get(r["id"]), ""))}</td>'
-            f'<td dir="auto">{escape(str(r["expected"]))}</td>'
+            f'<tr class="{"passing" if r["pass"] else "failing"}"><td>{status}</td>'
+            f"<td><code>{escape(r['id'])}</code></td>"
+            f"<td>{_input_html(cases.get(r['id']))}</td>"
+            f'<td dir="auto">{escape(_label(r["expected"]))}</td>'
             f'<td dir="auto">{escape(str(r["predicted"]))}</td></tr>')
+    labels, tags = summaries(report, cases)
+    batch = f", batch {escape(lock['batch'])}" if lock.get("batch") else ""
+    verdict = "every case passes" if not failing else f"{failing} case{'s' if failing != 1 else ''} fail"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Baseline contract: {s['passed']}/{s['total']} cases pass</title><style>{STYLE}</style></head>
-<body><h1>Baseline contract: {s['passed']}/{s['total']} cases pass</h1>
-<p class="meta">Production model <code>{escape(lock['model'])}</code> ({escape(lock['backend'])},
-base {escape(lock['base'])}), promoted {escape(lock['promoted'])} ({escape(lock['reason'])}{
-    ', batch ' + escape(lock['batch']) if lock.get('batch') else ''}).
-Checked {escape(report['created'])} on cases tree <code>{escape(report['cases_tree'][:12])}</code>.</p>
-<table><thead><tr><th>status</th><th>case</th><th>input</th><th>expected</th><th>model says</th></tr>
-</thead><tbody>
+<body>
+<header><h1>Baseline contract: {s['passed']}/{s['total']} cases pass</h1>
+<p class="contract">{CONTRACT} Today {verdict}.</p>
+<p class="meta">Production model <code>{escape(lock['model'][:19])}</code> ({escape(lock['backend'])},
+base {escape(lock['base'])}), in production since {escape(human_date(lock['promoted']))}
+({escape(lock['reason'])}{batch}). Checked {escape(human_date(report['created']))} on cases
+<code>{escape(report['cases_tree'][:12])}</code>.</p></header>
+<main>
+<h2 id="summary">Summary</h2>
+<div class="grid">{_summary_table("By expected label", labels)}{_summary_table("By tag", tags)}</div>
+<h2 id="rate">Pass rate over production versions</h2>
+<figure>{chart_svg(rate_points(events, report))}</figure>
+<h2 id="changes">History of merges and rollbacks</h2>
+{_history(events)}
+<h2 id="all-cases">Cases ({s['total']}; failing first)</h2>
+<input id="q" type="search" placeholder="Search cases…" aria-label="Search cases" hidden>
+<span class="search-note meta" id="shown" aria-live="polite"></span>
+<table id="cases"><thead><tr><th>status</th><th>case</th><th>input</th><th>expected</th>
+<th>model says</th></tr></thead><tbody>
 {chr(10).join(body)}
-</tbody></table></body></html>
+</tbody></table>
+</main>
+<script>{SCRIPT}</script>
+</body></html>
 """
 
 
 def _md(value: object) -> str:
-    return " ".join(str(value).split()).replace("|", "\\|")
+    return escape(" ".join(str(value).split()), quote=False).replace("|", "\\|")
 
 
-def render_markdown(lock: dict[str, Any], report: dict[str, Any], cases: dict[str, Case]) -> str:
+def _md_input(case: Case | None) -> str:
+    if case is None:
+        return ""
+    if isinstance(case.input, list):
+        return " ".join(f"**{_md(t.get('role', ''))}:** {_md(t.get('content', ''))}" for t in case.input)
+    return _md(case.text)
+
+
+def render_markdown(lock: dict[str, Any], report: dict[str, Any], cases: dict[str, Case],
+                    events: list[LogEntry] | None = None) -> str:
     s = report["summary"]["baseline"]
-    lines = [f"# Baseline contract: {s['passed']}/{s['total']} cases pass", "",
-             f"Production model `{lock['model']}` ({lock['backend']}), promoted {lock['promoted']}.",
-             "", "| status | case | input | expected | model says |", "|---|---|---|---|---|"]
+    labels, tags = summaries(report, cases)
+    lines = [f"# Baseline contract: {s['passed']}/{s['total']} cases pass", "", CONTRACT, "",
+             f"Production model `{lock['model']}` ({lock['backend']}), in production since "
+             f"{human_date(lock['promoted'])}.", "", "| label | cases | pass |", "|---|---|---|"]
+    lines += [f"| {_md(name)} | {n} | {ok} |" for name, n, ok in labels]
+    if tags:
+        lines += ["", "| tag | cases | pass |", "|---|---|---|"]
+        lines += [f"| {_md(name)} | {n} | {ok} |" for name, n, ok in tags]
+    if events:
+        lines += ["", "| when | what | baseline |", "|---|---|---|"]
+        lines += [f"| {human_date(e.date)} | {e.kind} {e.batch or ''} | {_fraction(baseline_after(e))} |"
+                  for e in events]
+    lines += ["", "| status | case | input | expected | model says |", "|---|---|---|---|---|"]
     for r in sorted(report["cases"], key=lambda r: (r["pass"], r["id"])):
         lines.append(f"| {'pass' if r['pass'] else '**FAIL**'} | `{r['id']}` | "
-                     f"{_md(_text(cases.get(r['id']), ''))} | {_md(r['expected'])} | "
+                     f"{_md_input(cases.get(r['id']))} | {_md(_label(r['expected']))} | "
                      f"{_md(r['predicted'])} |")
     return "\n".join(lines) + "\n"

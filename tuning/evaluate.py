@@ -16,7 +16,7 @@ from repo_store.repo import MAIN, CaseRepo
 from tuning.backends.base import Backend, settings_from_config
 from tuning.cases_io import PredictionCache, predict_cases
 from tuning.model_store import ModelStore
-from tuning.progress import Phase, Progress, ignore
+from tuning.progress import Phase, Predicted, Progress, ignore
 from tuning.tune import _rate, case_rows, score, truncation_warnings
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,9 @@ def evaluate(repo: CaseRepo, model_hash: str | None = None, split: str = "baseli
 
     emit(Phase("validating", f"{len(cases)} cases"))
     preds, computed = predict_cases(cases, max_length, PredictionCache(store, model_hash),
-                                    backend or load)
+                                    backend or load,
+                                    on_done=(lambda done, total: emit(Predicted(done, total)))
+                                    if progress else None)
     rows = case_rows(cases, [c.split for c in cases], preds)
     base_cases = [(c, p) for c, p in zip(cases, preds, strict=True) if c.split == "baseline"]
     pend_cases = [(c, p) for c, p in zip(cases, preds, strict=True) if c.split == "pending"]

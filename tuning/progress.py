@@ -39,11 +39,19 @@ class RoundDone:
 
 
 @dataclass(frozen=True)
+class Predicted:
+    """Validation or eval progress: `done` of `total` cases predicted (cache hits count at once)."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
 class Saved:
     hash: str
 
 
-Event = Phase | RoundStarted | Step | RoundDone | Saved
+Event = Phase | RoundStarted | Step | RoundDone | Predicted | Saved
 Progress = Callable[[Event], None]
 
 

@@ -9,11 +9,19 @@ from pathlib import Path
 import click
 
 from repo_store import cases as case_files
-from repo_store import curation
+from repo_store import curation, resolve
 from repo_store.errors import Issue, StrawError, UsageError, ValidationFailed
 from repo_store.repo import CaseRepo
 from repo_store.safe_text import printable
-from straw.commands.common import echo_json, one_line, open_repo, repo_option
+from straw.commands.common import (
+    JSON_HELP,
+    case_argument,
+    complete_case,
+    echo_json,
+    one_line,
+    open_repo,
+    repo_option,
+)
 
 MATCH_RULES = click.Choice(["exact", "label", "contains", "regex", "json", "one_of"])
 
@@ -67,6 +75,19 @@ def init_command(directory: str, demo: bool) -> None:
     for line in done:
         click.echo(f"  {line}")
     click.echo(f"case repository ready at {repo.root}")
+    if demo:
+        click.echo(DEMO_NEXT.format(root=repo.root))
+
+
+DEMO_NEXT = """
+What to do next:
+  cd {root}
+  straw list --split pending                    # the cases waiting for a batch
+  straw batch create --title "first batch"      # approve the oldest pending cases as batch/<id>
+  straw tune latest                             # fine-tune until every case passes (~1 min, CPU)
+  straw gate latest && straw merge latest       # the gate, then the merge that promotes the model
+  straw log                                     # the baseline's history
+  straw tui                                     # or all of it in the terminal UI"""
 
 
 @click.command("add")
@@ -94,7 +115,7 @@ def add_command(input_text: str, expected: str, match: str, tags: tuple[str, ...
 
 
 @click.command("edit")
-@click.argument("case_id")
+@case_argument
 @click.option("--input", "input_text", default=None, callback=_utf8, help="New input text.")
 @click.option("--expected", default=None, callback=_utf8, help="New expected output.")
 @click.option("--match", type=MATCH_RULES, default=None, help="New match rule.")
@@ -103,8 +124,9 @@ def add_command(input_text: str, expected: str, match: str, tags: tuple[str, ...
 @repo_option
 def edit_command(case_id: str, input_text: str | None, expected: str | None, match: str | None,
                  tags: tuple[str, ...], notes: str | None, repo_path: str | None) -> None:
-    """Edit a pending case (with no options: in $EDITOR)."""
+    """Edit a pending case (with no options: in $EDITOR). CASE: an id or a unique prefix."""
     repo = open_repo(repo_path)
+    case_id = resolve.case_id(repo, case_id)
     case = curation.get_case(repo, case_id)
     changes: dict[str, object] = {}
     if input_text is not None:
@@ -165,12 +187,13 @@ def _edit_in_editor(repo: CaseRepo, case: case_files.Case) -> case_files.Case | 
 
 
 @click.command("rm")
-@click.argument("case_ids", nargs=-1, required=True)
+@click.argument("case_ids", metavar="CASE...", nargs=-1, required=True, shell_complete=complete_case)
 @repo_option
 def rm_command(case_ids: tuple[str, ...], repo_path: str | None) -> None:
-    """Remove pending cases (each a commit; `straw restore` brings one back)."""
+    """Remove pending cases (each a commit; `straw restore` brings one back). CASE: an id or a
+    unique prefix."""
     repo = open_repo(repo_path)
-    for case_id in case_ids:
+    for case_id in resolve.case_ids(repo, case_ids):
         case = curation.remove_case(repo, case_id)
         click.echo(f"removed {case.path}")
 
@@ -187,12 +210,12 @@ def restore_command(case_ids: tuple[str, ...], repo_path: str | None) -> None:
 
 
 @click.command("show")
-@click.argument("case_id")
+@case_argument
 @repo_option
 def show_command(case_id: str, repo_path: str | None) -> None:
-    """Print one case as JSON, with its split."""
+    """Print one case as JSON, with its split. CASE: an id or a unique prefix."""
     repo = open_repo(repo_path)
-    case = curation.get_case(repo, case_id)
+    case = curation.get_case(repo, resolve.case_id(repo, case_id))
     echo_json({"split": case.split, "path": case.path, **case.data})
 
 
@@ -213,7 +236,8 @@ SPLIT = click.Choice(["all", "baseline", "pending"])
 
 
 @click.command("list")
-@click.option("--split", type=SPLIT, default="all", show_default=True)
+@click.option("--split", type=SPLIT, default="all", show_default=True,
+              help="Baseline cases, pending cases, or all.")
 @click.option("--tag", multiple=True, help="Only cases with this tag (repeatable: all of them).")
 @click.option("--search", "-s", default=None, callback=_utf8,
               help="Text the input or expected output contains.")
@@ -249,9 +273,10 @@ def import_command(file: str, repo_path: str | None) -> None:
 
 @click.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
-              show_default=True)
-@click.option("--split", type=SPLIT, default="all", show_default=True)
-@click.option("--tag", multiple=True)
+              show_default=True, help="One JSON object per line, or CSV.")
+@click.option("--split", type=SPLIT, default="all", show_default=True,
+              help="Baseline cases, pending cases, or all.")
+@click.option("--tag", multiple=True, help="Only cases with this tag (repeatable: all of them).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write here instead of stdout.")
 @repo_option
@@ -270,13 +295,21 @@ def export_command(fmt: str, split: str, tag: tuple[str, ...], output: str | Non
 
 
 @click.command("validate")
+@click.option("--json", "as_json", is_flag=True,
+              help=JSON_HELP + " The exit code is the same: 0 valid, 1 problems.")
 @repo_option
-def validate_command(repo_path: str | None) -> None:
+def validate_command(as_json: bool, repo_path: str | None) -> None:
     """Check every file against its schema, and all cases for duplicates and contradictions."""
     repo = open_repo(repo_path)
+    from dataclasses import asdict
+
     from repo_store import validation
 
     issues = validation.validate_repo(repo)
+    if as_json:
+        echo_json({"ok": not issues, "cases": len(repo.load().cases),
+                   "issues": [asdict(i) for i in issues]})
+        sys.exit(1 if issues else 0)
     for issue in issues:
         click.echo(str(issue))
     if issues:

@@ -11,7 +11,7 @@ from straw.commands.common import echo_json, open_repo, repo_option
 
 
 @click.group("config", invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
 @repo_option
 @click.pass_context
 def config_group(ctx: click.Context, as_json: bool, repo_path: str | None) -> None:

@@ -55,7 +55,8 @@ def _table(result: Any) -> str:
 @click.command("demo")
 @click.option("--dir", "workdir", type=click.Path(file_okay=False), default=None,
               help="Where to create the demo repository (default: a temporary folder, removed).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Training seed (the same seed tells the same story).")
 @click.option("--json", "as_json", is_flag=True, help="The measurements as JSON.")
 def demo_command(workdir: str | None, seed: int, as_json: bool) -> None:
     """The seed's story: one-case fine-tunes break the baseline; a gated batch does not."""

@@ -11,7 +11,16 @@ from typing import Any
 
 import click
 
-from straw.commands.common import echo_json, one_line, open_repo, repo_option
+from repo_store import resolve
+from straw.commands.common import (
+    complete_batch,
+    complete_model,
+    echo_json,
+    one_line,
+    open_repo,
+    repo_option,
+    status,
+)
 
 
 class ProgressPrinter:
@@ -29,6 +38,32 @@ class ProgressPrinter:
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
+
+    def _predicted(self, done: int, total: int) -> None:
+        """eval/compare (and validation) progress: a bar of cases with rate and ETA."""
+        if not self.live:
+            return
+        if self.bar is None:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                TextColumn("{task.fields[rate]} cases/s"), TextColumn("ETA"), TimeRemainingColumn(),
+                transient=True, console=_stderr_console())
+            self.task = self.bar.add_task("predict", total=total, rate="-")
+            self.round_start = time.monotonic()
+            self.bar.start()
+        elapsed = max(time.monotonic() - self.round_start, 1e-9)
+        self.bar.update(self.task, completed=done, total=total, rate=f"{done / elapsed:.1f}")
+        if done >= total:
+            self._stop_bar()
 
     def __call__(self, event: Any) -> None:
         from tuning import progress as p
@@ -74,6 +109,8 @@ class ProgressPrinter:
             if not self.quiet and event.name in ("loading", "saving"):
                 detail = f" {event.detail}" if event.detail else ""
                 click.echo(f"{event.name}{detail}…", err=True)
+        elif isinstance(event, p.Predicted):
+            self._predicted(event.done, event.total)
         elif isinstance(event, p.Saved):
             click.echo(f"saved model {event.hash}", err=True)
 
@@ -93,7 +130,7 @@ def print_cases(report: dict[str, Any], all_cases: bool) -> None:
     for row in rows:
         if row["pass"] and not all_cases:
             continue
-        mark = "pass" if row["pass"] else "FAIL"
+        mark = status("pass" if row["pass"] else "FAIL")
         cut = "  (truncated)" if row.get("truncated") else ""
         click.echo(f"{mark}  {one_line(row['split'], 8):<8} {one_line(row['id'], 100):<28} expected "
                    f"{one_line(json.dumps(row['expected'], ensure_ascii=False), 30)}  got "
@@ -106,7 +143,7 @@ def print_cases(report: dict[str, Any], all_cases: bool) -> None:
 
 def print_summary(report: dict[str, Any]) -> None:
     s = report["summary"]
-    verdict = "PASSED" if s["passed"] else "FAILED"
+    verdict = status("PASSED" if s["passed"] else "FAILED")
     click.echo(f"{verdict}: baseline {s['baseline']['passed']}/{s['baseline']['total']}, "
                f"new {s['new']['passed']}/{s['new']['total']}  model {report['model']['hash']}")
     if report.get("blame"):
@@ -117,11 +154,11 @@ def print_summary(report: dict[str, Any]) -> None:
 
 
 @click.command("tune")
-@click.argument("batch_id", required=False)
+@click.argument("batch_id", metavar="[BATCH]", required=False, shell_complete=complete_batch)
 @click.option("--baseline", "baseline_only", is_flag=True,
               help="Train the first production model on main's baseline alone (a repository "
                    "whose baseline came from `straw init --demo`), and commit it to models.lock.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (no progress).")
 @click.option("--all-cases", is_flag=True, help="List passing cases too (failing come first).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; the per-round lines remain.")
 @repo_option
@@ -129,10 +166,13 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
                  quiet: bool, repo_path: str | None) -> None:
     """Train on baseline + batch until every case passes; commit the report on batch/<id>.
 
-    Ctrl-C (or SIGTERM) stops after the current step and writes nothing."""
+    BATCH: a batch id, a unique prefix of one, or `latest`. Ctrl-C (or SIGTERM) stops after the
+    current step and writes nothing."""
     if bool(batch_id) == baseline_only:
         raise click.UsageError("name a batch to tune, or pass --baseline (not both)")
     repo = open_repo(repo_path)
+    if batch_id:
+        batch_id = resolve.batch_id(repo, batch_id)
     from tuning.backends import dist
     from tuning.tune import cancel_on_signals, tune_batch  # torch: only when tuning
 
@@ -172,23 +212,31 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
 
 
 @click.command("eval")
-@click.option("--model", "model_hash", default=None,
-              help="Model hash (sha256:…); default: the production model in models.lock.")
+@click.option("--model", "model_hash", default=None, shell_complete=complete_model,
+              help="Model hash (sha256:…) or a unique prefix of it; default: the production "
+                   "model in models.lock.")
 @click.option("--split", type=click.Choice(["baseline", "pending", "all"]), default="baseline",
-              show_default=True)
+              show_default=True, help="Which cases to run.")
 @click.option("--ref", default="main", show_default=True, help="Branch or commit whose cases to run.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (no progress).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Also write the report (JSON) to this file.")
 @click.option("--all-cases", is_flag=True, help="List passing cases too (failing come first).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @repo_option
 def eval_command(model_hash: str | None, split: str, ref: str, as_json: bool, output: str | None,
-                 all_cases: bool, repo_path: str | None) -> None:
+                 all_cases: bool, quiet: bool, repo_path: str | None) -> None:
     """Run a stored model on the cases (cached per model and case input) and print a report."""
     repo = open_repo(repo_path)
     from tuning.evaluate import evaluate
 
-    report = evaluate(repo, model_hash, split=split, ref=ref)
+    if model_hash:
+        model_hash = resolve.model_hash(repo, model_hash)
+    printer = ProgressPrinter(quiet=quiet or as_json)
+    try:
+        report = evaluate(repo, model_hash, split=split, ref=ref, progress=printer)
+    finally:
+        printer.close()
     if output:
         from repo_store import schemas
 
@@ -206,16 +254,19 @@ def eval_command(model_hash: str | None, split: str, ref: str, as_json: bool, ou
 
 
 @click.command("export-model")
-@click.argument("model_hash")
+@click.argument("model_hash", metavar="MODEL", shell_complete=complete_model)
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @repo_option
 def export_model_command(model_hash: str, out_dir: str, repo_path: str | None) -> None:
-    """Write a stored model as a plain model folder (a LoRA adapter is merged into its base)."""
+    """Write a stored model as a plain model folder (a LoRA adapter is merged into its base).
+
+    MODEL: a model hash (sha256:…) or a unique prefix of it."""
     from pathlib import Path
 
     from tuning.export import merge_adapter
     from tuning.model_store import ModelStore
 
     repo = open_repo(repo_path)
+    model_hash = resolve.model_hash(repo, model_hash)
     merge_adapter(ModelStore(repo.model_store).load(model_hash), Path(out_dir))
     click.echo(f"wrote {out_dir}")

@@ -4,67 +4,100 @@ commands only."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from repo_store import cases as case_files
-from repo_store import customer_report, lockfile
+from repo_store import customer_report, lockfile, resolve
 from repo_store.errors import UsageError
-from straw.commands.common import echo_json, one_line, open_repo, repo_option
+from straw.commands.common import (
+    JSON_HELP,
+    complete_model,
+    echo_json,
+    one_line,
+    open_repo,
+    repo_option,
+    status,
+    write_output,
+)
 
 
 @click.command("monitor")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Baseline pass rate below which to alert and roll back (default: [monitor]).")
 @click.option("--no-rollback", is_flag=True, help="Alert only; leave models.lock as it is.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True,
+              help=JSON_HELP + " The exit code is the same: 0 healthy, 1 alert.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress bar on a terminal (off a terminal there is none).")
 @repo_option
-def monitor_command(threshold: float | None, no_rollback: bool, as_json: bool,
+def monitor_command(threshold: float | None, no_rollback: bool, as_json: bool, quiet: bool,
                     repo_path: str | None) -> None:
     """Check the production model on main's baseline; alert and roll back when it slips."""
     from dataclasses import asdict
 
+    from straw.commands.engine import ProgressPrinter
     from tuning.monitor import run_monitor
 
     repo = open_repo(repo_path)
-    result = run_monitor(repo, threshold, rollback=not no_rollback)
+    # a monitor runs from cron or a service: off a terminal it prints what it always did
+    printer = ProgressPrinter(quiet=quiet or as_json or not sys.stderr.isatty())
+    try:
+        result = run_monitor(repo, threshold, rollback=not no_rollback, progress=printer)
+    finally:
+        printer.close()
     if as_json:
         echo_json({**asdict(result), "rate": result.rate})
     for note in result.notes:
         click.echo(f"straw: {note}", err=True)
     if result.healthy:
         if not as_json:
-            click.echo(f"ok: {result.summary()}")
+            click.echo(f"{status('ok')}: {result.summary()}")
         return
     click.echo(f"straw: {result.summary()}", err=True)
     sys.exit(1)
 
 
 @click.command("rollback")
-@click.argument("model")
+@click.argument("model", shell_complete=complete_model)
 @click.option("--reason", default="Rolled back by hand.", show_default=True,
               help="Why, for the commit message.")
 @repo_option
 def rollback_command(model: str, reason: str, repo_path: str | None) -> None:
     """Make an earlier production model (a prefix of its id, see `straw log`) production again."""
     repo = open_repo(repo_path)
-    version = lockfile.earlier_version(repo, model)
+    version = lockfile.earlier_version(repo, resolve.model_hash(repo, model, production_only=True))
     commit = lockfile.rollback_to(repo, version.lock, reason)
     click.echo(f"production is {version.lock['model'][:19]} again ({commit[:8]})")
 
 
 @click.command("compare")
-@click.argument("model_a")
-@click.argument("model_b")
+@click.argument("model_a", shell_complete=complete_model)
+@click.argument("model_b", shell_complete=complete_model)
 @click.option("--split", type=click.Choice(["baseline", "pending", "all"]), default="all",
-              show_default=True)
+              show_default=True, help="Which cases to run both models on.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @repo_option
-def compare_command(model_a: str, model_b: str, split: str, repo_path: str | None) -> None:
-    """Per-case flips between two stored models, with McNemar's exact test."""
+def compare_command(model_a: str, model_b: str, split: str, as_json: bool, quiet: bool,
+                    repo_path: str | None) -> None:
+    """Per-case flips between two stored models, with McNemar's exact test.
+
+    MODEL_A, MODEL_B: model hashes (sha256:…) or unique prefixes of them."""
+    from dataclasses import asdict
+
+    from straw.commands.engine import ProgressPrinter
     from tuning.compare import compare_models
 
-    c = compare_models(open_repo(repo_path), model_a, model_b, split)
+    repo = open_repo(repo_path)
+    model_a, model_b = resolve.model_hash(repo, model_a), resolve.model_hash(repo, model_b)
+    printer = ProgressPrinter(quiet=quiet or as_json)
+    try:
+        c = compare_models(repo, model_a, model_b, split, progress=printer)
+    finally:
+        printer.close()
+    if as_json:
+        echo_json({**asdict(c), "test": {**asdict(c.test), "significant": c.test.significant}})
+        return
     click.echo(f"A {model_a[:19]}: {c.a_passed}/{c.shared}   B {model_b[:19]}: {c.b_passed}/{c.shared}")
     for title, flips in (("fixed by B (A fails, B passes)", c.fixed),
                          ("broken by B (A passes, B fails)", c.broken)):
@@ -78,28 +111,49 @@ def compare_command(model_a: str, model_b: str, split: str, repo_path: str | Non
 
 
 @click.command("report")
-@click.option("--html", "fmt", flag_value="html", default=True, help="An HTML page (default).")
-@click.option("--markdown", "fmt", flag_value="markdown", help="Markdown instead.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None)
-@click.option("--json", "as_json", is_flag=True, help="The eval report as JSON.")
+@click.option("--format", "fmt", type=click.Choice(["html", "markdown", "json"]), default=None,
+              help="html (default): one self-contained page for a customer, readable offline and "
+                   "as an e-mail attachment; markdown; json: the eval report.")
+@click.option("--html", "legacy_html", is_flag=True, hidden=True)  # before --format
+@click.option("--markdown", "legacy_markdown", is_flag=True, hidden=True)
+@click.option("--json", "legacy_json", is_flag=True, hidden=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write the report to this file instead of stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @repo_option
-def report_command(fmt: str, output: str | None, as_json: bool, repo_path: str | None) -> None:
+def report_command(fmt: str | None, legacy_html: bool, legacy_markdown: bool, legacy_json: bool,
+                   output: str | None, quiet: bool, repo_path: str | None) -> None:
     """The production model's baseline, every case and its status, for a customer."""
+    legacy = [name for name, on in (("html", legacy_html), ("markdown", legacy_markdown),
+                                    ("json", legacy_json)) if on]
+    chosen = set(legacy + ([fmt] if fmt else []))
+    if len(chosen) > 1:
+        raise click.UsageError(f"one output format, please (got {', '.join(sorted(chosen))}); "
+                               f"use --format")
+    fmt = chosen.pop() if chosen else "html"
+    from repo_store import history
+    from straw.commands.engine import ProgressPrinter
     from tuning.evaluate import evaluate
 
     repo = open_repo(repo_path)
     lock = lockfile.read_lock(repo)
     if lock is None:
         raise UsageError("no production model yet: models.lock is missing on main")
-    report = evaluate(repo, lock["model"], "baseline")
-    if as_json:
-        echo_json(report)
-        return
-    by_id = {c.id: c for c in repo.load_ref(repo.main).cases}
-    render = customer_report.render_html if fmt == "html" else customer_report.render_markdown
-    text = render(lock, report, by_id)
+    printer = ProgressPrinter(quiet=quiet)
+    try:
+        report = evaluate(repo, lock["model"], "baseline", progress=printer)
+    finally:
+        printer.close()
+    if fmt == "json":
+        import json
+
+        text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    else:
+        by_id = {c.id: c for c in repo.load_ref(repo.main).cases}
+        render = customer_report.render_html if fmt == "html" else customer_report.render_markdown
+        text = render(lock, report, by_id, history.baseline_log(repo))
     if output:
-        case_files.atomic_write(Path(output), text.encode("utf-8"))
+        write_output(output, text)
         click.echo(f"wrote {output}: {report['summary']['baseline']['passed']}/"
                    f"{report['summary']['baseline']['total']} baseline cases pass")
     else:
