@@ -112,8 +112,27 @@ def print_summary(report: dict[str, Any]) -> None:
     if report.get("blame"):
         click.echo(f"blame: {len(report['blame'])} baseline cases the production model passed "
                    f"now fail: {', '.join(report['blame'][:10])}")
+    print_stubborn(report)
     for warning in report.get("warnings", []):
         click.echo(f"warning: {warning}", err=True)
+
+
+def print_stubborn(report: dict[str, Any], limit: int = 20) -> None:
+    """The cases the run could not teach, each with its possible contradictions."""
+    stubborn = report.get("stubborn") or []
+    if not stubborn:
+        return
+    click.echo(f"{len(stubborn)} cases could not be learned (check their labels):")
+    for entry in stubborn[:limit]:
+        click.echo(f"  {entry['id']}: expected "
+                   f"{one_line(json.dumps(entry['expected'], ensure_ascii=False), 30)}, got "
+                   f"{one_line(str(entry['predicted']), 30)}")
+        for other in entry["possible_contradictions"]:
+            click.echo(f"    possible contradiction: {other['id']} expects "
+                       f"{one_line(json.dumps(other['expected'], ensure_ascii=False), 30)} "
+                       f"(similarity {other['similarity']:.2f})")
+    if len(stubborn) > limit:
+        click.echo(f"  … {len(stubborn) - limit} more in the report (--json)")
 
 
 @click.command("tune")
@@ -144,9 +163,14 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
             if baseline_only:
                 from tuning.bootstrap import train_baseline
 
-                lock = train_baseline(repo, progress=printer, cancel=cancel)
+                boot = train_baseline(repo, progress=printer, cancel=cancel)
                 if not speaks:
                     return
+                if as_json:
+                    echo_json(boot.report)
+                    return
+                print_stubborn(boot.report)
+                lock = boot.lock
                 click.echo(f"production model {lock['model']} passes "
                            f"{lock['baseline']['passed']}/{lock['baseline']['total']} baseline "
                            f"cases; models.lock committed on main")
