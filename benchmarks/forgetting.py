@@ -258,7 +258,7 @@ def run_banking_seed(seed: int, max_steps: int) -> BankRow:
         report = tune_batch(repo, boot.id, progress=emit)
         verdict = gate.check_gate(repo, boot.id)
         if not verdict.passed:
-            raise SystemExit(f"{label} the bootstrap batch fails its gate: {verdict.message}")
+            raise SystemExit(f"{label} the bootstrap batch fails its gate: {verdict.reason}")
         merge.merge_batch(repo, boot.id)
         boot_rounds = len(report["rounds"])
         production = lockfile.read_lock(repo)["model"]
@@ -302,7 +302,7 @@ def run_banking_seed(seed: int, max_steps: int) -> BankRow:
             else:
                 batches.reject_batch(repo, batch.id, "benchmark: gate failed")
                 row.straw_rounds.append(f"{len(report['rounds'])}✗")
-                log(f"{label} {short}: gate failed: {verdict.message}")
+                log(f"{label} {short}: gate failed: {verdict.reason}")
             if report.get("bwt") is not None:
                 report_bwts.append(report["bwt"])
             row.straw_s += time.monotonic() - t0
