@@ -319,3 +319,31 @@ def test_embedded_minilm_tunes_the_demo_batch_end_to_end(demo_repo, cli) -> None
     assert result.exit_code == 0, result.output
     evaluated = {r["id"]: r["predicted"] for r in json.loads(result.stdout)["cases"]}
     assert evaluated == {r["id"]: r["predicted"] for r in report["cases"]}
+
+
+def test_cli_bootstrap_commits_the_lock_and_prints_its_report(make_case_repo, tiny_model,
+                                                              cli) -> None:
+    """`straw tune --baseline`: the same round loop as a batch tune, a "bootstrap" report
+    (schema-valid, with its rounds) and models.lock committed on main."""
+    repo = make_case_repo("boot")
+    write_config(repo.root, tiny_model)
+    paths = []
+    for label, texts in BASELINE.items():
+        for i, text in enumerate(texts):
+            data = case(f"b-{label}-{i}", text, label)
+            path = case_path("baseline", data["id"])
+            (repo.root / path).parent.mkdir(parents=True, exist_ok=True)
+            (repo.root / path).write_bytes(serialize(data))
+            paths.append(path)
+    commit(repo.root, paths, "baseline\n\nStraw-Bootstrap: test")
+    result = cli("tune", "--baseline", "--json", repo=repo.root)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    schemas.check("report", report, "bootstrap")
+    assert report["kind"] == "bootstrap" and report["rounds"]
+    assert report["best_round"] == len(report["rounds"]) or not report["summary"]["passed"]
+    lock = lockfile.read_lock(open_case_repo(repo.root))
+    assert lock is not None and lock["model"] == report["model"]["hash"]
+    assert lock["baseline"] == report["summary"]["baseline"]
+    again = cli("tune", "--baseline", repo=repo.root)
+    assert again.exit_code == 2 and "models.lock already names" in again.stderr

@@ -18,8 +18,9 @@ class ProgressPrinter:
     """Consumes tuning.progress events: a bar with rate and ETA on a terminal (stderr), plain
     lines otherwise, and one line per round on stdout."""
 
-    def __init__(self, quiet: bool = False) -> None:
+    def __init__(self, quiet: bool = False, rounds_to_stderr: bool = False) -> None:
         self.quiet = quiet
+        self.rounds_to_stderr = rounds_to_stderr  # --json: stdout carries the report alone
         self.live = sys.stderr.isatty() and not quiet
         self.bar: Any = None
         self.task: Any = None
@@ -67,7 +68,7 @@ class ProgressPrinter:
             self._stop_bar()
             loss = "-" if event.loss is None else f"{event.loss:.4f}"
             click.echo(f"round {event.round}: loss {loss}  baseline {event.baseline_pass:6.1%}  "
-                       f"new {event.new_pass:6.1%}  {event.seconds:5.1f}s")
+                       f"new {event.new_pass:6.1%}  {event.seconds:5.1f}s", err=self.rounds_to_stderr)
         elif isinstance(event, p.Phase):
             if event.name == "validating":
                 self._stop_bar()
@@ -156,7 +157,7 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
     from tuning.tune import cancel_on_signals, tune_batch  # torch: only when tuning
 
     speaks = dist.is_main()  # under torchrun every rank runs this command; rank 0 reports
-    printer = ProgressPrinter(quiet=quiet or as_json) if speaks else None
+    printer = ProgressPrinter(quiet=quiet or as_json, rounds_to_stderr=as_json) if speaks else None
     cancel = threading.Event()
     try:
         with cancel_on_signals(cancel):
