@@ -14,9 +14,10 @@ Printed per size and mode: seconds to gate, rounds, replay size, validation case
 cases broken (baseline cases the production model passed and the tuned model fails; must be 0),
 and accuracy on test.jsonl (never used to choose anything).
 
-Where a `replay = "all"` tune would run past --all-budget-min, it is stopped after its first
-round and the table shows that round's seconds × the rounds the adaptive tune needed, marked
-"extrapolated". --bootstrap-rounds caps the bootstrap's rounds (the table says so)."""
+Where a `replay = "all"` tune would run past --all-budget-min, it is stopped (after its first 30
+steps when round 1 alone would overrun, else after round 1) and the table shows round 1's
+measured or extrapolated seconds × the rounds the adaptive tune needed, marked "extrapolated".
+--bootstrap-rounds caps the bootstrap's rounds above 1,000 cases (the table says so)."""
 
 from __future__ import annotations
 
@@ -109,18 +110,32 @@ class Watch:
         self.started = time.monotonic()
         self.cancel = threading.Event()
         self.round_s: list[float] = []
-        self.stopped_after: float | None = None
+        self.stopped_after: float | None = None  # round 1's seconds, measured or extrapolated
+        self.round_started = 0.0
+        self.partial = ""
 
     def __call__(self, event: Any) -> None:
-        from tuning.progress import Phase, RoundDone
+        from tuning.progress import Phase, RoundDone, RoundStarted, Step
 
-        if isinstance(event, RoundDone):
+        if isinstance(event, RoundStarted):
+            self.round_started = time.monotonic()
+        elif isinstance(event, Step) and self.budget_s and event.step >= 30 and not self.cancel.is_set():
+            spent = time.monotonic() - self.round_started
+            projected = spent / event.step * event.total
+            if projected > self.budget_s:  # time the first steps, extrapolate the round's training
+                self.stopped_after = projected
+                self.partial = f"{event.step} of {event.total} steps timed"
+                log(f"{self.label}: {self.partial} in {spent:.0f}s; round 1 projected "
+                    f"{projected:.0f}s > budget: stopping")
+                self.cancel.set()
+        elif isinstance(event, RoundDone):
             self.round_s.append(event.seconds)
             log(f"{self.label} round {event.round}: baseline {event.baseline_pass:.1%} new "
                 f"{event.new_pass:.1%} {event.seconds:.0f}s")
             elapsed = time.monotonic() - self.started
             if self.budget_s and event.round == 1 and elapsed + event.seconds > self.budget_s:
                 self.stopped_after = event.seconds
+                self.partial = "round 1 timed"
                 self.cancel.set()
         elif isinstance(event, Phase) and event.name in ("validating", "loading", "saving"):
             log(f"{self.label} {event.name} {event.detail}")
@@ -184,7 +199,7 @@ def part_size(folder: Path, size: int, all_budget_s: float, bootstrap_rounds: in
         except Cancelled:
             adaptive_rounds = result["tunes"]["adaptive"]["rounds"]
             result["tunes"][mode] = {
-                "extrapolated": True, "round1_s": watch.stopped_after,
+                "extrapolated": True, "round1_s": watch.stopped_after, "how": watch.partial,
                 "seconds": round((watch.stopped_after or 0) * adaptive_rounds, 1),
                 "rounds": adaptive_rounds, "rss_mb": round(peak_rss_mb())}
             continue
@@ -224,9 +239,9 @@ def print_table(results: list[dict]) -> None:
         for mode in ("adaptive", "all"):
             t = r["tunes"][mode]
             if t["extrapolated"]:
-                print(f"| {r['size']:,} | {mode} | ~{t['seconds']:.0f} (extrapolated: round 1 took "
-                      f"{t['round1_s']:.0f} s × {t['rounds']} rounds) | - | {r['size']:,} | - | - "
-                      f"| - |")
+                print(f"| {r['size']:,} | {mode} | ~{t['seconds']:.0f} (extrapolated: round 1 "
+                      f"~{t['round1_s']:.0f} s training ({t['how']}) × {t['rounds']} rounds, "
+                      f"validation not counted) | - | {r['size']:,} | - | - | - |")
                 continue
             replay = max(x["size"] for x in t["replay"])
             print(f"| {r['size']:,} | {mode} | {t['seconds']:.0f} | {t['rounds']} | {replay:,} "
