@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,11 @@ from tuning.backends.base import (
     Prediction,
     TrainHooks,
     TrainSettings,
+    Validation,
 )
 from tuning.backends.hf_common import Quiet, first_line, optimizer_name, run_trainer
 from tuning.backends.lm_data import (
+    IGNORE,
     CompletionCollator,
     PromptEncoder,
     left_pad,
@@ -292,6 +295,42 @@ class CausalLMBackend(Backend):
                     texts[i] = self.tokenizer.decode(ids, skip_special_tokens=True,
                                                      clean_up_tokenization_spaces=False)
         return [Prediction(text, e.truncated) for text, e in zip(texts, encoded, strict=True)]
+
+    def validate(self, inputs: list[Input], targets: list[str],
+                 batch_size: int = PREDICT_BATCH) -> Validation:
+        """Greedy predictions, plus per case the expected text's mean per-token log-likelihood
+        (teacher-forced; the margin adaptive replay ranks by) and the mean of the last hidden
+        state over the prompt and target as the case's embedding (L2-normalised)."""
+        started = time.monotonic()
+        preds = self.predict(inputs, batch_size)
+        if not inputs:
+            return Validation(preds, [], None, time.monotonic() - started)
+        examples = [Example(value, target) for value, target in zip(inputs, targets, strict=True)]
+        rows = training_rows(self.encoder(), examples, self.tokenizer.eos_token_id)
+        collate = CompletionCollator(self.tokenizer.pad_token_id)
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
+        margins = [0.0] * len(rows)
+        pooled: list[Any] = [None] * len(rows)
+        device = next(self.model.parameters()).device
+        self.model.eval()
+        with torch.inference_mode(), Quiet():
+            for start in range(0, len(order), batch_size):
+                idx = order[start:start + batch_size]
+                batch = {k: v.to(device) for k, v in collate([rows[i] for i in idx]).items()}
+                out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                 output_hidden_states=True)
+                logp = out.logits[:, :-1].float().log_softmax(dim=-1)
+                labels = batch["labels"][:, 1:]
+                keep = labels != IGNORE
+                picked = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * keep
+                per_case = picked.sum(dim=1) / keep.sum(dim=1).clamp(min=1)
+                mask = batch["attention_mask"].unsqueeze(-1).float()
+                hidden = (out.hidden_states[-1].float() * mask).sum(dim=1) / mask.sum(dim=1)
+                for j, i in enumerate(idx):
+                    margins[i] = float(per_case[j])
+                    pooled[i] = hidden[j]
+        embeddings = torch.nn.functional.normalize(torch.stack(pooled), dim=-1)
+        return Validation(preds, margins, embeddings, time.monotonic() - started)
 
     # -- saving ------------------------------------------------------------------------------
     def save(self, folder: Path) -> list[Path]:
