@@ -17,7 +17,8 @@ and accuracy on test.jsonl (never used to choose anything).
 Where a `replay = "all"` tune would run past --all-budget-min, it is stopped (after its first 30
 steps when round 1 alone would overrun, else after round 1) and the table shows round 1's
 measured or extrapolated seconds × the rounds the adaptive tune needed, marked "extrapolated".
---bootstrap-rounds caps the bootstrap's rounds above 1,000 cases (the table says so)."""
+--bootstrap-rounds / --bootstrap-epochs shorten the bootstrap above 1,000 cases (the table says
+so; the tunes always run with the default schedule)."""
 
 from __future__ import annotations
 
@@ -141,7 +142,8 @@ class Watch:
             log(f"{self.label} {event.name} {event.detail}")
 
 
-def part_size(folder: Path, size: int, all_budget_s: float, bootstrap_rounds: int | None) -> dict:
+def part_size(folder: Path, size: int, all_budget_s: float, bootstrap_rounds: int | None,
+              bootstrap_epochs: float | None = None) -> dict:
     import tuning.backends.classifier  # noqa: F401  (imports outside the clocks)
     from repo_store import batches, lockfile
     from repo_store.repo import open_case_repo
@@ -160,8 +162,10 @@ def part_size(folder: Path, size: int, all_budget_s: float, bootstrap_rounds: in
     git(root, "commit", "-q", "--no-verify", "-m",
         f"Bootstrap the baseline ({len(paths)} cases)\n\nStraw-Bootstrap: bench\n"
         f"Straw-Baseline-Cases: {len(paths)}")
-    if bootstrap_rounds:
-        set_train(root, max_iterations=bootstrap_rounds)
+    capped = {k: v for k, v in (("max_iterations", bootstrap_rounds),
+                                ("epochs_per_round", bootstrap_epochs)) if v}
+    if capped:
+        set_train(root, **capped)
     repo = open_case_repo(root)
     watch = Watch(f"{size} bootstrap")
     started = time.monotonic()
@@ -175,12 +179,12 @@ def part_size(folder: Path, size: int, all_budget_s: float, bootstrap_rounds: in
             "rss_mb": round(boot_rss), "stubborn": len(stubborn),
             "stubborn_examples": boot.report["stubborn"][:3],
             "cases_per_s": [r["validation_cases_per_s"] for r in boot.report["rounds"]],
-            "capped_rounds": bootstrap_rounds}}
+            "capped": capped}}
     if stubborn:  # dropped after review, as a user would
         git(root, "rm", "-q", "--", *[f"cases/baseline/{i}.json" for i in stubborn])
         git(root, "commit", "-q", "--no-verify", "-m", f"drop {len(stubborn)} unlearnable cases")
-    if bootstrap_rounds:
-        set_train(root, max_iterations=5)
+    if capped:  # the tunes run with the defaults
+        set_train(root, max_iterations=5, epochs_per_round=3)
     paths = write_cases(root, "pending", [(f"n-{i:03d}", r) for i, r in enumerate(batch_rows)])
     git(root, "add", "cases")
     git(root, "commit", "-q", "--no-verify", "-m", "the batch's cases")
@@ -217,10 +221,11 @@ def part_size(folder: Path, size: int, all_budget_s: float, bootstrap_rounds: in
     return result
 
 
-def run_part(folder: Path, size: int, all_budget_s: float, bootstrap_rounds: int | None) -> dict:
+def run_part(folder: Path, size: int, all_budget_s: float, bootstrap_rounds: int | None,
+             bootstrap_epochs: float | None) -> dict:
     env = {**os.environ, **{k: v for k, v in IDENTITY.items() if k not in os.environ}}
     args = [sys.executable, __file__, "--part", str(folder), str(size), str(all_budget_s),
-            str(bootstrap_rounds or 0)]
+            str(bootstrap_rounds or 0), str(bootstrap_epochs or 0)]
     proc = subprocess.run(args, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     if proc.returncode:
         sys.exit(f"size {size} failed (exit {proc.returncode})")
@@ -252,28 +257,33 @@ def print_table(results: list[dict]) -> None:
     print("|---|---|---|---|---|---|")
     for r in results:
         b = r["bootstrap"]
-        capped = f" (capped at {b['capped_rounds']})" if b["capped_rounds"] else ""
+        capped = f" (capped: {b['capped']})" if b["capped"] else ""
         print(f"| {r['size']:,} | {b['seconds']:.0f} | {b['rounds']}{capped} | {b['rss_mb']} MB "
               f"| {b['stubborn']} | {fmt(r['production_test_accuracy'], '.1%')} |")
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--part":
-        folder, size, budget, rounds = sys.argv[2:6]
-        print(json.dumps(part_size(Path(folder), int(size), float(budget), int(rounds) or None)))
+        folder, size, budget, rounds, epochs = sys.argv[2:7]
+        print(json.dumps(part_size(Path(folder), int(size), float(budget), int(rounds) or None,
+                                   float(epochs) or None)))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="150,1000,9696")
     parser.add_argument("--all-budget-min", type=float, default=20.0)
     parser.add_argument("--bootstrap-rounds", type=int, default=0,
                         help="cap the bootstrap's rounds for sizes above 1,000 (0: no cap)")
+    parser.add_argument("--bootstrap-epochs", type=float, default=0,
+                        help="epochs per bootstrap round for sizes above 1,000 (0: the default)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="straw-scale-") as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
-            cap = args.bootstrap_rounds if size > 1000 else 0
-            results.append(run_part(Path(tmp) / str(size), size, args.all_budget_min * 60, cap))
+            big = size > 1000
+            results.append(run_part(Path(tmp) / str(size), size, args.all_budget_min * 60,
+                                    args.bootstrap_rounds if big else 0,
+                                    args.bootstrap_epochs if big else 0))
             if args.json:
                 args.json.write_text(json.dumps(results, indent=2))
     print(f"\nscale_tune: {os.cpu_count()} CPU cores, load average at the end "
