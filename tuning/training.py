@@ -99,7 +99,7 @@ def train_until_pass(backend: Backend, data: TrainingSet, settings: TrainSetting
     emit = progress or ignore
     name = backend.name
     nb, nn = len(data.baseline), len(data.new)
-    examples_of(data.cases, name)  # refuse a case the backend cannot learn before any training
+    examples_of(data.baseline + data.new, name)  # refuse an unlearnable case before training
     hooks = TrainHooks(on_step=lambda s, total, loss: emit(Step(s, total, loss)), cancel=cancel)
     rounds: list[dict[str, Any]] = []
     best: tuple[tuple[bool, int, int], int, Validation, Any] | None = None

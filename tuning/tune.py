@@ -140,7 +140,8 @@ def run_rounds(backend: Backend, training: TrainingSet, train_s: TrainSettings,
                ) -> Outcome:
     """Prepare the model for every target, validate the start when the replay is adaptive, then
     train until the gate passes."""
-    backend.prepare(examples_of(training.cases, backend.name))  # checks every target early
+    # every target checked before any training; watch cases never shape the model (no imprint)
+    backend.prepare(examples_of(training.baseline + training.new, backend.name))
     start = None
     if train_s.replay == "adaptive" and len(training.baseline) > train_s.replay_size:
         progress(Phase("validating", f"{len(training.cases)} cases (choosing the replay)"))
