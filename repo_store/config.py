@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from repo_store import schemas
-from repo_store.errors import Issue, ValidationFailed
+from repo_store.errors import Issue, UsageError, ValidationFailed
 
 CONFIG_FILE = "straw.toml"
 
@@ -88,6 +89,11 @@ def parse(text: str, path: str = CONFIG_FILE) -> Config:
     except tomllib.TOMLDecodeError as err:
         raise ValidationFailed([Issue(path, "$", f"not valid TOML: {err}")]) from None
     schemas.check("config", data, path)
+    for section, values in data.items():  # JSON Schema has no word for NaN: 0 <= nan is false
+        for key, value in values.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValidationFailed([Issue(path, f"$.{section}.{key}", f"{value} is not a number "
+                                                                          f"straw can compare")])
     merged = copy.deepcopy(DEFAULTS)
     for section, values in data.items():
         merged[section].update(values)
@@ -104,6 +110,8 @@ def load(root: Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ValidationFailed([Issue(CONFIG_FILE, "$", "not UTF-8 text")]) from None
+    except OSError as err:  # a directory, unreadable, a dangling symlink
+        raise UsageError(f"{path}: cannot be read ({err.strerror or err})") from None
     return parse(text, CONFIG_FILE)
 
 

@@ -8,7 +8,8 @@ from dataclasses import asdict
 
 import click
 
-from repo_store import batches, gate, merge, review
+from repo_store import batch_status, batches, gate, merge, review
+from repo_store.safe_text import printable
 from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
 
@@ -43,7 +44,7 @@ def create_command(case_ids: tuple[str, ...], title: str, allow_small: bool, all
 def list_command(as_json: bool, repo_path: str | None) -> None:
     """Every batch as a pull request: status, cases, approver, age."""
     repo = open_repo(repo_path)
-    infos = batches.list_batches(repo)
+    infos = batch_status.list_batches(repo)
     if as_json:
         echo_json([{"id": i.id, "branch": i.batch.branch, "title": i.batch.title,
                     "approver": i.batch.approver, "created": i.batch.created,
@@ -62,9 +63,9 @@ def list_command(as_json: bool, repo_path: str | None) -> None:
 def show_command(batch_id: str, repo_path: str | None) -> None:
     """A batch's manifest, latest report summary and gate state."""
     repo = open_repo(repo_path)
-    info = batches.batch_info(repo, batch_id)
+    info = batch_status.batch_info(repo, batch_id)
     b = info.batch
-    click.echo(f"batch {b.id}: {b.title}\n  branch   {b.branch}\n  approver {b.approver}\n"
+    click.echo(f"batch {b.id}: {one_line(b.title, 200)}\n  branch   {b.branch}\n  approver {b.approver}\n"
                f"  created  {b.created}\n  cases    {len(b.cases)}\n  status   {info.status}: {info.reason}")
     if info.report:
         r = info.report
@@ -74,7 +75,7 @@ def show_command(batch_id: str, repo_path: str | None) -> None:
                    f"{len(r.get('rounds', []))} rounds")
         for case in sorted(r["cases"], key=lambda c: c["pass"])[:20]:
             if not case["pass"]:
-                click.echo(f"    FAIL {case['id']} ({case['split']}): expected "
+                click.echo(f"    FAIL {one_line(case['id'])} ({one_line(case['split'])}): expected "
                            f"{one_line(case['expected'], 25)}, got {one_line(case['predicted'], 25)}")
 
 
@@ -127,7 +128,7 @@ def push_command(batch_id: str, remote: str, repo_path: str | None) -> None:
 @repo_option
 def pr_body_command(batch_id: str, repo_path: str | None) -> None:
     """Print a Markdown pull-request description for any forge."""
-    click.echo(review.pr_body(open_repo(repo_path), batch_id), nl=False)
+    click.echo(printable(review.pr_body(open_repo(repo_path), batch_id)), nl=False)
 
 
 @click.command("gate")
@@ -162,9 +163,3 @@ def reject_command(batch_id: str, reason: str, repo_path: str | None) -> None:
     """Close a batch: its branch is archived as a tag; its cases stay pending."""
     tag = batches.reject_batch(open_repo(repo_path), batch_id, reason)
     click.echo(f"rejected; branch archived as tag {tag}; its cases are still pending on main")
-
-
-def register(group: click.Group) -> None:
-    group.add_command(batch_group)
-    for command in (gate_command, merge_command, reject_command):
-        group.add_command(command)

@@ -96,7 +96,7 @@ def print_cases(report: dict[str, Any], all_cases: bool) -> None:
             continue
         mark = "pass" if row["pass"] else "FAIL"
         cut = "  (truncated)" if row.get("truncated") else ""
-        click.echo(f"{mark}  {row['split']:<8} {row['id']:<28} expected "
+        click.echo(f"{mark}  {one_line(row['split'], 8):<8} {one_line(row['id'], 100):<28} expected "
                    f"{one_line(json.dumps(row['expected'], ensure_ascii=False), 30)}  got "
                    f"{one_line(row['predicted'], 30)}{cut}")
         shown += 1
@@ -222,11 +222,6 @@ def eval_command(model_hash: str | None, split: str, ref: str, as_json: bool, ou
         return
     print_cases(report, all_cases)
     print_summary(report)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(tune_command)
-    group.add_command(eval_command)
 
 
 @click.command("export-model")

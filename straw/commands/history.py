@@ -10,6 +10,7 @@ from dataclasses import asdict
 import click
 
 from repo_store import history
+from repo_store.safe_text import printable
 from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
 
@@ -35,7 +36,7 @@ def log_command(case_id: str | None, as_json: bool, repo_path: str | None) -> No
         echo_json([asdict(e) for e in entries])
         return
     for e in entries:
-        click.echo(e.line())
+        click.echo(printable(e.line()))
 
 
 @click.command("verify")
