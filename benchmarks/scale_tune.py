@@ -85,7 +85,9 @@ def set_train(root: Path, **train: Any) -> None:
 
     config.write(root, {"train": train})
     git(root, "add", "straw.toml")
-    git(root, "commit", "-q", "--no-verify", "-m", f"bench: [train] {train}")
+    staged = subprocess.run(["git", "diff", "--cached", "--quiet"], cwd=root)
+    if staged.returncode:  # the settings may already say so
+        git(root, "commit", "-q", "--no-verify", "-m", f"bench: [train] {train}")
 
 
 def test_accuracy(repo: Any, model_hash: str | None) -> float | None:
