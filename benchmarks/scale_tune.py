@@ -171,7 +171,7 @@ def part_size(folder: Path, size: int, all_budget_s: float, bootstrap_rounds: in
     repo = open_case_repo(root)
     watch = Watch(f"{size} bootstrap")
     started = time.monotonic()
-    boot = train_baseline(repo, progress=watch)
+    boot = train_baseline(repo, progress=watch, promote_failing=True)  # drops them below
     boot_s = time.monotonic() - started
     boot_rss = peak_rss_mb()
     stubborn = [s["id"] for s in boot.report["stubborn"]]

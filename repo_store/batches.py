@@ -30,6 +30,7 @@ from repo_store.errors import (
     UsageError,
     ValidationFailed,
 )
+from repo_store.gate import foreign_changes
 from repo_store.ids import new_batch_id, now_iso
 from repo_store.repo import MAIN, CaseRepo
 
@@ -73,7 +74,7 @@ def _select(repo: CaseRepo, pending: dict[str, Case], baseline: dict[str, Case],
         return chosen
     held = open_batches_holding(repo, set(pending))
     free = sorted((c for c in pending.values() if c.id not in held), key=lambda c: (c.created, c.id))
-    return free if all_pending else free[: repo.config["batch"]["max_size"]]
+    return free if all_pending else free[: repo.verdict_config["batch"]["max_size"]]
 
 
 def create_batch(repo: CaseRepo, case_ids: list[str] | None = None, title: str = "",
@@ -91,7 +92,7 @@ def create_batch(repo: CaseRepo, case_ids: list[str] | None = None, title: str =
         if all_pending and baseline:
             raise UsageError("--all is for a repository's first batch; main already has a baseline")
         chosen = _select(repo, pending, baseline, case_ids, all_pending)
-        low, high = repo.config["batch"]["min_size"], repo.config["batch"]["max_size"]
+        low, high = repo.verdict_config["batch"]["min_size"], repo.verdict_config["batch"]["max_size"]
         if not chosen:
             raise UsageError("no pending cases to batch (all are in open batches, or none exist)")
         if not bootstrap:
@@ -150,7 +151,7 @@ def split_cases(repo: CaseRepo, batch_id: str | Batch) -> tuple[list[Case], list
 
 @dataclass
 class CaseChange:
-    kind: str  # added | changed | removed
+    kind: str  # added | changed | removed | foreign (a file that is not the batch's: the gate refuses)
     case_id: str
     case: dict[str, Any] | None
     fields: list[tuple[str, Any, Any]] = field(default_factory=list)  # (field, before, after)
@@ -198,6 +199,7 @@ def batch_diff(repo: CaseRepo, batch_id: str) -> list[CaseChange]:
         else:
             before, after = load(change.old) or {}, load(change.new) or {}
             changes.append(CaseChange("changed", case_id, after, _fields(before, after)))
+    changes += [CaseChange("foreign", path, None) for path in foreign_changes(repo, batch)]
     return changes
 
 

@@ -8,10 +8,13 @@ import json
 import math
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from repo_store import schemas
+from repo_store import gitio, schemas
 from repo_store.errors import Issue, UsageError, ValidationFailed
+
+if TYPE_CHECKING:
+    from repo_store.gitio import Repo
 
 CONFIG_FILE = "straw.toml"
 
@@ -20,7 +23,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "backend": "classifier",
         "base": "embedded",
         "start_from": "production",
-        "store": ".straw/models",
+        "store": "",  # "": <git common dir>/straw/models, where no commit can write
         "max_length": 128,
         "max_new_tokens": 32,
         "adapter": "none",
@@ -41,7 +44,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "replay_size": 256,
     },
     "batch": {"min_size": 10, "max_size": 20},
-    "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0},
+    "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0, "require_signed": False},
     "monitor": {"threshold": 0.95, "alert_command": ""},
 }
 
@@ -53,7 +56,7 @@ TEMPLATE = """\
 backend = "classifier"        # "classifier" or "causal_lm"
 base = "embedded"             # "embedded" (all-MiniLM-L6-v2, offline) or a local model folder
 start_from = "production"     # tune from models.lock's model, or "base"
-store = ".straw/models"       # content-addressed model store, kept out of git
+# store = "/srv/straw-models" # model store; default: .git/straw/models, where no commit can write
 max_length = 128
 
 [train]
@@ -73,6 +76,7 @@ max_size = 20
 [gate]
 baseline_threshold = 1.0
 new_threshold = 1.0
+require_signed = false        # true: merges and `straw config set` sign; verify checks allowed_signers
 
 [monitor]
 threshold = 0.95
@@ -100,6 +104,19 @@ def parse(text: str, path: str = CONFIG_FILE) -> Config:
     if merged["batch"]["min_size"] > merged["batch"]["max_size"]:
         raise ValidationFailed([Issue(path, "$.batch.min_size", "is larger than max_size")])
     return merged
+
+
+def committed(repo: Repo, ref: str = "main") -> Config:
+    """The settings committed at `ref` (defaults when it has no straw.toml): what decides a
+    verdict. Never the work tree's file, which anyone can edit, nor a batch branch's."""
+    raw = gitio.read_file(repo, ref, CONFIG_FILE)
+    if raw is None:
+        return copy.deepcopy(DEFAULTS)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationFailed([Issue(f"{ref}:{CONFIG_FILE}", "$", "not UTF-8 text")]) from None
+    return parse(text, f"{ref}:{CONFIG_FILE}")
 
 
 def load(root: Path) -> Config:

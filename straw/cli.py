@@ -41,6 +41,7 @@ COMMANDS = {
     "report": "straw.commands.monitor:report_command",
     "log": "straw.commands.history:log_command",
     "verify": "straw.commands.history:verify_command",
+    "config": "straw.commands.config:config_group",
     "demo": "straw.commands.demo:demo_command",
     "tui": "straw.commands.tui:tui_command",
 }

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from repo_store import batches, config, curation, history, lockfile, merge, monitor_log
+from repo_store import batches, config, curation, history, lockfile, monitor_log
 from repo_store.customer_report import render_html
 from repo_store.errors import UsageError
 from repo_store.forgetting import bwt, mcnemar
@@ -23,6 +23,7 @@ from tuning.compare import compare_models
 from tuning.evaluate import evaluate
 from tuning.model_store import ModelStore
 from tuning.monitor import run_monitor
+from tuning.recheck import merge_checked
 from tuning.tune import tune_batch
 
 CASES = {
@@ -51,7 +52,7 @@ def _good_repo(root: Path, tiny: Path) -> CaseRepo:
     batch = batches.create_batch(repo, all_pending=True, title="first baseline")
     report = tune_batch(repo, batch.id)
     assert report["summary"]["passed"], report["rounds"]
-    merge.merge_batch(repo, batch.id)
+    merge_checked(repo, batch.id)
     return repo
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from rich.text import Text
 
 from repo_store.safe_text import printable
-from tui.bidi import visual
+from tui.bidi import fit, visual
 
 
 def as_string(value: Any) -> str:
@@ -28,8 +28,9 @@ def one_line(value: Any, width: int = 80) -> str:
 
 
 def cell(value: Any, width: int = 80, style: str = "") -> Text:
-    """A table cell: one line, shortened, in display order, never parsed as markup."""
-    return Text(visual(one_line(value, width)), style=style, no_wrap=True, overflow="ellipsis")
+    """A table cell: one line in display order, then shortened (a right-to-left line keeps its
+    first word, on the right), never parsed as markup."""
+    return Text(fit(one_line(value, 4 * width), width), style=style, no_wrap=True, overflow="ellipsis")
 
 
 def block(value: Any, style: str = "") -> Text:

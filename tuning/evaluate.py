@@ -46,7 +46,7 @@ def evaluate(repo: CaseRepo, model_hash: str | None = None, split: str = "baseli
     warnings = [f"skipped {issue}" for issue in loaded.issues]
     wanted = ("baseline", "pending") if split == "all" else (split,)
     cases = [c for c in loaded.cases if c.split in wanted]
-    model_s, train_s = settings_from_config(repo.config)
+    model_s, train_s = settings_from_config(repo.verdict_config)
     max_length = int(meta.get("max_length", model_s.max_length))
 
     def load() -> Backend:
@@ -66,7 +66,7 @@ def evaluate(repo: CaseRepo, model_hash: str | None = None, split: str = "baseli
         warnings.append(f"no {split} cases at {ref}")
     report = build_report(
         kind="eval", batch=None, started=started, cases=cases, splits=[c.split for c in cases],
-        preds=preds, gate=repo.config["gate"], max_length=max_length, warnings=warnings,
+        preds=preds, gate=repo.verdict_config["gate"], max_length=max_length, warnings=warnings,
         model={"hash": model_hash, "base": str(meta.get("base", "")),
                "backend": str(meta.get("backend", ""))},
         cases_tree=repo.cases_tree(ref),

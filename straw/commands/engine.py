@@ -163,8 +163,14 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
         with cancel_on_signals(cancel):
             if baseline_only:
                 from tuning.bootstrap import train_baseline
+                from tuning.errors import BootstrapFailed
 
-                boot = train_baseline(repo, progress=printer, cancel=cancel)
+                try:
+                    boot = train_baseline(repo, progress=printer, cancel=cancel)
+                except BootstrapFailed as failed:  # name the cases before the one-line error
+                    if speaks:
+                        print_stubborn({"stubborn": failed.stubborn})
+                    raise
                 if not speaks:
                     return
                 if as_json:
@@ -183,13 +189,17 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
             printer.close()
     if not speaks:
         return
+    passed = report["summary"]["passed"]
     if as_json:
         echo_json(report)
-        return
+        sys.exit(0 if passed else 1)
     print_cases(report, all_cases)
     print_summary(report)
     click.echo(f"report committed on batch/{report['batch']} (reports/{report['batch']}.json) "
-               f"in {report['seconds']:.1f}s; next: straw gate {report['batch']}")
+               f"in {report['seconds']:.1f}s; next: "
+               + (f"straw gate {report['batch']}" if passed else "fix or add cases and tune again"))
+    if not passed:
+        sys.exit(1)  # CI: a tune whose report fails the thresholds is a failure
 
 
 @click.command("eval")
@@ -219,9 +229,11 @@ def eval_command(model_hash: str | None, split: str, ref: str, as_json: bool, ou
             fh.write("\n")
     if as_json:
         echo_json(report)
-        return
-    print_cases(report, all_cases)
-    print_summary(report)
+    else:
+        print_cases(report, all_cases)
+        print_summary(report)
+    if not report["summary"]["passed"]:
+        sys.exit(1)  # it printed FAILED
 
 
 @click.command("export-model")
