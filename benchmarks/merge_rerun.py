@@ -32,7 +32,7 @@ def setup(n: int, folder: Path) -> tuple[object, str, list[object]]:
     from tuning import backends
     from tuning.backends.base import Example, settings_from_config
     from tuning.model_store import ModelStore
-    from tuning.tune import case_rows
+    from tuning.report import case_rows
 
     if n:
         make_repo(folder, n)

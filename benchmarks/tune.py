@@ -91,7 +91,8 @@ def part_bare(folder: Path, epochs: int) -> dict:
     from repo_store import batch_status, batches
     from repo_store.repo import open_case_repo
     from tuning.backends.base import settings_from_config
-    from tuning.backends.classifier import _optimizer, embedded_model_dir
+    from tuning.backends.classifier import embedded_model_dir
+    from tuning.backends.hf_common import optimizer_name
     from tuning.cases_io import examples_of
 
     repo = open_case_repo(folder)
@@ -113,7 +114,7 @@ def part_bare(folder: Path, epochs: int) -> dict:
             output_dir=scratch, num_train_epochs=epochs,
             per_device_train_batch_size=train_s.batch_size, learning_rate=train_s.learning_rate,
             weight_decay=train_s.weight_decay, lr_scheduler_type=train_s.lr_scheduler,
-            optim=_optimizer(), seed=train_s.seed, save_strategy="no", report_to=[],
+            optim=optimizer_name(), seed=train_s.seed, save_strategy="no", report_to=[],
             disable_tqdm=True, use_cpu=True, remove_unused_columns=False, logging_steps=1)
         Trainer(model=model, args=args, train_dataset=rows,
                 data_collator=DataCollatorWithPadding(tok)).train()
@@ -125,7 +126,7 @@ def part_throughput(folder: Path, model_hash: str, batch_id: str) -> dict:
 
     from repo_store.repo import open_case_repo
     from tuning.backends.base import settings_from_config
-    from tuning.backends.classifier import ClassifierBackend
+    from tuning.backends.classifier import PREDICT_MAX_ROWS, ClassifierBackend
     from tuning.model_store import ModelStore
 
     repo = open_case_repo(folder)
@@ -134,8 +135,8 @@ def part_throughput(folder: Path, model_hash: str, batch_id: str) -> dict:
     model_dir = ModelStore(repo.model_store).load(model_hash)
     backend = ClassifierBackend(*settings_from_config(repo.config))
     backend.load(model_dir)
-    pipe = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir),
-                    device=-1, batch_size=32)
+    pipes = {size: pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir),
+                            device=-1, batch_size=size) for size in (32, PREDICT_MAX_ROWS)}
 
     def rate(run) -> float:
         run()  # warm-up
@@ -147,8 +148,10 @@ def part_throughput(folder: Path, model_hash: str, batch_id: str) -> dict:
         return len(texts) / best
 
     ours = rate(lambda: backend.predict(texts))
-    theirs = rate(lambda: pipe(texts, truncation=True, max_length=128))
-    return {"cases": len(texts), "engine": ours, "pipeline": theirs}
+    theirs = {size: rate(lambda pipe=pipe: pipe(texts, truncation=True, max_length=128))
+              for size, pipe in pipes.items()}
+    return {"cases": len(texts), "engine": ours, "pipeline": theirs[32],
+            "pipeline_wide": theirs[PREDICT_MAX_ROWS]}
 
 
 def part_banking77(folder: Path) -> dict:
@@ -241,10 +244,14 @@ def main() -> None:
     print(f"| validation share of tune wall time | {tune['validation_s']:.2f} s "
           f"({tune['validation_s'] / tune['seconds']:.1%}) | | | ≤ 15% |")
     print()
-    print("| validation throughput | engine predict | pipeline(batch_size=32) | ratio | target |")
-    print("|---|---|---|---|---|")
+    # the engine batches by a budget of padded tokens (up to 256 rows of short inputs); the
+    # pipeline pads each fixed-size batch: both of its sizes are shown
+    print("| validation throughput | engine predict (token-budget batches) | pipeline(batch_size=32) "
+          "| ratio | pipeline(batch_size=256) | ratio | target |")
+    print("|---|---|---|---|---|---|---|")
     print(f"| {thr['cases']} demo cases | {thr['engine']:.0f} cases/s | {thr['pipeline']:.0f} "
-          f"cases/s | {thr['engine'] / thr['pipeline']:.2f}× | ≥ 1.0× (aim 1.3×) |")
+          f"cases/s | {thr['engine'] / thr['pipeline']:.2f}× | {thr['pipeline_wide']:.0f} cases/s "
+          f"| {thr['engine'] / thr['pipeline_wide']:.2f}× | ≥ 1.0× (aim 1.3×) |")
     if bank:
         print()
         print("| banking77 batch | seconds | rounds | baseline | new | merged | peak RSS |")

@@ -129,9 +129,10 @@ def create_batch(repo: CaseRepo, case_ids: list[str] | None = None, title: str =
         return batch
 
 
-def split_cases(repo: CaseRepo, batch_id: str) -> tuple[list[Case], list[Case]]:
-    """(baseline, new) cases of a batch as its branch holds them: `new` is the manifest's cases."""
-    batch = require_batch(repo, batch_id)
+def split_cases(repo: CaseRepo, batch_id: str | Batch) -> tuple[list[Case], list[Case]]:
+    """(baseline, new) cases of a batch as its branch holds them: `new` is the manifest's cases.
+    Pass the Batch when you have it: the branch is then read once."""
+    batch = batch_id if isinstance(batch_id, Batch) else require_batch(repo, batch_id)
     loaded = repo.load_ref(batch.branch)
     if loaded.issues:
         raise ValidationFailed(loaded.issues)

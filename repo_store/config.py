@@ -40,6 +40,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "warmup_ratio": 0.0,
         "lr_scheduler": "constant",
         "seed": 0,
+        "replay": "adaptive",
+        "replay_size": 256,
     },
     "batch": {"min_size": 10, "max_size": 20},
     "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0, "require_signed": False},
@@ -64,6 +66,8 @@ batch_size = 16
 max_iterations = 5            # rounds of train + validate before giving up
 new_case_weight = 2           # each new case appears this many times per epoch
 seed = 0
+replay = "adaptive"           # baseline cases trained on per round: "all" or "adaptive"
+replay_size = 256             # adaptive: cases replayed per round besides the failing ones
 
 [batch]
 min_size = 10
@@ -153,3 +157,11 @@ def write(root: Path, overrides: dict[str, dict[str, Any]]) -> Config:
 
     atomic_write(path, text.encode("utf-8"))
     return merged
+
+
+def setting_help() -> dict[str, dict[str, str]]:
+    """{section: {key: description}} from the config schema, for `straw config` and the engine's
+    settings dataclasses (the schema is the one place a setting is described)."""
+    props = schemas.load_schema("config")["properties"]
+    return {section: {key: spec.get("description", "") for key, spec in body["properties"].items()}
+            for section, body in props.items()}

@@ -185,6 +185,21 @@ def test_batched_left_padded_decoding_equals_one_at_a_time(tuned) -> None:
     assert [p.text for p in tuned.predict(inputs, batch_size=3)] == batched
 
 
+def test_validate_ranks_the_expected_text_by_its_log_likelihood(tuned) -> None:
+    """Adaptive replay's margin for a generative model: the expected text's mean per-token
+    log-likelihood; the learned target scores higher than another case's target."""
+    inputs = [prompt for prompt, _ in CASES[:4]]
+    right = tuned.validate(inputs, [expected for _, expected in CASES[:4]])
+    wrong = tuned.validate(inputs, [expected for _, expected in CASES[1:5]])
+    assert [p.text for p in right.predictions] == [expected for _, expected in CASES[:4]]
+    assert right.margins is not None and wrong.margins is not None
+    assert all(r > w for r, w in zip(right.margins, wrong.margins, strict=True))
+    assert all(m <= 0 for m in right.margins)  # a log-probability
+    assert tuple(right.embeddings.shape)[0] == 4
+    norms = right.embeddings.norm(dim=-1)
+    assert all(abs(float(n) - 1.0) < 1e-4 for n in norms)
+
+
 def test_snapshot_restore_and_save_are_deterministic(tuned, tmp_path: Path) -> None:
     snap = tuned.snapshot()
     store = ModelStore(tmp_path / "store")

@@ -268,3 +268,36 @@ def test_prediction_cache_skips_known_inputs(tiny_model: Path, tmp_path: Path) -
     edited = [cases[0]] + [Case({**cases[1].data, "input": "a brand new input"}, "baseline")]
     _, computed = predict_cases(edited, 32, PredictionCache(store, model_hash), loader)
     assert computed == 1
+
+
+# ---- one source for settings: these fail when a copy drifts from its definition ------------
+
+
+def test_settings_dataclasses_match_the_config_defaults_schema_and_template() -> None:
+    from dataclasses import asdict, fields
+
+    from repo_store import config, schemas
+    from tuning.backends.base import ModelSettings, TrainSettings
+
+    props = schemas.load_schema("config")["properties"]
+    for section, cls in (("model", ModelSettings), ("train", TrainSettings)):
+        names = {f.name for f in fields(cls)}
+        assert names == set(props[section]["properties"]), section
+        defaults = {k: v for k, v in asdict(cls()).items() if v is not None}
+        assert defaults == config.DEFAULTS[section], section
+        for f in fields(cls):
+            assert f.metadata["help"], f"{section}.{f.name} has no help text"
+            assert f.metadata["help"] == props[section]["properties"][f.name]["description"]
+    assert config.parse(config.TEMPLATE) == config.DEFAULTS  # the template shows the defaults
+    helps = config.setting_help()
+    assert helps["train"]["replay"].startswith("Which baseline cases")
+
+
+def test_backend_names_and_match_rules_have_one_definition() -> None:
+    from repo_store import matching, schemas
+    from tuning import backends
+
+    model = schemas.load_schema("config")["properties"]["model"]["properties"]
+    assert sorted(model["backend"]["enum"]) == backends.names()
+    case = schemas.load_schema("case")["properties"]
+    assert tuple(case["match"]["enum"]) == matching.RULES

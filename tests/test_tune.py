@@ -57,10 +57,12 @@ def commit(root: Path, paths: list[str], message: str) -> None:
                    check=True)
 
 
-def write_config(root: Path, tiny_model: Path, **train) -> None:
+def write_config(root: Path, tiny_model: Path, model: dict | None = None, **train) -> None:
     settings = {"learning_rate": 5e-3, "epochs_per_round": 10, "batch_size": 8,
                 "max_iterations": 4, "new_case_weight": 2, **train}
-    lines = ["[model]", f'base = "{tiny_model}"', "max_length = 32", "", "[train]"]
+    lines = ["[model]", f'base = "{tiny_model}"', "max_length = 32"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in (model or {}).items()]
+    lines += ["", "[train]"]
     lines += [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
     lines += ["", "[batch]", "min_size = 1"]
     (root / "straw.toml").write_text("\n".join(lines) + "\n")
@@ -135,9 +137,86 @@ def test_second_batch_tunes_from_production_and_computes_blame(tiny_repo) -> Non
     report = tune_batch(repo, second.id)
     assert report["previous_model"] == first["model"]["hash"]
     assert report["model"]["started_from"] == first["model"]["hash"]
-    assert isinstance(report["blame"], list)
-    baseline_ids = {r["id"] for r in report["cases"] if r["split"] == "baseline"}
-    assert set(report["blame"]) <= baseline_ids
+    assert report["blame"] == expected_blame(repo, first["model"]["hash"], report, second.id)
+
+
+def expected_blame(repo, previous: str, report: dict, batch_id: str) -> list[str]:
+    """Baseline cases the previous model passes and the report's model fails, by evaluating both."""
+    ref = f"batch/{batch_id}"
+    before = {r["id"]: r["pass"] for r in evaluate(repo, previous, "baseline", ref=ref)["cases"]}
+    return [r["id"] for r in report["cases"] if r["split"] == "baseline" and before[r["id"]]
+            and not r["pass"]]
+
+
+def test_blame_names_the_baseline_cases_a_worse_model_broke(tiny_repo, tiny_model,
+                                                            monkeypatch) -> None:
+    repo, batch_id = tiny_repo
+    first = tune_batch(repo, batch_id)
+    assert first["summary"]["passed"]
+    lockfile.commit_lock(repo, {
+        "model": first["model"]["hash"], "backend": "classifier", "base": first["model"]["base"],
+        "batch": batch_id, "promoted": "2026-01-02T00:00:00Z", "reason": "merge"}, "promote")
+    # one short round from the random base model: it cannot keep what production passes
+    monkeypatch.setenv("STRAW_NO_IMPRINT", "1")
+    write_config(repo.root, tiny_model, model={"start_from": "base"}, max_iterations=1,
+                 epochs_per_round=1, learning_rate=1e-5)
+    extra = case("x-shipping-0", "my courier lost the parcel", "shipping")
+    path = case_path("pending", extra["id"])
+    (repo.root / path).write_bytes(serialize(extra))
+    commit(repo.root, [path], "one more case")
+    repo = open_case_repo(repo.root)
+    second = batches.create_batch(repo, [extra["id"]], allow_small=True)
+    report = tune_batch(repo, second.id)
+    assert not report["summary"]["passed"] and report["model"]["started_from"] == "base"
+    assert report["blame"], "a one-step model from random weights should break baseline cases"
+    assert report["blame"] == expected_blame(repo, first["model"]["hash"], report, second.id)
+
+
+def test_tune_takes_several_rounds_and_keeps_the_passing_one(tiny_repo, tiny_model,
+                                                            monkeypatch) -> None:
+    repo, batch_id = tiny_repo
+    monkeypatch.setenv("STRAW_NO_IMPRINT", "1")  # no centroid head: one epoch cannot pass all
+    write_config(repo.root, tiny_model, epochs_per_round=3, max_iterations=10)
+    repo = open_case_repo(repo.root)
+    events: list = []
+    report = tune_batch(repo, batch_id, progress=events.append)
+    rounds = report["rounds"]
+    assert len(rounds) >= 2 and report["summary"]["passed"], rounds
+    assert report["best_round"] == rounds[-1]["round"] == len(rounds)
+    assert not (rounds[0]["baseline_pass"] == rounds[0]["new_pass"] == 1.0)
+    assert [e.round for e in events if isinstance(e, RoundDone)] == list(range(1, len(rounds) + 1))
+
+
+def test_impossible_cases_exhaust_the_rounds_and_are_named(tiny_repo, tiny_model, cli) -> None:
+    """Two batch cases whose first 32 tokens (max_length) are the same but whose labels differ:
+    no model can pass both. The tune runs every round, writes a failing report, and names each
+    stubborn case with the other as a possible contradiction."""
+    repo, _ = tiny_repo
+    write_config(repo.root, tiny_model, max_iterations=2)
+    stem = "please look at this long message " * 8
+    pair = [case("p-one", stem + "about a refund", "refund"),
+            case("p-two", stem + "about shipping", "shipping")]
+    paths = []
+    for data in pair:
+        path = case_path("pending", data["id"])
+        (repo.root / path).write_bytes(serialize(data))
+        paths.append(path)
+    commit(repo.root, paths, "an impossible pair")
+    repo = open_case_repo(repo.root)
+    batch = batches.create_batch(repo, ["p-one", "p-two"], allow_small=True)
+    result = cli("tune", batch.id, repo=repo.root)
+    assert result.exit_code == 1, result.output  # a failing report is a failed tune (CI)
+    assert "FAILED" in result.stdout and "possible contradiction" in result.stdout
+    report = reports.read_report(repo, batch.id)
+    assert len(report["rounds"]) == 2 and not report["summary"]["passed"]
+    named = {s["id"]: s for s in report["stubborn"]}
+    assert set(named) & {"p-one", "p-two"}
+    for case_id, entry in named.items():
+        if case_id in ("p-one", "p-two"):
+            other = {"p-one": "p-two", "p-two": "p-one"}[case_id]
+            assert entry["possible_contradictions"][0]["id"] == other
+            assert entry["possible_contradictions"][0]["similarity"] > 0.999
+    assert any("truncated" in w for w in report["warnings"])
 
 
 def test_contradictory_cases_are_refused_before_training(tiny_repo) -> None:
@@ -248,3 +327,31 @@ def test_embedded_minilm_tunes_the_demo_batch_end_to_end(demo_repo, cli) -> None
     assert result.exit_code == 0, result.output
     evaluated = {r["id"]: r["predicted"] for r in json.loads(result.stdout)["cases"]}
     assert evaluated == {r["id"]: r["predicted"] for r in report["cases"]}
+
+
+def test_cli_bootstrap_commits_the_lock_and_prints_its_report(make_case_repo, tiny_model,
+                                                              cli) -> None:
+    """`straw tune --baseline`: the same round loop as a batch tune, a "bootstrap" report
+    (schema-valid, with its rounds) and models.lock committed on main."""
+    repo = make_case_repo("boot")
+    write_config(repo.root, tiny_model)
+    paths = []
+    for label, texts in BASELINE.items():
+        for i, text in enumerate(texts):
+            data = case(f"b-{label}-{i}", text, label)
+            path = case_path("baseline", data["id"])
+            (repo.root / path).parent.mkdir(parents=True, exist_ok=True)
+            (repo.root / path).write_bytes(serialize(data))
+            paths.append(path)
+    commit(repo.root, paths, "baseline\n\nStraw-Bootstrap: test")
+    result = cli("tune", "--baseline", "--json", repo=repo.root)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    schemas.check("report", report, "bootstrap")
+    assert report["kind"] == "bootstrap" and report["rounds"]
+    assert report["best_round"] == len(report["rounds"]) or not report["summary"]["passed"]
+    lock = lockfile.read_lock(open_case_repo(repo.root))
+    assert lock is not None and lock["model"] == report["model"]["hash"]
+    assert lock["baseline"] == report["summary"]["baseline"]
+    again = cli("tune", "--baseline", repo=repo.root)
+    assert again.exit_code == 2 and "models.lock already names" in again.stderr

@@ -12,14 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from repo_store import matching
 from repo_store.cases import Case
-from tuning.backends.base import Example, Prediction
+from tuning.backends.base import Backend, Example, Prediction
 from tuning.errors import ModelError
 from tuning.model_store import ModelStore, hex_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from tuning.backends.base import Backend
 
 logger = logging.getLogger(__name__)
 
@@ -116,13 +114,13 @@ def predict_cases(cases: list[Case], max_length: int, cache: PredictionCache | N
     missing = [i for i, k in enumerate(keys) if k not in known]
     computed: dict[str, Prediction] = {}
     if missing:
-        model = backend if hasattr(backend, "predict") else backend()  # type: ignore[operator]
+        model = backend if isinstance(backend, Backend) else backend()
         # chunks only for a progress consumer: one call batches best when nobody watches
         step = PREDICT_CHUNK if on_done else len(missing)
         preds: list[Prediction] = []
         for at in range(0, len(missing), step):
             part = missing[at:at + step]
-            preds += model.predict([cases[i].input for i in part])  # type: ignore[union-attr]
+            preds += model.predict([cases[i].input for i in part])
             if on_done:
                 on_done(len(cases) - len(missing) + at + len(part), len(cases))
         computed = {keys[i]: p for i, p in zip(missing, preds, strict=True)}

@@ -135,7 +135,7 @@ def run_demo(workdir: Path, *, seed: int = 0, base: str | None = None,
     commit_paths(repo.root, ["straw.toml"], "demo: settings")
     repo = open_case_repo(repo.root)
     emit(Phase("baseline", "train the first production model on the baseline"))
-    lock = train_baseline(repo, progress=emit, promote_failing=True)  # the story's imperfect start
+    lock = train_baseline(repo, progress=emit, promote_failing=True).lock  # the story's imperfect start
     pending = sorted(repo.load_ref(MAIN).split("pending"), key=lambda c: (c.created, c.id))
     new = pending[: repo.config["batch"]["max_size"]]
     naive, per_case = pharaohs_way(repo, lock["model"], new, max_steps=max_steps, progress=emit)

@@ -11,13 +11,12 @@ from typing import Any
 
 from repo_store import gitio, lockfile
 from repo_store.errors import UsageError
-from repo_store.ids import now_iso
 from repo_store.repo import MAIN, CaseRepo
 from tuning.backends.base import Backend, settings_from_config
 from tuning.cases_io import PredictionCache, predict_cases
 from tuning.model_store import ModelStore
 from tuning.progress import Phase, Predicted, Progress, ignore
-from tuning.tune import _rate, case_rows, score, truncation_warnings
+from tuning.report import build_report
 
 logger = logging.getLogger(__name__)
 
@@ -65,37 +64,15 @@ def evaluate(repo: CaseRepo, model_hash: str | None = None, split: str = "baseli
                                     backend or load,
                                     on_done=(lambda done, total: emit(Predicted(done, total)))
                                     if progress else None)
-    rows = case_rows(cases, [c.split for c in cases], preds)
-    base_cases = [(c, p) for c, p in zip(cases, preds, strict=True) if c.split == "baseline"]
-    pend_cases = [(c, p) for c, p in zip(cases, preds, strict=True) if c.split == "pending"]
-    b_ok, b_total, _ = score([c for c, _ in base_cases], [p for _, p in base_cases])
-    n_ok, n_total, _ = score([c for c, _ in pend_cases], [p for _, p in pend_cases])
-    gate = repo.verdict_config["gate"]
     if not cases:
         warnings.append(f"no {split} cases at {ref}")
-    report: dict[str, Any] = {
-        "kind": "eval",
-        "batch": None,
-        "created": now_iso(),
-        "model": {"hash": model_hash, "base": str(meta.get("base", "")),
-                  "backend": str(meta.get("backend", ""))},
-        "cases_tree": repo.cases_tree(ref),
-        "main_baseline_tree": gitio.tree_of(repo.git, MAIN, "cases/baseline"),
-        "rounds": [],
-        "best_round": None,
-        "cases": rows,
-        "summary": {
-            "baseline": {"passed": b_ok, "total": b_total},
-            "new": {"passed": n_ok, "total": n_total},
-            "passed": (_rate(b_ok, b_total) >= gate["baseline_threshold"]
-                       and _rate(n_ok, n_total) >= gate["new_threshold"]),
-        },
-        "previous_model": None,
-        "blame": [],
-        "bwt": None,
-        "warnings": warnings + truncation_warnings(rows, max_length),
-        "seconds": round(time.monotonic() - started, 3),
-    }
+    report = build_report(
+        kind="eval", batch=None, started=started, cases=cases, splits=[c.split for c in cases],
+        preds=preds, gate=repo.verdict_config["gate"], max_length=max_length, warnings=warnings,
+        model={"hash": model_hash, "base": str(meta.get("base", "")),
+               "backend": str(meta.get("backend", ""))},
+        cases_tree=repo.cases_tree(ref),
+        main_baseline_tree=gitio.tree_of(repo.git, MAIN, "cases/baseline"))
     logger.info("eval %s: %d predictions computed, %d from the cache", model_hash, computed,
                 len(cases) - computed)
     return report

@@ -27,8 +27,9 @@ class ProgressPrinter:
     """Consumes tuning.progress events: a bar with rate and ETA on a terminal (stderr), plain
     lines otherwise, and one line per round on stdout."""
 
-    def __init__(self, quiet: bool = False) -> None:
+    def __init__(self, quiet: bool = False, rounds_to_stderr: bool = False) -> None:
         self.quiet = quiet
+        self.rounds_to_stderr = rounds_to_stderr  # --json: stdout carries the report alone
         self.live = sys.stderr.isatty() and not quiet
         self.bar: Any = None
         self.task: Any = None
@@ -102,7 +103,7 @@ class ProgressPrinter:
             self._stop_bar()
             loss = "-" if event.loss is None else f"{event.loss:.4f}"
             click.echo(f"round {event.round}: loss {loss}  baseline {event.baseline_pass:6.1%}  "
-                       f"new {event.new_pass:6.1%}  {event.seconds:5.1f}s")
+                       f"new {event.new_pass:6.1%}  {event.seconds:5.1f}s", err=self.rounds_to_stderr)
         elif isinstance(event, p.Phase):
             if event.name == "validating":
                 self._stop_bar()
@@ -149,8 +150,27 @@ def print_summary(report: dict[str, Any]) -> None:
     if report.get("blame"):
         click.echo(f"blame: {len(report['blame'])} baseline cases the production model passed "
                    f"now fail: {', '.join(report['blame'][:10])}")
+    print_stubborn(report)
     for warning in report.get("warnings", []):
         click.echo(f"warning: {warning}", err=True)
+
+
+def print_stubborn(report: dict[str, Any], limit: int = 20) -> None:
+    """The cases the run could not teach, each with its possible contradictions."""
+    stubborn = report.get("stubborn") or []
+    if not stubborn:
+        return
+    click.echo(f"{len(stubborn)} cases could not be learned (check their labels):")
+    for entry in stubborn[:limit]:
+        click.echo(f"  {entry['id']}: expected "
+                   f"{one_line(json.dumps(entry['expected'], ensure_ascii=False), 30)}, got "
+                   f"{one_line(str(entry['predicted']), 30)}")
+        for other in entry["possible_contradictions"]:
+            click.echo(f"    possible contradiction: {other['id']} expects "
+                       f"{one_line(json.dumps(other['expected'], ensure_ascii=False), 30)} "
+                       f"(similarity {other['similarity']:.2f})")
+    if len(stubborn) > limit:
+        click.echo(f"  … {len(stubborn) - limit} more in the report (--json)")
 
 
 @click.command("tune")
@@ -177,16 +197,27 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
     from tuning.tune import cancel_on_signals, tune_batch  # torch: only when tuning
 
     speaks = dist.is_main()  # under torchrun every rank runs this command; rank 0 reports
-    printer = ProgressPrinter(quiet=quiet or as_json) if speaks else None
+    printer = ProgressPrinter(quiet=quiet or as_json, rounds_to_stderr=as_json) if speaks else None
     cancel = threading.Event()
     try:
         with cancel_on_signals(cancel):
             if baseline_only:
                 from tuning.bootstrap import train_baseline
+                from tuning.errors import BootstrapFailed
 
-                lock = train_baseline(repo, progress=printer, cancel=cancel)
+                try:
+                    boot = train_baseline(repo, progress=printer, cancel=cancel)
+                except BootstrapFailed as failed:  # name the cases before the one-line error
+                    if speaks:
+                        print_stubborn({"stubborn": failed.stubborn})
+                    raise
                 if not speaks:
                     return
+                if as_json:
+                    echo_json(boot.report)
+                    return
+                print_stubborn(boot.report)
+                lock = boot.lock
                 click.echo(f"production model {lock['model']} passes "
                            f"{lock['baseline']['passed']}/{lock['baseline']['total']} baseline "
                            f"cases; models.lock committed on main")

@@ -3,45 +3,62 @@ Requests and settings are plain dataclasses; a backend never sees a Case or a re
 
 from __future__ import annotations
 
+import copy
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from repo_store import config
+
 Input = str | list[dict[str, str]]  # a prompt, or chat messages [{"role", "content"}]
+_FROM_DEFAULTS = object()
+
+
+def _setting(section: str, key: str, default: Any = _FROM_DEFAULTS) -> Any:
+    """A settings field whose default comes from config.DEFAULTS and whose help text is the
+    key's description in schemas/config.schema.json: straw.toml's keys are defined once."""
+    value = config.DEFAULTS[section][key] if default is _FROM_DEFAULTS else default
+    meta = {"help": config.setting_help()[section][key]}
+    if isinstance(value, list | dict):
+        return field(default_factory=lambda: copy.deepcopy(value), metadata=meta)
+    return field(default=value, metadata=meta)
 
 
 @dataclass
 class ModelSettings:
-    """`[model]` in straw.toml."""
+    """`[model]` in straw.toml (help: `dataclasses.fields(ModelSettings)[i].metadata["help"]`)."""
 
-    backend: str = "classifier"
-    base: str = "embedded"  # "embedded" or a local model folder
-    start_from: str = "production"  # or "base"
-    store: str = ".straw/models"
-    max_length: int = 128  # longer inputs are truncated and flagged in the report
-    max_new_tokens: int = 32  # generative backends only
-    adapter: str = "none"  # "lora" for peft adapters (generative backends)
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_target_modules: list[str] | None = None  # None: every Linear/Conv1D module
+    backend: str = _setting("model", "backend")
+    base: str = _setting("model", "base")
+    start_from: str = _setting("model", "start_from")
+    store: str = _setting("model", "store")
+    max_length: int = _setting("model", "max_length")
+    max_new_tokens: int = _setting("model", "max_new_tokens")
+    adapter: str = _setting("model", "adapter")
+    lora_r: int = _setting("model", "lora_r")
+    lora_alpha: int = _setting("model", "lora_alpha")
+    lora_target_modules: list[str] | None = _setting("model", "lora_target_modules", None)
 
 
 @dataclass
 class TrainSettings:
     """`[train]` in straw.toml."""
 
-    learning_rate: float = 1e-4
-    epochs_per_round: int = 3
-    batch_size: int = 16
-    max_iterations: int = 5  # rounds of train + validate
-    new_case_weight: int = 2  # each new case appears this many times per epoch
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.0
-    lr_scheduler: str = "constant"
-    seed: int = 0
+    learning_rate: float = _setting("train", "learning_rate")
+    epochs_per_round: float = _setting("train", "epochs_per_round")
+    batch_size: int = _setting("train", "batch_size")
+    max_iterations: int = _setting("train", "max_iterations")
+    new_case_weight: int = _setting("train", "new_case_weight")
+    weight_decay: float = _setting("train", "weight_decay")
+    warmup_ratio: float = _setting("train", "warmup_ratio")
+    lr_scheduler: str = _setting("train", "lr_scheduler")
+    seed: int = _setting("train", "seed")
+    replay: str = _setting("train", "replay")
+    replay_size: int = _setting("train", "replay_size")
 
 
 def _pick(cls: type, values: dict[str, Any]) -> Any:
@@ -66,6 +83,16 @@ class Example:
 class Prediction:
     text: str
     truncated: bool = False  # the input was longer than max_length
+
+
+@dataclass
+class Validation:
+    """One validation pass over some inputs: what the model predicts, and how sure it is."""
+
+    predictions: list[Prediction]
+    margins: list[float] | None  # > 0: the case passes with room; None: the backend cannot tell
+    embeddings: Any  # [n, d] L2-normalised tensor from the model's own encoder, or None
+    seconds: float
 
 
 @dataclass
@@ -97,7 +124,7 @@ class Backend(ABC):
         ModelError naming the target it cannot represent."""
 
     @abstractmethod
-    def train(self, examples: list[Example], epochs: int, hooks: TrainHooks | None = None,
+    def train(self, examples: list[Example], epochs: float, hooks: TrainHooks | None = None,
               seed: int | None = None) -> float | None:
         """Train in place; return the mean training loss. Raises Cancelled if hooks.cancel was set
         (the in-memory model is then in an unspecified state; nothing was written anywhere)."""
@@ -105,6 +132,13 @@ class Backend(ABC):
     @abstractmethod
     def predict(self, inputs: list[Input]) -> list[Prediction]:
         """Batched, deterministic predictions, in the order of `inputs`."""
+
+    def validate(self, inputs: list[Input], targets: list[str]) -> Validation:
+        """Predictions plus, where the backend can tell, each target's margin and an embedding
+        per input (adaptive replay uses both). The default knows predictions only."""
+        started = time.monotonic()
+        preds = self.predict(inputs)
+        return Validation(preds, None, None, time.monotonic() - started)
 
     @abstractmethod
     def save(self, folder: Path) -> list[Path]:

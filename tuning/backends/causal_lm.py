@@ -16,41 +16,34 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
-import os
 import re
-import tempfile
-import warnings
+import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
-import torch  # noqa: E402
-from transformers import (  # noqa: E402
-    AutoModelForCausalLM,
-    AutoTokenizer,
-    PrinterCallback,
-    ProgressCallback,
-    Trainer,
-    TrainingArguments,
-    set_seed,
+from tuning.backends.base import (
+    Backend,
+    Example,
+    Input,
+    ModelSettings,
+    Prediction,
+    TrainHooks,
+    TrainSettings,
+    Validation,
 )
-from transformers.utils import logging as hf_logging  # noqa: E402
-
-from tuning.backends import dist  # noqa: E402
-from tuning.backends.base import Backend, Example, Input, Prediction, TrainHooks  # noqa: E402
-from tuning.backends.classifier import _Hook as ClassifierHook
-from tuning.backends.classifier import _optimizer  # noqa: E402
-from tuning.backends.lm_data import (  # noqa: E402
+from tuning.backends.hf_common import Quiet, first_line, optimizer_name, run_trainer
+from tuning.backends.lm_data import (
+    IGNORE,
     CompletionCollator,
     PromptEncoder,
     left_pad,
     name_of,
     training_rows,
 )
-from tuning.backends.trainer_args import training_arguments
-from tuning.errors import Cancelled, ModelError  # noqa: E402
+from tuning.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -76,54 +69,6 @@ def weights_hash(model: Any) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0][:200] if text else ""
-
-
-class _Quiet:
-    """HF warnings and progress bars off for a block (loading, peft wrapping, training): peft's
-    "fan_in_fan_out … Conv1D" and transformers' deprecation notices are expected, not news."""
-
-    def __enter__(self) -> None:
-        self.verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        self.caught = warnings.catch_warnings()
-        self.caught.__enter__()
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self.caught.__exit__(*exc)
-        hf_logging.set_verbosity(self.verbosity)
-        hf_logging.enable_progress_bar()
-
-
-class _Hook(ClassifierHook):
-    """Progress and cancel; in a data-parallel run the cancel flag is OR-ed across ranks at every
-    step end, so all ranks stop after the same step (a lone rank stopping would leave the others
-    waiting in the next gradient all-reduce)."""
-
-    def __init__(self, hooks: TrainHooks) -> None:
-        super().__init__(hooks)
-        self.stopped = False
-
-    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
-        stop = self.hooks.cancel is not None and self.hooks.cancel.is_set()
-        if dist.world_size() > 1:
-            import torch.distributed as torch_dist
-
-            if torch_dist.is_available() and torch_dist.is_initialized():
-                flag = torch.tensor([int(stop)], device=args.device)
-                torch_dist.all_reduce(flag, op=torch_dist.ReduceOp.MAX)
-                stop = bool(flag.item())
-        if stop:
-            self.stopped = True
-            control.should_training_stop = True
-        return control
-
-
 def lora_candidates(model: Any) -> list[str]:
     """Names (last component) of the modules LoRA can wrap: Linear, Conv1D, Embedding, Conv*."""
     kinds = ("Linear", "Conv1D", "Conv1d", "Conv2d", "Embedding")
@@ -134,14 +79,14 @@ def lora_candidates(model: Any) -> list[str]:
 class CausalLMBackend(Backend):
     name = "causal_lm"
 
-    def __init__(self, model, train) -> None:  # noqa: ANN001
+    def __init__(self, model: ModelSettings, train: TrainSettings) -> None:
         super().__init__(model, train)
         self.model: Any = None
         self.tokenizer: Any = None
         self.source: str | None = None
         self.base: str | None = None  # the base model's folder (absolute) or hub id
         self.base_hash: str | None = None
-        self.optim = _optimizer()
+        self.optim = optimizer_name()
         if model.adapter not in ADAPTER_KINDS:
             raise ModelError(f"[model] adapter = {model.adapter!r}: known are "
                              f"{', '.join(ADAPTER_KINDS)}")
@@ -181,17 +126,17 @@ class CausalLMBackend(Backend):
             name, local = source, False  # a hub id: the user's own HF cache / network settings
         else:
             raise ModelError(f"{folder}: model folder not found")
-        with _Quiet():
+        with Quiet():
             try:
                 tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local)
             except Exception as err:  # noqa: BLE001 - every failure names the folder
                 raise ModelError(f"{name}: cannot load the tokenizer ({type(err).__name__}: "
-                                 f"{_first_line(err)})") from None
+                                 f"{first_line(err)})") from None
             try:
                 model = AutoModelForCausalLM.from_pretrained(name, local_files_only=local)
             except Exception as err:  # noqa: BLE001
                 raise ModelError(f"{name}: cannot load a causal LM ({type(err).__name__}: "
-                                 f"{_first_line(err)})") from None
+                                 f"{first_line(err)})") from None
         if tokenizer.eos_token_id is None:
             raise ModelError(f"{name}: the tokenizer has no EOS token (generation could not stop)")
         if tokenizer.pad_token_id is None:
@@ -213,12 +158,12 @@ class CausalLMBackend(Backend):
                              f"(weights {actual[:19]}…, the adapter needs {expected[:19]}…)")
         from peft import PeftModel
 
-        with _Quiet():
+        with Quiet():
             try:
                 self.model = PeftModel.from_pretrained(self.model, folder, is_trainable=True)
             except Exception as err:  # noqa: BLE001
                 raise ModelError(f"{folder}: cannot apply the adapter ({type(err).__name__}: "
-                                 f"{_first_line(err)})") from None
+                                 f"{first_line(err)})") from None
         if self.model_settings.adapter != "lora":  # full fine-tuning from here on
             self.model = self.model.merge_and_unload()
             self.base_hash = None
@@ -251,11 +196,11 @@ class CausalLMBackend(Backend):
         set_seed(self.train_settings.seed)
         config = LoraConfig(r=s.lora_r, lora_alpha=s.lora_alpha, target_modules=targets,
                             lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
-        with _Quiet():
+        with Quiet():
             try:
                 self.model = get_peft_model(self.model, config)
             except ValueError as err:
-                raise ModelError(f"{self.base}: cannot add LoRA adapters ({_first_line(err)}); "
+                raise ModelError(f"{self.base}: cannot add LoRA adapters ({first_line(err)}); "
                                  f"its Linear/Conv1D modules are "
                                  f"{', '.join(lora_candidates(self.model))}") from None
 
@@ -303,15 +248,7 @@ class CausalLMBackend(Backend):
                                  f"raise [model] max_new_tokens or shorten the expected output")
 
     # -- training ----------------------------------------------------------------------------
-    def training_args(self, scratch: str, epochs: float, seed: int) -> TrainingArguments:
-        s = self.train_settings
-        extra: dict[str, Any] = {}
-        if dist.world_size() > 1:
-            extra = {"ddp_backend": "gloo" if not torch.cuda.is_available() else None,
-                     "ddp_find_unused_parameters": False}
-        return training_arguments(s, scratch, epochs, seed, self.optim, **extra)
-
-    def train(self, examples: list[Example], epochs: int, hooks: TrainHooks | None = None,
+    def train(self, examples: list[Example], epochs: float, hooks: TrainHooks | None = None,
               seed: int | None = None) -> float | None:
         hooks = hooks or TrainHooks()
         if not examples:
@@ -320,23 +257,9 @@ class CausalLMBackend(Backend):
         rows = training_rows(self.encoder(), examples, self.tokenizer.eos_token_id)
         seed = self.train_settings.seed if seed is None else seed
         set_seed(seed)
-        hook = _Hook(hooks)
-        with tempfile.TemporaryDirectory(prefix="straw-trainer-") as scratch, _Quiet():
-            trainer = Trainer(model=self.model, args=self.training_args(scratch, epochs, seed),
-                              train_dataset=rows,
-                              data_collator=CompletionCollator(self.tokenizer.pad_token_id),
-                              callbacks=[hook])
-            trainer.remove_callback(PrinterCallback)  # progress goes through our hook only
-            trainer.remove_callback(ProgressCallback)
-            output = trainer.train()
-        self.model.eval()
-        if hook.stopped or (hooks.cancel is not None and hooks.cancel.is_set()):
-            raise Cancelled("cancelled during training: nothing was written")
-        loss = output.training_loss
-        return None if loss is None or math.isnan(loss) else float(loss)
-
-    def steps_per_epoch(self, n_examples: int) -> int:
-        return math.ceil(n_examples / (self.train_settings.batch_size * dist.world_size()))
+        return run_trainer(self.model, self.train_settings, rows,
+                           CompletionCollator(self.tokenizer.pad_token_id), hooks, epochs, seed,
+                           self.optim)
 
     # -- prediction --------------------------------------------------------------------------
     def generate(self, prompts: list[list[int]]) -> list[list[int]]:
@@ -364,7 +287,7 @@ class CausalLMBackend(Backend):
         order = sorted(range(len(inputs)), key=lambda i: len(encoded[i].prompt))
         texts: list[str] = [""] * len(inputs)
         self.model.eval()
-        with torch.inference_mode(), _Quiet():
+        with torch.inference_mode(), Quiet():
             for start in range(0, len(order), batch_size):
                 idx = order[start:start + batch_size]
                 completions = self.generate([encoded[i].prompt for i in idx])
@@ -373,10 +296,46 @@ class CausalLMBackend(Backend):
                                                      clean_up_tokenization_spaces=False)
         return [Prediction(text, e.truncated) for text, e in zip(texts, encoded, strict=True)]
 
+    def validate(self, inputs: list[Input], targets: list[str],
+                 batch_size: int = PREDICT_BATCH) -> Validation:
+        """Greedy predictions, plus per case the expected text's mean per-token log-likelihood
+        (teacher-forced; the margin adaptive replay ranks by) and the mean of the last hidden
+        state over the prompt and target as the case's embedding (L2-normalised)."""
+        started = time.monotonic()
+        preds = self.predict(inputs, batch_size)
+        if not inputs:
+            return Validation(preds, [], None, time.monotonic() - started)
+        examples = [Example(value, target) for value, target in zip(inputs, targets, strict=True)]
+        rows = training_rows(self.encoder(), examples, self.tokenizer.eos_token_id)
+        collate = CompletionCollator(self.tokenizer.pad_token_id)
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
+        margins = [0.0] * len(rows)
+        pooled: list[Any] = [None] * len(rows)
+        device = next(self.model.parameters()).device
+        self.model.eval()
+        with torch.inference_mode(), Quiet():
+            for start in range(0, len(order), batch_size):
+                idx = order[start:start + batch_size]
+                batch = {k: v.to(device) for k, v in collate([rows[i] for i in idx]).items()}
+                out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                 output_hidden_states=True)
+                logp = out.logits[:, :-1].float().log_softmax(dim=-1)
+                labels = batch["labels"][:, 1:]
+                keep = labels != IGNORE
+                picked = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * keep
+                per_case = picked.sum(dim=1) / keep.sum(dim=1).clamp(min=1)
+                mask = batch["attention_mask"].unsqueeze(-1).float()
+                hidden = (out.hidden_states[-1].float() * mask).sum(dim=1) / mask.sum(dim=1)
+                for j, i in enumerate(idx):
+                    margins[i] = float(per_case[j])
+                    pooled[i] = hidden[j]
+        embeddings = torch.nn.functional.normalize(torch.stack(pooled), dim=-1)
+        return Validation(preds, margins, embeddings, time.monotonic() - started)
+
     # -- saving ------------------------------------------------------------------------------
     def save(self, folder: Path) -> list[Path]:
         folder = Path(folder)
-        with _Quiet():
+        with Quiet():
             self.model.save_pretrained(folder, safe_serialization=True)
         for stray in folder.glob("*.bin"):  # never pickle
             stray.unlink()

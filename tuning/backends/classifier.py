@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
-import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the engine never downloads anything
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the embedded model is local: never ask the hub
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
@@ -24,23 +22,29 @@ from transformers import (  # noqa: E402
     AutoModelForSequenceClassification,
     AutoTokenizer,
     DataCollatorWithPadding,
-    PrinterCallback,
-    ProgressCallback,
-    Trainer,
-    TrainerCallback,
     set_seed,
 )
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from tuning.backends.base import Backend, Example, Input, Prediction, TrainHooks  # noqa: E402
-from tuning.backends.trainer_args import training_arguments
-from tuning.errors import Cancelled, ModelError  # noqa: E402
+from tuning.backends.base import (  # noqa: E402
+    Backend,
+    Example,
+    Input,
+    ModelSettings,
+    Prediction,
+    TrainHooks,
+    TrainSettings,
+    Validation,
+)
+from tuning.backends.hf_common import optimizer_name, run_trainer  # noqa: E402
+from tuning.errors import ModelError  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 LABELS_FILE = "straw_labels.json"
 WEIGHTS_FILE = "model.safetensors"
-PREDICT_BATCH = 64
+PREDICT_TOKENS = 8192  # padded tokens per validation batch: short inputs go in big batches
+PREDICT_MAX_ROWS = 256
 
 
 def embedded_model_dir() -> Path:
@@ -64,40 +68,19 @@ def as_text(value: Input) -> str:
     return "\n".join(f"{m['role']}: {m['content']}" for m in value)
 
 
-def _optimizer() -> str:
-    """Fused AdamW when this torch has it for the device (30% faster than unfused on CPU)."""
-    try:
-        param = nn.Parameter(torch.zeros(1))
-        torch.optim.AdamW([param], fused=True)
-        return "adamw_torch_fused"
-    except (RuntimeError, TypeError, ValueError):
-        return "adamw_torch"
-
-
-class _Hook(TrainerCallback):
-    def __init__(self, hooks: TrainHooks) -> None:
-        self.hooks = hooks
-
-    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
-        if self.hooks.on_step and logs and "loss" in logs:
-            self.hooks.on_step(state.global_step, state.max_steps, float(logs["loss"]))
-
-    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
-        if self.hooks.cancel is not None and self.hooks.cancel.is_set():
-            control.should_training_stop = True
-        return control
-
-
 class ClassifierBackend(Backend):
     name = "classifier"
 
-    def __init__(self, model, train) -> None:  # noqa: ANN001
+    def __init__(self, model: ModelSettings, train: TrainSettings) -> None:
         super().__init__(model, train)
         self.model: Any = None
         self.tokenizer: Any = None
         self.labels: list[str] = []
         self.source: Path | None = None
-        self.optim = _optimizer()
+        self.optim = optimizer_name()
+        # text -> (token ids per tokenizer output, truncated): a tune validates the same
+        # thousands of inputs every round; they are tokenised once per loaded tokenizer
+        self._tokens: dict[str, tuple[dict[str, list[int]], bool]] = {}
 
     # -- loading -----------------------------------------------------------------------------
     def load(self, source: str | Path) -> None:
@@ -134,6 +117,7 @@ class ClassifierBackend(Backend):
         model.config.problem_type = "single_label_classification"
         model.eval()
         self.model, self.tokenizer, self.labels, self.source = model, tokenizer, labels, folder
+        self._tokens = {}
 
     # -- labels and the head -----------------------------------------------------------------
     def _head(self) -> tuple[nn.Module, str]:
@@ -157,29 +141,56 @@ class ClassifierBackend(Backend):
             self._imprint(added, examples)
 
     def _features(self, inputs: list[Input]) -> torch.Tensor:
-        """The head's input for each of `inputs` (captured with a forward hook)."""
+        """The head's input for each of `inputs`."""
+        return self._forward(inputs, features=True)[1]
+
+    def _forward(self, inputs: list[Input], features: bool = False,
+                 ) -> tuple[torch.Tensor, torch.Tensor, list[bool]]:
+        """(logits, head inputs or an empty tensor, truncated) for `inputs`, in their order.
+        Inputs are sorted by length and batched by a budget of padded tokens, so a batch of
+        short inputs is wide and little compute goes to padding; no autograd."""
+        enc, truncated = self.encode(inputs)
+        lengths = [len(ids) for ids in enc["input_ids"]]
+        order = sorted(range(len(inputs)), key=lengths.__getitem__)
         owner, attr = self._head()
         captured: list[torch.Tensor] = []
         handle = getattr(owner, attr).register_forward_hook(
-            lambda module, args, output: captured.append(args[0].detach().float()))
+            lambda module, args, output: captured.append(args[0].detach().float())) \
+            if features else None
+        logits: list[torch.Tensor] = []
+        device = next(self.model.parameters()).device
+        self.model.eval()
         try:
-            enc, _ = self.encode(inputs)
-            order = sorted(range(len(inputs)), key=lambda i: len(enc["input_ids"][i]))
-            self.model.eval()
-            out = torch.empty(0)
             with torch.inference_mode():
-                for start in range(0, len(order), PREDICT_BATCH):
-                    idx = order[start:start + PREDICT_BATCH]
-                    batch = self.tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc},
-                                               return_tensors="pt")
-                    device = next(self.model.parameters()).device
-                    self.model(**{k: v.to(device) for k, v in batch.items()})
-                feats = torch.cat(captured)
-                out = torch.empty_like(feats)
-                out[torch.tensor(order)] = feats
-            return out.clone()
+                for idx in token_batches(order, lengths, PREDICT_TOKENS, PREDICT_MAX_ROWS):
+                    batch = self._pad({k: [enc[k][i] for i in idx] for k in enc})
+                    logits.append(self.model(**{k: v.to(device) for k, v in batch.items()})
+                                  .logits.float())
         finally:
-            handle.remove()
+            if handle is not None:
+                handle.remove()
+        where = torch.tensor(order, dtype=torch.long)
+        by_order = torch.cat(logits) if logits else torch.empty(0, len(self.labels))
+        out = torch.empty_like(by_order)
+        out[where] = by_order
+        feats = torch.empty(0)
+        if features and captured:
+            caught = torch.cat(captured)
+            feats = torch.empty_like(caught)
+            feats[where] = caught
+        return out, feats, truncated
+
+    def _pad(self, columns: dict[str, list[list[int]]]) -> dict[str, torch.Tensor]:
+        width = max(len(row) for row in columns["input_ids"])
+        pad_id = self.tokenizer.pad_token_id or 0
+        out = {}
+        for key, rows in columns.items():
+            fill = pad_id if key == "input_ids" else 0
+            out[key] = torch.tensor([row + [fill] * (width - len(row)) for row in rows])
+        if "attention_mask" not in out:
+            out["attention_mask"] = torch.tensor([[1] * len(row) + [0] * (width - len(row))
+                                                  for row in columns["input_ids"]])
+        return out
 
     def _imprint(self, added: list[str], examples: list[Example]) -> None:
         unique = list({(as_text(e.input), e.target): e for e in examples}.values())
@@ -242,16 +253,32 @@ class ClassifierBackend(Backend):
         return int(min(limit, model_max, positions))
 
     def encode(self, inputs: list[Input]) -> tuple[dict[str, list[list[int]]], list[bool]]:
+        """Token ids per tokenizer output (truncated to max_length) and whether each input was
+        cut. Each distinct text is tokenised once per loaded model and remembered."""
         texts = [as_text(value) for value in inputs]
-        limit = self.max_length
-        verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()  # "sequence longer than max length": we flag it
-        try:
-            full = self.tokenizer(texts, truncation=False)["input_ids"]
-            enc = self.tokenizer(texts, truncation=True, max_length=limit)
-        finally:
-            hf_logging.set_verbosity(verbosity)
-        return dict(enc), [len(ids) > limit for ids in full]
+        missing = list(dict.fromkeys(t for t in texts if t not in self._tokens))
+        if missing:
+            limit = self.max_length
+            verbosity = hf_logging.get_verbosity()
+            hf_logging.set_verbosity_error()  # "sequence longer than max length": we flag it
+            try:
+                full = self.tokenizer(missing, truncation=False)
+                long = [t for t, ids in zip(missing, full["input_ids"], strict=True) if len(ids) > limit]
+                cut = dict(zip(long, self._columns(self.tokenizer(long, truncation=True,
+                                                                  max_length=limit)),
+                               strict=True)) if long else {}
+            finally:
+                hf_logging.set_verbosity(verbosity)
+            for text, columns in zip(missing, self._columns(full), strict=True):
+                self._tokens[text] = (cut[text], True) if text in cut else (columns, False)
+        rows = [self._tokens[t] for t in texts]
+        keys = list(rows[0][0]) if rows else ["input_ids"]
+        return {k: [r[0][k] for r in rows] for k in keys}, [r[1] for r in rows]
+
+    @staticmethod
+    def _columns(encoding: Any) -> list[dict[str, list[int]]]:
+        keys = list(encoding.keys())
+        return [{k: encoding[k][i] for k in keys} for i in range(len(encoding["input_ids"]))]
 
     # -- training ----------------------------------------------------------------------------
     def _label_id(self, target: str) -> int:
@@ -260,7 +287,7 @@ class ClassifierBackend(Backend):
         except ValueError:
             raise ModelError(f"label {target!r} has no row in the classification head") from None
 
-    def train(self, examples: list[Example], epochs: int, hooks: TrainHooks | None = None,
+    def train(self, examples: list[Example], epochs: float, hooks: TrainHooks | None = None,
               seed: int | None = None) -> float | None:
         hooks = hooks or TrainHooks()
         if not examples:
@@ -270,30 +297,8 @@ class ClassifierBackend(Backend):
         rows = [{key: enc[key][i] for key in enc} | {"labels": self._label_id(e.target)}
                 for i, e in enumerate(examples)]
         s = self.train_settings
-        seed = s.seed if seed is None else seed
-        with tempfile.TemporaryDirectory(prefix="straw-trainer-") as scratch:
-            args = training_arguments(s, scratch, epochs, seed, self.optim)
-            verbosity = hf_logging.get_verbosity()
-            hf_logging.set_verbosity_error()
-            try:
-                trainer = Trainer(
-                    model=self.model, args=args, train_dataset=rows,
-                    data_collator=DataCollatorWithPadding(self.tokenizer),
-                    callbacks=[_Hook(hooks)],
-                )
-                trainer.remove_callback(PrinterCallback)  # progress goes through our hook only
-                trainer.remove_callback(ProgressCallback)
-                output = trainer.train()
-            finally:
-                hf_logging.set_verbosity(verbosity)
-        self.model.eval()
-        if hooks.cancel is not None and hooks.cancel.is_set():
-            raise Cancelled("cancelled during training: nothing was written")
-        loss = output.training_loss
-        return None if loss is None or math.isnan(loss) else float(loss)
-
-    def steps_per_epoch(self, n_examples: int) -> int:
-        return math.ceil(n_examples / self.train_settings.batch_size)
+        return run_trainer(self.model, s, rows, DataCollatorWithPadding(self.tokenizer), hooks,
+                           epochs, s.seed if seed is None else seed, self.optim)
 
     # -- prediction --------------------------------------------------------------------------
     def predict(self, inputs: list[Input]) -> list[Prediction]:
@@ -301,22 +306,33 @@ class ClassifierBackend(Backend):
             return []
         if not self.labels:
             raise ModelError(f"{self.source}: this model has no labels yet (train it first)")
-        enc, truncated = self.encode(inputs)
-        order = sorted(range(len(inputs)), key=lambda i: len(enc["input_ids"][i]))
-        result: list[int] = [0] * len(inputs)
-        device = next(self.model.parameters()).device
-        self.model.eval()
-        with torch.inference_mode():
-            for start in range(0, len(order), PREDICT_BATCH):
-                idx = order[start:start + PREDICT_BATCH]
-                batch = self.tokenizer.pad({key: [enc[key][i] for i in idx] for key in enc},
-                                           return_tensors="pt")
-                batch = {key: value.to(device) for key, value in batch.items()}
-                logits = self.model(**batch).logits
-                for i, label_id in zip(idx, logits.argmax(dim=-1).tolist(), strict=True):
-                    result[i] = label_id
-        return [Prediction(self.labels[label_id], truncated[i])
-                for i, label_id in enumerate(result)]
+        logits, _, truncated = self._forward(inputs)
+        return [Prediction(self.labels[label_id], cut)
+                for label_id, cut in zip(logits.argmax(dim=-1).tolist(), truncated, strict=True)]
+
+    def validate(self, inputs: list[Input], targets: list[str]) -> Validation:
+        """One pass: predictions, the margin p(target) − max p(other) (−1 for a target the head
+        has no row for), and the head's input as the case's embedding (L2-normalised)."""
+        started = time.monotonic()
+        if not inputs:
+            return Validation([], [], torch.empty(0), 0.0)
+        if not self.labels:
+            raise ModelError(f"{self.source}: this model has no labels yet (train it first)")
+        logits, feats, truncated = self._forward(inputs, features=True)
+        probs = logits.softmax(dim=-1)
+        index = {label: i for i, label in enumerate(self.labels)}
+        margins: list[float] = []
+        for row, target in zip(probs, targets, strict=True):
+            i = index.get(target)
+            if i is None:
+                margins.append(-1.0)
+                continue
+            other = torch.cat([row[:i], row[i + 1:]])
+            margins.append(float(row[i] - (other.max() if len(other) else 0.0)))
+        preds = [Prediction(self.labels[label_id], cut)
+                 for label_id, cut in zip(logits.argmax(dim=-1).tolist(), truncated, strict=True)]
+        embeddings = torch.nn.functional.normalize(feats, dim=-1) if feats.numel() else feats
+        return Validation(preds, margins, embeddings, time.monotonic() - started)
 
     # -- saving ------------------------------------------------------------------------------
     def save(self, folder: Path) -> list[Path]:
@@ -344,6 +360,23 @@ class ClassifierBackend(Backend):
         if labels != self.labels:
             raise ModelError("snapshot labels differ from the model's")
         self.model.load_state_dict(state)
+
+
+def token_batches(order: list[int], lengths: list[int], budget: int, max_rows: int,
+                  ) -> list[list[int]]:
+    """Split `order` (indices sorted by length) into batches whose padded size (rows × longest)
+    stays within `budget` tokens and `max_rows` rows."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        widest = max(lengths[i], max((lengths[j] for j in current[-1:]), default=0))
+        if current and ((len(current) + 1) * widest > budget or len(current) >= max_rows):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
 
     def describe(self) -> dict[str, Any]:
         return {"labels": list(self.labels), "architecture": type(self.model).__name__}
