@@ -51,15 +51,19 @@ def _conflicts(repo: CaseRepo, new: list[Case], replacing: set[str] = frozenset(
     return checks.InputIndex(repo.root).conflicts(new, replacing)
 
 
-def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> list[Case]:
-    """Validate every record, then write them all as pending cases in one commit — or nothing."""
+def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str,
+              split: str = "pending") -> list[Case]:
+    """Validate every record, then write them all to `split` (pending or watch) in one commit —
+    or nothing."""
     repo.require_on_main()
+    if split not in cases.CURATED:
+        raise UsageError(f"cases are added to {' or '.join(cases.CURATED)}, not {split!r}")
     new: list[Case] = []
     issues: list[Issue] = []
     for data in records:
         try:
-            cases.check_new(data, "pending")
-            new.append(Case(data, "pending"))
+            cases.check_new(data, split)
+            new.append(Case(data, split))
         except ValidationFailed as err:
             issues += err.issues
     if issues:
@@ -73,7 +77,8 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> li
         try:
             for case in new:
                 target = repo.root / case.path
-                if target.exists() or (repo.root / cases.case_path("baseline", case.id)).exists():
+                if target.exists() or any((repo.root / cases.case_path(other, case.id)).exists()
+                                          for other in cases.SPLITS):
                     raise ValidationFailed([Issue(case.path, "$.id", f"duplicate id {case.id!r}")])
                 written.append(case.path)  # first: a Ctrl-C raised as the write ends takes it back
                 cases.atomic_write(target, cases.serialize(case.data))
@@ -103,9 +108,10 @@ def _commit(repo: CaseRepo, paths: list[str], message: str) -> None:
         logger.warning("interrupt arrived while committing; the commit was already complete")
 
 
-def add_case(repo: CaseRepo, **fields: Any) -> Case:
+def add_case(repo: CaseRepo, split: str = "pending", **fields: Any) -> Case:
     data = new_case_data(repo, **fields)
-    (case,) = add_cases(repo, [data], f"Add pending case {data['id']}: {_short(str(data['input']))}")
+    (case,) = add_cases(repo, [data], f"Add {split} case {data['id']}: {_short(str(data['input']))}",
+                        split)
     return case
 
 
@@ -120,7 +126,7 @@ def get_case(repo: CaseRepo, case_id: str) -> Case:
                 raise ValidationFailed(issues)
             assert case is not None
             return case
-    raise NoSuchCase(f"no case {case_id!r} in cases/baseline or cases/pending")
+    raise NoSuchCase(f"no case {case_id!r} in {', '.join(f'cases/{s}' for s in cases.SPLITS)}")
 
 
 def _pending(repo: CaseRepo, case_id: str) -> Case:

@@ -114,16 +114,16 @@ def to_case_data(repo: CaseRepo, record: Any, where: str) -> dict[str, Any]:
     return data
 
 
-def import_file(repo: CaseRepo, path: Path) -> list[Case]:
-    """Every record becomes a pending case, in one commit; one bad record refuses the whole file
-    (each fault named by file:line and JSON path)."""
+def import_file(repo: CaseRepo, path: Path, split: str = "pending") -> list[Case]:
+    """Every record becomes a case of `split` (pending or watch), in one commit; one bad record
+    refuses the whole file (each fault named by file:line and JSON path)."""
     records = read_records(path)
     datas: list[dict[str, Any]] = []
     issues: list[Issue] = []
     for where, record in records:
         try:
             data = to_case_data(repo, record, where)
-            case_files.check_new(data, "pending")
+            case_files.check_new(data, split)
             datas.append(data)
         except ValidationFailed as err:
             # name the line of the file being imported, not the case file it would have become
@@ -132,7 +132,8 @@ def import_file(repo: CaseRepo, path: Path) -> list[Case]:
         raise ValidationFailed(issues)
     if not datas:
         raise UsageError(f"{path}: no records")
-    return curation.add_cases(repo, datas, f"Import {len(datas)} pending cases from {path.name}")
+    return curation.add_cases(repo, datas, f"Import {len(datas)} {split} cases from {path.name}",
+                              split)
 
 
 def export_jsonl(cases: Iterable[Case]) -> str:

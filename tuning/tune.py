@@ -95,7 +95,7 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
                                           PredictionCache(store, previous) if dist.is_main() else None,
                                           loader)
 
-    training = TrainingSet(data.baseline, data.new)
+    training = TrainingSet(data.baseline, data.new, data.watch)
     outcome = run_rounds(backend, training, train_s, repo.config["gate"], progress=emit,
                          cancel=cancel)
     check_cancel(cancel)

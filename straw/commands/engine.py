@@ -195,7 +195,7 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
 @click.command("eval")
 @click.option("--model", "model_hash", default=None,
               help="Model hash (sha256:…); default: the production model in models.lock.")
-@click.option("--split", type=click.Choice(["baseline", "pending", "all"]), default="baseline",
+@click.option("--split", type=click.Choice(["baseline", "pending", "watch", "all"]), default="baseline",
               show_default=True)
 @click.option("--ref", default="main", show_default=True, help="Branch or commit whose cases to run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")

@@ -57,7 +57,7 @@ def rollback_command(model: str, reason: str, repo_path: str | None) -> None:
 @click.command("compare")
 @click.argument("model_a")
 @click.argument("model_b")
-@click.option("--split", type=click.Choice(["baseline", "pending", "all"]), default="all",
+@click.option("--split", type=click.Choice(["baseline", "pending", "watch", "all"]), default="all",
               show_default=True)
 @repo_option
 def compare_command(model_a: str, model_b: str, split: str, repo_path: str | None) -> None:
