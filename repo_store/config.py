@@ -40,7 +40,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "replay_size": 256,
     },
     "batch": {"min_size": 10, "max_size": 20},
-    "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0},
+    "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0, "max_watch_negative_flips": 0},
     "monitor": {"threshold": 0.95, "alert_command": ""},
 }
 
@@ -72,6 +72,7 @@ max_size = 20
 [gate]
 baseline_threshold = 1.0
 new_threshold = 1.0
+max_watch_negative_flips = 0  # watch cases the production model passed that a merge may break
 
 [monitor]
 threshold = 0.95

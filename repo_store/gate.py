@@ -11,6 +11,7 @@ from repo_store.batches import branch_name, is_merged, require_batch
 from repo_store.errors import StrawError
 from repo_store.repo import MAIN, CaseRepo
 from repo_store.reports import read_report, report_path
+from repo_store.watch_gate import watch_flips_refusal
 
 
 class GateRefused(StrawError):
@@ -53,6 +54,9 @@ def check_gate(repo: CaseRepo, batch_id: str) -> GateResult:
         return GateResult(False, "tuned-failing",
                           f"breaks baseline cases the production model passed: "
                           f"{', '.join(report['blame'][:5])}", report)
+    refusal = watch_flips_refusal(report, thresholds)
+    if refusal:
+        return GateResult(False, "tuned-failing", refusal, report)
     current = repo.cases_tree(branch)
     if report["cases_tree"] != current:
         return GateResult(False, "stale", f"report is stale: cases on {branch} changed after "

@@ -4,6 +4,7 @@ prints (cases table, report summary, gate state)."""
 from __future__ import annotations
 
 from repo_store.batches import batch_diff, batch_info
+from repo_store.flips import flip_lines
 
 
 def _cell(value: object, width: int = 80) -> str:
@@ -34,6 +35,7 @@ def pr_body(repo, batch_id: str) -> str:  # noqa: ANN001 - CaseRepo, kept import
             f"- New: {s['new']['passed']}/{s['new']['total']}",
             f"- Rounds: {len(report.get('rounds', []))}",
             f"- Regressions vs production (blame): {', '.join(report.get('blame') or []) or 'none'}",
+            *[f"- Flips vs production, {line}" for line in flip_lines(report)],
             "",
         ]
         failing = [c for c in report["cases"] if not c["pass"]]

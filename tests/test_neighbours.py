@@ -125,3 +125,105 @@ def test_tune_and_eval_report_watch_cases_outside_both_scores(watched_repo) -> N
     # the tune's watch predictions are the model's own: eval (from the cache) agrees
     assert ({r["id"]: r["predicted"] for r in evaluated["cases"] if r["split"] == "watch"}
             == {r["id"]: r["predicted"] for r in watch_rows})
+
+
+# ---- flips against the production model -------------------------------------------------------
+
+
+def rows(split: str, passes: list[bool], predicted: str = "x") -> list[dict[str, Any]]:
+    return [{"id": f"{split}-{i}", "split": split, "expected": "e", "predicted": predicted,
+             "pass": ok} for i, ok in enumerate(passes)]
+
+
+def test_flips_and_mcnemar_on_hand_built_prediction_sets() -> None:
+    from repo_store.flips import flip_lines, flips
+
+    # watch: 10 paired cases; 7 right -> wrong, 1 wrong -> right, 2 unchanged
+    before = rows("watch", [True] * 7 + [False] + [True, False], "old")
+    after = rows("watch", [False] * 7 + [True] + [True, False], "new")
+    # baseline: 1 negative flip, nothing else discordant; one case the production model never saw
+    before += rows("baseline", [True, True, True], "old")
+    after += rows("baseline", [True, False, True, True], "new")
+    result = flips("sha256:" + "0" * 64, before, after)
+    watch, base = result["watch"], result["baseline"]
+    assert [f["id"] for f in watch["negative"]] == [f"watch-{i}" for i in range(7)]
+    assert [f["id"] for f in watch["positive"]] == ["watch-7"]
+    assert watch["negative"][0] == {"id": "watch-0", "expected": "e", "production": "old",
+                                    "candidate": "new"}
+    assert watch["cases"] == 10 and watch["nfr"] == 0.7
+    assert watch["mcnemar_p"] == round(2 * 9 / 256, 6)  # n = 8 discordant, k = 1: 2·(1+8)/2^8
+    assert watch["note"] is None
+    assert base["cases"] == 3 and base["unpaired"] == 1
+    assert [f["id"] for f in base["negative"]] == ["baseline-1"] and base["positive"] == []
+    assert base["nfr"] == round(1 / 3, 6) and base["mcnemar_p"] == 1.0
+    assert "1 discordant pair: too few" in base["note"]
+    lines = flip_lines({"flips": result})
+    assert lines[0].startswith("baseline: 1 negative flips, 0 positive of 3")
+    assert "watch-0, watch-1" in lines[1] and "McNemar p = 0.0703" in lines[1]
+
+
+@pytest.fixture
+def flipped_repo(watched_repo):
+    """Production = batch 1's model (it learned 'reset my password' → account); a watch case the
+    production model passes; batch 2 teaches near neighbours of it another label, so the
+    candidate flips it. Returns (repo, batch 2 id, production hash)."""
+    from repo_store import lockfile
+
+    repo, batch_id = watched_repo
+    first = tune_batch(repo, batch_id)
+    assert first["summary"]["passed"]
+    production = first["model"]["hash"]
+    lockfile.commit_lock(repo, {
+        "model": production, "backend": "classifier", "base": first["model"]["base"],
+        "batch": batch_id, "promoted": "2026-01-02T00:00:00Z", "reason": "merge"}, "promote")
+    paths = write_cases(repo.root, "watch", [case("w-password", "reset my password now", "account")])
+    paths += write_cases(repo.root, "pending", [
+        case("p-password-0", "reset my password now please", "refund"),
+        case("p-password-1", "please reset my password now", "refund")])
+    commit(repo.root, paths, "a watched neighbour and a batch that relabels its neighbours")
+    second = batches.create_batch(repo, ["p-password-0", "p-password-1"], allow_small=True)
+    return repo, second.id, production
+
+
+def test_tune_reports_flips_against_production_and_the_gate_names_them(flipped_repo, cli) -> None:
+    from repo_store.gate import check_gate
+
+    repo, batch_id, production = flipped_repo
+    before = evaluate(repo, production, "baseline", ref=f"batch/{batch_id}")
+    assert {r["id"]: r["pass"] for r in before["cases"]}["w-password"], "production must pass it"
+    report = tune_batch(repo, batch_id)
+    schemas.check("report", report, "report")
+    assert report["summary"]["passed"]
+    found = report["flips"]
+    assert found["production"] == production
+    # the report's flips are exactly what evaluating both models says
+    was = {r["id"]: r["pass"] for r in before["cases"]}
+    now = {r["id"]: r for r in report["cases"]}
+    for split in ("baseline", "watch"):
+        ids = [i for i, r in now.items() if r["split"] == split and i in was]
+        assert found[split]["cases"] == len(ids)
+        assert [f["id"] for f in found[split]["negative"]] == [
+            i for i in ids if was[i] and not now[i]["pass"]]
+        assert [f["id"] for f in found[split]["positive"]] == [
+            i for i in ids if now[i]["pass"] and not was[i]]
+    assert "w-password" in [f["id"] for f in found["watch"]["negative"]]
+    assert found["watch"]["note"]  # two or three watch cases: too few discordant pairs
+
+    result = check_gate(repo, batch_id)
+    assert not result.passed and result.status == "tuned-failing"
+    assert "w-password (account → refund)" in result.reason and "max_watch_negative_flips = 0" \
+        in result.reason
+    gate_cli = cli("gate", batch_id, repo=repo.root)
+    assert gate_cli.exit_code == 1 and "w-password" in gate_cli.output
+
+    shown = cli("batch", "show", batch_id, repo=repo.root).stdout
+    assert "flips    watch: " in shown and "broken: " in shown and "w-password" in shown
+    body = cli("batch", "pr-body", batch_id, repo=repo.root).stdout
+    assert "- Flips vs production, watch: " in body and "w-password" in body
+
+    # a looser limit lets the same report through
+    limit = len(found["watch"]["negative"])
+    with open(repo.root / "straw.toml", "a") as fh:
+        fh.write(f"\n[gate]\nmax_watch_negative_flips = {limit}\n")
+    commit(repo.root, ["straw.toml"], "allow the flips")
+    assert check_gate(open_case_repo(repo.root), batch_id).passed

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
-from repo_store import reports
+from repo_store import flips, reports
 from repo_store.forgetting import bwt
 from repo_store.ids import now_iso
 from repo_store.repo import CaseRepo
@@ -23,7 +23,7 @@ from tuning.backends.base import Backend, ModelSettings, Prediction, TrainSettin
 from tuning.cases_io import PredictionCache, examples_of, input_key, passes, predict_cases
 from tuning.model_store import ModelStore
 from tuning.progress import Phase, Progress, Saved, ignore
-from tuning.report import build_report, gate_passes
+from tuning.report import build_report, case_rows, gate_passes
 from tuning.stubborn import stubborn_cases
 from tuning.training import Outcome, TrainingSet, check_cancel, train_until_pass, validate
 from tuning.tune_data import TuneData, batch_data
@@ -91,7 +91,8 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
         emit(Phase("validating", f"previous model {previous[:19]}"))
         loader: Backend | Any = backend if from_previous else (
             lambda: load_stored(store, previous, model_s, train_s))
-        previous_preds, _ = predict_cases(data.baseline, max_length,
+        # baseline and watch: blame and the flips are both against the production model
+        previous_preds, _ = predict_cases(data.baseline + data.watch, max_length,
                                           PredictionCache(store, previous) if dist.is_main() else None,
                                           loader)
 
@@ -117,10 +118,17 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
 
     blame: list[str] = []
     if previous_preds is not None:
-        blame = [c.id for c, was, now in zip(data.baseline, previous_preds, preds[:len(data.baseline)],
+        nb = len(data.baseline)
+        blame = [c.id for c, was, now in zip(data.baseline, previous_preds[:nb], preds[:nb],
                                              strict=True)
                  if passes(c, was.text) and not passes(c, now.text)]
-    report = tune_report(data, outcome_fields(outcome, training, train_s, backend), started,
+    fields = outcome_fields(outcome, training, train_s, backend)
+    if previous and previous_preds is not None:
+        watched = data.baseline + data.watch
+        fields["flips"] = flips.flips(previous, case_rows(watched, [c.split for c in watched],
+                                                          previous_preds),
+                                      case_rows(training.cases, training.splits, preds))
+    report = tune_report(data, fields, started,
                          kind="tune", model={
                              "hash": model_hash, "base": base_name, "backend": name,
                              "started_from": previous if from_previous and previous else "base"},

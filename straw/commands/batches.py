@@ -9,6 +9,7 @@ from dataclasses import asdict
 import click
 
 from repo_store import batches, gate, merge, review
+from repo_store.flips import flip_lines
 from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
 
@@ -72,6 +73,8 @@ def show_command(batch_id: str, repo_path: str | None) -> None:
         click.echo(f"  report   model {r['model']['hash'][:19]}, baseline {s['baseline']['passed']}/"
                    f"{s['baseline']['total']}, new {s['new']['passed']}/{s['new']['total']}, "
                    f"{len(r.get('rounds', []))} rounds")
+        for line in flip_lines(r):
+            click.echo(f"  flips    {line}")
         for case in sorted(r["cases"], key=lambda c: c["pass"])[:20]:
             if not case["pass"]:
                 click.echo(f"    FAIL {case['id']} ({case['split']}): expected "
