@@ -227,3 +227,41 @@ def test_tune_reports_flips_against_production_and_the_gate_names_them(flipped_r
         fh.write(f"\n[gate]\nmax_watch_negative_flips = {limit}\n")
     commit(repo.root, ["straw.toml"], "allow the flips")
     assert check_gate(open_case_repo(repo.root), batch_id).passed
+
+
+def test_flip_ledger_lists_and_promotes_watch_flips_with_provenance(flipped_repo, cli) -> None:
+    from tests.conftest import commit_count, git
+
+    repo, batch_id, production = flipped_repo
+    report = tune_batch(repo, batch_id)
+    candidate = report["model"]["hash"]
+    negative = report["flips"]["watch"]["negative"]
+    assert "w-password" in [f["id"] for f in negative]
+
+    listed = cli("flips", batch_id, repo=repo.root)
+    assert listed.exit_code == 0, listed.output
+    assert f"{len(negative)} watch negative flips" in listed.stdout
+    assert any("w-password" in line and "was account" in line and "now refund" in line
+               for line in listed.stdout.splitlines())
+    by_models = json.loads(cli("flips", "--model", candidate, "--vs", production, "--json",
+                               repo=repo.root).stdout)
+    assert by_models["negative"] == negative  # evaluating both models agrees with the report
+    assert cli("flips", repo=repo.root).exit_code == 2
+    assert cli("flips", batch_id, "--model", candidate, repo=repo.root).exit_code == 2
+
+    commits = commit_count(repo.root)
+    promoted = cli("flips", batch_id, "--promote", repo=repo.root)
+    assert promoted.exit_code == 0, promoted.output
+    assert commit_count(repo.root) == commits + 1
+    assert git(repo.root, "status", "--porcelain").stdout == ""
+    for flip in negative:
+        assert not (repo.root / case_path("watch", flip["id"])).exists()
+        moved = json.loads((repo.root / case_path("pending", flip["id"])).read_text())
+        assert moved["meta"]["flip"] == {
+            "from": "watch", "batch": batch_id, "production_model": production,
+            "candidate_model": candidate, "production_predicted": flip["production"],
+            "candidate_predicted": flip["candidate"]}
+    shown = json.loads(cli("show", "w-password", repo=repo.root).stdout)
+    assert shown["split"] == "pending" and shown["expected"] == "account"
+    again = cli("flips", batch_id, "--promote", repo=repo.root)
+    assert again.exit_code == 2 and "no watch negative flips left" in again.output
