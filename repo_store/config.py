@@ -38,6 +38,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "seed": 0,
         "replay": "adaptive",
         "replay_size": 256,
+        "interpolate": False,
     },
     "batch": {"min_size": 10, "max_size": 20},
     "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0, "max_watch_negative_flips": 0},
@@ -64,6 +65,7 @@ new_case_weight = 2           # each new case appears this many times per epoch
 seed = 0
 replay = "adaptive"           # baseline cases trained on per round: "all" or "adaptive"
 replay_size = 256             # adaptive: cases replayed per round besides the failing ones
+interpolate = false           # classifier: blend production and tuned weights to spare watch cases
 
 [batch]
 min_size = 10

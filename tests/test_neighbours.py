@@ -194,6 +194,7 @@ def test_tune_reports_flips_against_production_and_the_gate_names_them(flipped_r
     report = tune_batch(repo, batch_id)
     schemas.check("report", report, "report")
     assert report["summary"]["passed"]
+    assert report["hyperparameters"]["interpolate"] is False and "interpolation" not in report
     found = report["flips"]
     assert found["production"] == production
     # the report's flips are exactly what evaluating both models says
@@ -265,3 +266,61 @@ def test_flip_ledger_lists_and_promotes_watch_flips_with_provenance(flipped_repo
     assert shown["split"] == "pending" and shown["expected"] == "account"
     again = cli("flips", batch_id, "--promote", repo=repo.root)
     assert again.exit_code == 2 and "no watch negative flips left" in again.output
+
+
+# ---- old↔new weight interpolation -------------------------------------------------------------
+
+
+@pytest.fixture
+def drifting_repo(watched_repo, tiny_model: Path):
+    """Production = batch 1's model; watch cases of the old labels share words ('code', 'never
+    arrives') with batch 2's new account cases, so full training drifts over one of them while
+    the new cases pass well before λ = 1. [train] interpolate is on."""
+    from repo_store import lockfile
+
+    repo, batch_id = watched_repo
+    first = tune_batch(repo, batch_id)
+    lockfile.commit_lock(repo, {
+        "model": first["model"]["hash"], "backend": "classifier", "base": first["model"]["base"],
+        "batch": batch_id, "promoted": "2026-01-02T00:00:00Z", "reason": "merge"}, "promote")
+    watch = [("my parcel never arrives", "shipping"), ("the package arrives late", "shipping"),
+             ("code for my delivery", "shipping"), ("money back code", "refund"),
+             ("refund never arrives", "refund"), ("my box is lost", "shipping")]
+    paths = write_cases(repo.root, "watch", [case(f"w-drift-{i}", text, label)
+                                             for i, (text, label) in enumerate(watch)])
+    new = ["the login code never arrives", "two factor code never arrives",
+           "my verification code arrives late"]
+    paths += write_cases(repo.root, "pending", [case(f"p-code-{i}", text, "account")
+                                                for i, text in enumerate(new)])
+    commit(repo.root, paths, "watch cases near a batch of new account cases")
+    write_config(repo.root, tiny_model, interpolate=True)
+    repo = open_case_repo(repo.root)
+    second = batches.create_batch(repo, [f"p-code-{i}" for i in range(len(new))],
+                                  allow_small=True)
+    return repo, second.id, first["model"]["hash"]
+
+
+def test_interpolation_keeps_a_conservative_lambda_that_spares_the_watch_case(drifting_repo
+                                                                              ) -> None:
+    repo, batch_id, production = drifting_repo
+    report = tune_batch(repo, batch_id)
+    schemas.check("report", report, "report")
+    assert report["summary"]["passed"] and report["hyperparameters"]["interpolate"] is True
+    chosen = report["interpolation"]
+    tried = {t["lambda"]: t for t in chosen["tried"]}
+    assert tried[1.0]["passed"] and tried[1.0]["watch_negative_flips"] >= 1  # θ_new flips one
+    assert chosen["lambda"] < 1.0
+    assert tried[chosen["lambda"]]["watch_negative_flips"] < tried[1.0]["watch_negative_flips"]
+    # the kept λ: the fewest flips among those that pass, then the smallest
+    passing = [(t["watch_negative_flips"], t["lambda"]) for t in chosen["tried"] if t["passed"]]
+    assert (tried[chosen["lambda"]]["watch_negative_flips"], chosen["lambda"]) == min(passing)
+    assert len(report["flips"]["watch"]["negative"]) == tried[chosen["lambda"]][
+        "watch_negative_flips"]
+    # the stored model is θ(λ): its predictions computed afresh match the report's rows
+    for path in (repo.model_store / "predictions").iterdir():
+        path.unlink()
+    fresh = evaluate(repo, report["model"]["hash"], "all", ref=f"batch/{batch_id}")
+    by_id = {r["id"]: r["predicted"] for r in fresh["cases"]}
+    assert all(by_id[r["id"]] == r["predicted"] for r in report["cases"] if r["id"] in by_id)
+    assert {r["split"] for r in fresh["cases"]} >= {"baseline", "watch"}
+

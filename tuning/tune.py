@@ -10,14 +10,14 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from repo_store import flips, reports
 from repo_store.forgetting import bwt
 from repo_store.ids import now_iso
 from repo_store.repo import CaseRepo
-from tuning import backends
+from tuning import backends, interpolation
 from tuning.backends import dist
 from tuning.backends.base import Backend, ModelSettings, Prediction, TrainSettings, settings_from_config
 from tuning.cases_io import PredictionCache, examples_of, input_key, passes, predict_cases
@@ -83,6 +83,9 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
     check_cancel(cancel)
     emit(Phase("loading", str(previous) if from_previous else model_s.base))
     backend.load(store.load(previous) if from_previous and previous else model_s.base)
+    # the production weights, before the head grows: interpolation blends back towards them
+    old_snapshot = (backend.snapshot() if from_previous and train_s.interpolate
+                    and interpolation.supports(backend) else None)
     base_name = (lock or {}).get("base", model_s.base) if from_previous else model_s.base
     max_length = model_s.max_length
 
@@ -100,6 +103,16 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
     outcome = run_rounds(backend, training, train_s, repo.config["gate"], progress=emit,
                          cancel=cancel)
     check_cancel(cancel)
+    chosen: interpolation.Choice | None = None
+    if old_snapshot is not None and outcome.passed and previous_preds is not None:
+        emit(Phase("interpolating", f"λ in {', '.join(map(str, interpolation.GRID))}"))
+        watch_pass = [passes(c, p.text) for c, p in
+                      zip(data.watch, previous_preds[len(data.baseline):], strict=True)]
+        chosen = interpolation.interpolate(
+            backend, old_snapshot, training, outcome.validation,
+            lambda b, bt, n, nt: gate_passes(b, bt, n, nt, repo.config["gate"]), watch_pass)
+        outcome = replace(outcome, validation=chosen.validation)
+        check_cancel(cancel)
     data.check_unchanged(repo)
 
     # Under torchrun / accelerate every rank trains; only rank 0 writes the model, the cache and
@@ -123,6 +136,8 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
                                              strict=True)
                  if passes(c, was.text) and not passes(c, now.text)]
     fields = outcome_fields(outcome, training, train_s, backend)
+    if chosen is not None:
+        fields["interpolation"] = chosen.record()
     if previous and previous_preds is not None:
         watched = data.baseline + data.watch
         fields["flips"] = flips.flips(previous, case_rows(watched, [c.split for c in watched],

@@ -59,6 +59,7 @@ class TrainSettings:
     seed: int = _setting("train", "seed")
     replay: str = _setting("train", "replay")
     replay_size: int = _setting("train", "replay_size")
+    interpolate: bool = _setting("train", "interpolate")
 
 
 def _pick(cls: type, values: dict[str, Any]) -> Any:
