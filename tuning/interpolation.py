@@ -8,13 +8,14 @@ labels the production model never had come from the new model."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from tuning.backends.base import Backend, Validation
 from tuning.cases_io import passes
 from tuning.training import Gate, TrainingSet, validate
+
+if TYPE_CHECKING:  # torch loads with the backend, not with `straw --help`
+    import torch
 
 GRID = (0.0, 0.2, 0.4, 0.6, 0.8)  # λ = 1 is the trained model itself, already validated
 
