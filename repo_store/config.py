@@ -39,6 +39,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "replay": "adaptive",
         "replay_size": 256,
         "interpolate": False,
+        "distill": 0.0,
+        "distill_temperature": 2.0,
     },
     "batch": {"min_size": 10, "max_size": 20},
     "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0, "max_watch_negative_flips": 0},
@@ -66,6 +68,8 @@ seed = 0
 replay = "adaptive"           # baseline cases trained on per round: "all" or "adaptive"
 replay_size = 256             # adaptive: cases replayed per round besides the failing ones
 interpolate = false           # classifier: blend production and tuned weights to spare watch cases
+distill = 0.0                 # classifier: weight of the KL term to the production model (0: off)
+distill_temperature = 2.0
 
 [batch]
 min_size = 10

@@ -324,3 +324,59 @@ def test_interpolation_keeps_a_conservative_lambda_that_spares_the_watch_case(dr
     assert all(by_id[r["id"]] == r["predicted"] for r in report["cases"] if r["id"] in by_id)
     assert {r["split"] for r in fresh["cases"]} >= {"baseline", "watch"}
 
+
+
+# ---- focal distillation from the production model ---------------------------------------------
+
+
+def test_distillation_adds_a_kl_term_that_changes_the_result(tiny_classifier: Path,
+                                                             tmp_path: Path) -> None:
+    """Same production model, same seed, same data: with distill > 0 the loss holds the KL term
+    (higher at the start, where the student is the teacher only on the old labels' rows) and the
+    trained weights differ; with distill = 0 the teacher is ignored."""
+    import torch
+
+    from tuning.training import train_until_pass
+
+    production = make_backend(tiny_classifier, max_iterations=2, replay="all")
+    production.prepare(examples_of_cases(baseline_cases()))
+    production.train(examples_of_cases(baseline_cases()), 6, seed=0)
+    production.save(tmp_path / "production")
+
+    def tuned(distill: float) -> tuple[Any, Any]:
+        backend = make_backend(tmp_path / "production", max_iterations=1, replay="all",
+                               distill=distill, distill_temperature=2.0)
+        data = TrainingSet(baseline_cases(), new_cases())
+        backend.set_teacher([c.input for c in data.baseline + data.new])
+        assert backend.teacher and len(next(iter(backend.teacher.values()))) == 4  # old labels
+        outcome = train_until_pass(backend, data, backend.train_settings,
+                                   lambda *a: False)
+        return outcome.rounds[0]["loss"], backend.snapshot()[1]
+
+    plain_loss, plain = tuned(0.0)
+    again_loss, again = tuned(0.0)
+    kl_loss, distilled = tuned(1.0)
+    assert plain_loss == again_loss  # the run is deterministic: a difference is the KL term's
+    assert all(torch.equal(plain[k], again[k]) for k in plain)
+    assert kl_loss != plain_loss
+    assert any(not torch.equal(plain[k], distilled[k]) for k in plain if plain[k].is_floating_point())
+
+
+def examples_of_cases(cases: list) -> list:
+    from tuning.cases_io import examples_of
+
+    return examples_of(cases, "classifier")
+
+
+def test_tune_with_distillation_records_it_and_still_reaches_the_gate(drifting_repo,
+                                                                      tiny_model) -> None:
+    """The tiny random model's logits run to thousands, so even strength 0.1 is a strong pull;
+    at 1.0 its tune does not reach the gate in 4 rounds (the KL term holds it back)."""
+    repo, batch_id, _ = drifting_repo
+    write_config(repo.root, tiny_model, distill=0.1, distill_temperature=2.0)
+    repo = open_case_repo(repo.root)
+    report = tune_batch(repo, batch_id)
+    schemas.check("report", report, "report")
+    assert report["hyperparameters"]["distill"] == 0.1
+    assert report["hyperparameters"]["distill_temperature"] == 2.0
+    assert report["summary"]["passed"] and "flips" in report

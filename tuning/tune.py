@@ -86,6 +86,9 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
     # the production weights, before the head grows: interpolation blends back towards them
     old_snapshot = (backend.snapshot() if from_previous and train_s.interpolate
                     and interpolation.supports(backend) else None)
+    if from_previous and train_s.distill > 0 and hasattr(backend, "set_teacher"):
+        emit(Phase("validating", "production model outputs to distil from"))
+        backend.set_teacher([c.input for c in data.baseline + data.new])
     base_name = (lock or {}).get("base", model_s.base) if from_previous else model_s.base
     max_length = model_s.max_length
 
