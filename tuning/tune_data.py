@@ -23,7 +23,7 @@ class TuneData:
     baseline: list[Case]
     new: list[Case]
     lock: dict[str, Any] | None  # models.lock on main: the production model
-    watch: list[Case] = field(default_factory=list)  # main's watch cases: validated, never trained
+    watch: list[Case] = field(default_factory=list)  # watch cases at `ref`: validated, never trained
 
     def check_unchanged(self, repo: CaseRepo) -> None:
         """Refuse to write anything when the cases changed while we trained."""
@@ -39,10 +39,10 @@ def _checked(cases: list[Case]) -> None:
         raise ValidationFailed(issues)
 
 
-def watch_cases(repo: CaseRepo) -> list[Case]:
-    """Main's watch cases: the curated set as it is now, whatever the batch branch holds (a watch
-    case added after the batch was approved is still watched). Broken files are left to validate."""
-    return repo.load_ref(MAIN).split("watch")
+def watch_cases(repo: CaseRepo, ref: str) -> list[Case]:
+    """The watch cases at `ref` (the batch branch: the gate and the merge's rerun check the
+    report's watch rows against the same tree; `straw batch update` brings newer ones)."""
+    return repo.load_ref(ref).split("watch")
 
 
 def batch_data(repo: CaseRepo, batch_id: str) -> TuneData:
@@ -56,7 +56,7 @@ def batch_data(repo: CaseRepo, batch_id: str) -> TuneData:
         raise StrawError(f"{branch}: the batch holds no cases")
     _checked(baseline + new)
     return TuneData(batch, branch, cases_tree, gitio.tree_of(repo.git, MAIN, "cases/baseline"),
-                    baseline, new, lockfile.read_lock(repo), watch_cases(repo))
+                    baseline, new, lockfile.read_lock(repo), watch_cases(repo, branch))
 
 
 def bootstrap_data(repo: CaseRepo) -> TuneData:
