@@ -17,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +52,8 @@ def test_predictions(repo, model_hash: str) -> list[str]:  # noqa: ANN001 - Case
     return [p.text for p in backend.predict([r["input"] for r in rows("test.jsonl")])]
 
 
-def run(seed: int, method: str, folder: Path) -> list[dict]:
+def run(seed: int, method: str, folder: Path) -> Iterator[dict]:
+    """One entry per merge after the baseline, yielded as it is measured."""
     from repo_store import batches, curation, gate, gitcli, merge
     from repo_store.repo import open_case_repo
     from repo_store.setup import init_case_repo
@@ -68,7 +70,7 @@ def run(seed: int, method: str, folder: Path) -> list[dict]:
     groups: dict[str, list[dict]] = {}
     for row in rows("cases.jsonl"):
         groups.setdefault(row["group"], []).append(row)
-    results, before = [], None
+    before = None
     for name, items in groups.items():
         records = [curation.new_case_data(repo, input=r["input"], expected=r["expected"])
                    for r in items]
@@ -82,8 +84,8 @@ def run(seed: int, method: str, folder: Path) -> list[dict]:
         kept = s["baseline"]["passed"] == s["baseline"]["total"] and \
             s["new"]["passed"] == s["new"]["total"]
         if not gate.check_gate(repo, batch.id).passed:
-            results.append({"merge": name, "kept": kept, "merged": False, "seconds": seconds})
-            break
+            yield {"merge": name, "kept": kept, "merged": False, "seconds": round(seconds, 1)}
+            return
         merge.merge_batch(repo, batch.id)
         now = test_predictions(repo, report["model"]["hash"])
         right = [p == e for p, e in zip(now, expected, strict=True)]
@@ -95,9 +97,8 @@ def run(seed: int, method: str, folder: Path) -> list[dict]:
             entry["test_nfr"] = entry["test_negative_flips"] / len(right)
             entry["watch_negative_flips"] = len(report["flips"]["watch"]["negative"])
             entry["lambda"] = (report.get("interpolation") or {}).get("lambda")
-            results.append(entry)
+            yield entry
         before = now
-    return results
 
 
 def main() -> None:
