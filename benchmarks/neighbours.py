@@ -54,14 +54,15 @@ def test_predictions(repo, model_hash: str) -> list[str]:  # noqa: ANN001 - Case
 
 def run(seed: int, method: str, folder: Path) -> Iterator[dict]:
     """One entry per merge after the baseline, yielded as it is measured."""
-    from repo_store import batches, curation, gate, gitcli, merge
+    from repo_store import batches, curation, gate, gitio
     from repo_store.repo import open_case_repo
     from repo_store.setup import init_case_repo
+    from tuning.recheck import merge_checked
     from tuning.tune import tune_batch
 
     repo, _ = init_case_repo(folder)
     (repo.root / "straw.toml").write_text(config(seed, method))
-    gitcli.commit_paths(repo.root, ["straw.toml"], "benchmark config")
+    gitio.commit_paths(repo.root, ["straw.toml"], "benchmark config")
     repo = open_case_repo(repo.root)
     watch = [curation.new_case_data(repo, input=r["input"], expected=r["expected"])
              for r in rows("watch.jsonl")]
@@ -86,7 +87,7 @@ def run(seed: int, method: str, folder: Path) -> Iterator[dict]:
         if not gate.check_gate(repo, batch.id).passed:
             yield {"merge": name, "kept": kept, "merged": False, "seconds": round(seconds, 1)}
             return
-        merge.merge_batch(repo, batch.id)
+        merge_checked(repo, batch.id)
         now = test_predictions(repo, report["model"]["hash"])
         right = [p == e for p, e in zip(now, expected, strict=True)]
         entry = {"merge": name, "kept": kept, "merged": True, "seconds": round(seconds, 1),

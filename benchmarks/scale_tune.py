@@ -85,7 +85,9 @@ def set_train(root: Path, **train: Any) -> None:
 
     config.write(root, {"train": train})
     git(root, "add", "straw.toml")
-    git(root, "commit", "-q", "--no-verify", "-m", f"bench: [train] {train}")
+    staged = subprocess.run(["git", "diff", "--cached", "--quiet"], cwd=root)
+    if staged.returncode:  # the settings may already say so
+        git(root, "commit", "-q", "--no-verify", "-m", f"bench: [train] {train}")
 
 
 def test_accuracy(repo: Any, model_hash: str | None) -> float | None:
@@ -169,7 +171,7 @@ def part_size(folder: Path, size: int, all_budget_s: float, bootstrap_rounds: in
     repo = open_case_repo(root)
     watch = Watch(f"{size} bootstrap")
     started = time.monotonic()
-    boot = train_baseline(repo, progress=watch)
+    boot = train_baseline(repo, progress=watch, promote_failing=True)  # drops them below
     boot_s = time.monotonic() - started
     boot_rss = peak_rss_mb()
     stubborn = [s["id"] for s in boot.report["stubborn"]]

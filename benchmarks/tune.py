@@ -88,7 +88,7 @@ def part_bare(folder: Path, epochs: int) -> dict:
         TrainingArguments,
     )
 
-    from repo_store import batches
+    from repo_store import batch_status, batches
     from repo_store.repo import open_case_repo
     from tuning.backends.base import settings_from_config
     from tuning.backends.classifier import embedded_model_dir
@@ -96,7 +96,7 @@ def part_bare(folder: Path, epochs: int) -> dict:
     from tuning.cases_io import examples_of
 
     repo = open_case_repo(folder)
-    batch_id = batches.list_batches(repo)[0].id
+    batch_id = batch_status.list_batches(repo)[0].id
     baseline, new = batches.split_cases(repo, batch_id)
     model_s, train_s = settings_from_config(repo.config)
     data = examples_of(baseline, "classifier") + examples_of(new, "classifier",
@@ -155,8 +155,9 @@ def part_throughput(folder: Path, model_hash: str, batch_id: str) -> dict:
 
 
 def part_banking77(folder: Path) -> dict:
-    from repo_store import batches, curation, gate, merge
+    from repo_store import batches, curation, gate
     from repo_store.setup import init_case_repo
+    from tuning.recheck import merge_checked
     from tuning.tune import tune_batch
 
     repo, _ = init_case_repo(folder)
@@ -179,7 +180,7 @@ def part_banking77(folder: Path) -> dict:
         s = report["summary"]
         merged = False
         if gate.check_gate(repo, batch.id).passed:
-            merge.merge_batch(repo, batch.id)
+            merge_checked(repo, batch.id)  # reruns the stored model, then merges
             merged = True
         else:
             batches.reject_batch(repo, batch.id, "benchmark: gate failed")

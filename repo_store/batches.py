@@ -2,7 +2,8 @@
 
 Creating a batch writes ONE commit on a new branch (pending → baseline moves plus the manifest
 `batches/<id>.json`) through git plumbing: main and the work tree are not touched. Rejecting
-archives the branch as a tag. Merging and gating live in merge.py and gate.py."""
+archives the branch as a tag. Branch names and manifests are in batch_branches.py; gating and
+batch status in gate.py and batch_status.py; merging in merge.py."""
 
 from __future__ import annotations
 
@@ -10,92 +11,28 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from repo_store import cases, checks, gitio, schemas
+from repo_store import cases, checks, gitio, jsonio, schemas
+from repo_store.batch_branches import (  # batch_id_of, branch_name: kept for older callers
+    BRANCH_PREFIX,
+    REJECTED_PREFIX,
+    Batch,
+    batch_id_of,  # noqa: F401
+    branch_name,  # noqa: F401
+    is_merged,
+    manifest_path,
+    read_manifest,
+    require_batch,
+)
 from repo_store.cases import Case
 from repo_store.errors import (
-    NoSuchBatch,
     NoSuchCase,
     StrawError,
     UsageError,
     ValidationFailed,
 )
-from repo_store.ids import is_safe_id, new_batch_id, now_iso
+from repo_store.gate import foreign_changes
+from repo_store.ids import new_batch_id, now_iso
 from repo_store.repo import MAIN, CaseRepo
-
-BRANCH_PREFIX = "batch/"
-REJECTED_PREFIX = "batch-rejected/"
-
-
-@dataclass(frozen=True)
-class Batch:
-    id: str
-    title: str
-    cases: list[str]
-    approver: str
-    created: str
-    bootstrap: bool = False
-
-    @property
-    def branch(self) -> str:
-        return branch_name(self.id)
-
-    @classmethod
-    def from_manifest(cls, data: dict[str, Any]) -> Batch:
-        return cls(data["id"], data["title"], list(data["cases"]), data["approver"],
-                   data["created"], bool(data.get("bootstrap", False)))
-
-    def manifest(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"id": self.id, "title": self.title, "cases": self.cases,
-                                "approver": self.approver, "created": self.created}
-        if self.bootstrap:
-            data["bootstrap"] = True
-        return data
-
-
-def branch_name(batch_id: str) -> str:
-    return f"{BRANCH_PREFIX}{batch_id}"
-
-
-def manifest_path(batch_id: str) -> str:
-    return f"batches/{batch_id}.json"
-
-
-def batch_id_of(name: str) -> str:
-    """Accept `ID` or `batch/ID`; refuse anything that cannot be a batch."""
-    batch_id = name.removeprefix("refs/heads/").removeprefix(BRANCH_PREFIX)
-    if "/" in batch_id or not is_safe_id(batch_id):
-        raise NoSuchBatch(f"{name!r} is not a batch (batch branches are named {BRANCH_PREFIX}<id>)")
-    return batch_id
-
-
-def read_manifest(repo: CaseRepo, ref: str, batch_id: str) -> Batch | None:
-    raw = gitio.read_file(repo.git, ref, manifest_path(batch_id))
-    if raw is None:
-        return None
-    data = json.loads(raw.decode("utf-8"))
-    schemas.check("batch", data, f"{ref}:{manifest_path(batch_id)}")
-    return Batch.from_manifest(data)
-
-
-def is_merged(repo: CaseRepo, batch_id: str) -> bool:
-    return gitio.rev(repo.git, f"{MAIN}:{manifest_path(batch_id)}") is not None
-
-
-def require_batch(repo: CaseRepo, name: str) -> Batch:
-    """The open (or merged) batch called `name`, read from its branch."""
-    batch_id = batch_id_of(name)
-    branch = branch_name(batch_id)
-    if gitio.rev(repo.git, f"refs/heads/{branch}") is None:
-        if gitio.rev(repo.git, f"refs/tags/{REJECTED_PREFIX}{batch_id}"):
-            raise NoSuchBatch(f"batch {batch_id} was rejected (tag {REJECTED_PREFIX}{batch_id})")
-        merged = read_manifest(repo, MAIN, batch_id) if is_merged(repo, batch_id) else None
-        if merged:
-            return merged
-        raise NoSuchBatch(f"no batch {batch_id!r}: branch {branch} does not exist")
-    batch = read_manifest(repo, branch, batch_id)
-    if batch is None:
-        raise NoSuchBatch(f"{branch} has no {manifest_path(batch_id)}: not a straw batch branch")
-    return batch
 
 
 def open_batches(repo: CaseRepo) -> list[Batch]:
@@ -137,7 +74,7 @@ def _select(repo: CaseRepo, pending: dict[str, Case], baseline: dict[str, Case],
         return chosen
     held = open_batches_holding(repo, set(pending))
     free = sorted((c for c in pending.values() if c.id not in held), key=lambda c: (c.created, c.id))
-    return free if all_pending else free[: repo.config["batch"]["max_size"]]
+    return free if all_pending else free[: repo.verdict_config["batch"]["max_size"]]
 
 
 def create_batch(repo: CaseRepo, case_ids: list[str] | None = None, title: str = "",
@@ -155,7 +92,7 @@ def create_batch(repo: CaseRepo, case_ids: list[str] | None = None, title: str =
         if all_pending and baseline:
             raise UsageError("--all is for a repository's first batch; main already has a baseline")
         chosen = _select(repo, pending, baseline, case_ids, all_pending)
-        low, high = repo.config["batch"]["min_size"], repo.config["batch"]["max_size"]
+        low, high = repo.verdict_config["batch"]["min_size"], repo.verdict_config["batch"]["max_size"]
         if not chosen:
             raise UsageError("no pending cases to batch (all are in open batches, or none exist)")
         if not bootstrap:
@@ -209,12 +146,12 @@ def split_cases(repo: CaseRepo, batch_id: str | Batch) -> tuple[list[Case], list
     return [c for c in in_baseline if c.id not in new_ids], new
 
 
-# ---- review: diff, list, show -----------------------------------------------------------------
+# ---- review: diff -----------------------------------------------------------------
 
 
 @dataclass
 class CaseChange:
-    kind: str  # added | changed | removed
+    kind: str  # added | changed | removed | foreign (a file that is not the batch's: the gate refuses)
     case_id: str
     case: dict[str, Any] | None
     fields: list[tuple[str, Any, Any]] = field(default_factory=list)  # (field, before, after)
@@ -237,7 +174,13 @@ def batch_diff(repo: CaseRepo, batch_id: str) -> list[CaseChange]:
     changes: list[CaseChange] = []
 
     def load(blob: str | None) -> dict[str, Any] | None:
-        return None if blob is None else json.loads(gitio.read_blob(repo.git, blob).decode("utf-8"))
+        if blob is None:
+            return None
+        try:  # a hostile file is shown as what it is, the rest of the diff still lists
+            data = jsonio.strict_loads(gitio.read_blob(repo.git, blob))
+        except jsonio.BadJSON as err:
+            return {"input": f"(unreadable case file: {err})"}
+        return data if isinstance(data, dict) else {"input": "(unreadable case file: not an object)"}
 
     # one diff over cases/: an added baseline case's pending version at the base is the
     # matching deletion under cases/pending
@@ -256,57 +199,8 @@ def batch_diff(repo: CaseRepo, batch_id: str) -> list[CaseChange]:
         else:
             before, after = load(change.old) or {}, load(change.new) or {}
             changes.append(CaseChange("changed", case_id, after, _fields(before, after)))
+    changes += [CaseChange("foreign", path, None) for path in foreign_changes(repo, batch)]
     return changes
-
-
-@dataclass
-class BatchInfo:
-    batch: Batch
-    status: str  # open | tuned-failing | passing | stale | merged | rejected
-    reason: str
-    report: dict[str, Any] | None
-
-    @property
-    def id(self) -> str:
-        return self.batch.id
-
-
-def batch_info(repo: CaseRepo, batch_id: str) -> BatchInfo:
-    from repo_store.gate import check_gate
-    from repo_store.reports import read_report
-
-    batch = require_batch(repo, batch_id)
-    if is_merged(repo, batch.id):
-        return BatchInfo(batch, "merged", "merged into main", read_report(repo, batch.id, MAIN))
-    result = check_gate(repo, batch.id)
-    return BatchInfo(batch, result.status, result.reason, result.report)
-
-
-def list_batches(repo: CaseRepo) -> list[BatchInfo]:
-    """Every batch: open branches, merged ones (manifest on main), rejected ones (tags)."""
-    infos: dict[str, BatchInfo] = {}
-    for branch in gitio.branches(repo.git, f"{BRANCH_PREFIX}*"):
-        try:
-            info = batch_info(repo, branch)
-        except StrawError:
-            continue
-        infos[info.id] = info
-    if gitio.rev(repo.git, MAIN):
-        for path in gitio.ls_tree(repo.git, MAIN, "batches"):
-            batch_id = path.rsplit("/", 1)[-1].removesuffix(".json")
-            if batch_id not in infos:
-                merged = read_manifest(repo, MAIN, batch_id)
-                if merged:
-                    infos[batch_id] = BatchInfo(merged, "merged", "merged into main", None)
-    for tag in gitio.tags(repo.git, f"{REJECTED_PREFIX}*"):
-        batch_id = tag.removeprefix(REJECTED_PREFIX)
-        if batch_id in infos:
-            continue
-        rejected = read_manifest(repo, tag, batch_id)
-        if rejected:
-            reason = gitio.run(repo.git, "tag", "-l", "--format=%(contents)", tag).strip()
-            infos[batch_id] = BatchInfo(rejected, "rejected", reason or "rejected", None)
-    return sorted(infos.values(), key=lambda i: i.batch.created, reverse=True)
 
 
 # ---- reject, update ---------------------------------------------------------------------------

@@ -8,8 +8,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from repo_store import cases, gitcli
-from repo_store.batches import require_batch
+from repo_store import cases, gitio
+from repo_store.batch_branches import require_batch
 from repo_store.cases import Case
 from repo_store.errors import StrawError, UsageError
 from repo_store.repo import MAIN, CaseRepo
@@ -61,20 +61,20 @@ def promote(repo: CaseRepo, ledger: Ledger) -> list[Case]:
         if not moved:
             raise UsageError("no watch negative flips left to promote (already promoted or removed)")
         paths: list[str] = []
-        head = gitcli.head_commit(repo.root)
+        head = gitio.head_commit(repo.root)
         try:
             for case, old_path, content in moved:
                 paths += [old_path, case.path]
                 cases.atomic_write(repo.root / case.path, content)
                 (repo.root / old_path).unlink()
             where = f" of batch {ledger.batch}" if ledger.batch else ""
-            gitcli.commit_paths(repo.root, paths, f"Promote {len(moved)} watch negative flips"
+            gitio.commit_paths(repo.root, paths, f"Promote {len(moved)} watch negative flips"
                                 f"{where} into pending\n\n" + "\n".join(c.id for c, _, _ in moved))
         except BaseException:
-            if gitcli.head_commit(repo.root) == head:  # take back every file this call touched
-                gitcli.git(repo.root, "checkout", "HEAD", "--", *[p for _, p, _ in moved])
+            if gitio.head_commit(repo.root) == head:  # take back every file this call touched
+                gitio.run(repo.root, "checkout", "HEAD", "--", *[p for _, p, _ in moved])
                 for case, _, _ in moved:
                     (repo.root / case.path).unlink(missing_ok=True)
-                gitcli.unstage(repo.root, paths)
+                gitio.unstage(repo.root, paths)
             raise
         return [case for case, _, _ in moved]

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from repo_store import cases, config, gitcli, locking
+from repo_store import cases, config, gitio, locking
 from repo_store.errors import NotARepository, UsageError
 
 if TYPE_CHECKING:
@@ -31,8 +31,6 @@ class CaseRepo:
 
     @cached_property
     def git(self) -> Repo:
-        from repo_store import gitio
-
         return gitio.open_repo(self.root)
 
     @property
@@ -41,16 +39,43 @@ class CaseRepo:
 
     @property
     def head_branch(self) -> str | None:
-        return gitcli.head_branch(self.git_dir)
+        return gitio.head_branch(self.git_dir)
 
     @property
     def model_store(self) -> Path:
-        store = Path(os.path.expanduser(self.config["model"]["store"]))
+        """The model store: by default inside the git directory (shared by linked worktrees),
+        where nothing pulled or committed can write; models are hashed again on first use."""
+        setting = self.verdict_config["model"]["store"]
+        if not setting:
+            return gitio.common_dir(self.git_dir) / "straw" / "models"
+        store = Path(os.path.expanduser(setting))
         return store if store.is_absolute() else self.root / store
 
     @cached_property
+    def verdict_config(self) -> config.Config:
+        """main's committed settings: the only ones a verdict (tune, gate, merge, batch bounds)
+        is computed with. Work-tree edits count once committed on main."""
+        if gitio.rev(self.root, f"refs/heads/{MAIN}") is None:
+            return self.config
+        return config.committed(self.git, f"refs/heads/{MAIN}")
+
+    def require_committed_config(self) -> None:
+        """Refuse to run with a straw.toml edited but not committed on main: the run would use
+        main's settings, not the ones the user sees."""
+        path = self.root / config.CONFIG_FILE
+        raw = gitio.read_file(self.git, f"refs/heads/{MAIN}", config.CONFIG_FILE) \
+            if gitio.rev(self.root, f"refs/heads/{MAIN}") else None
+        try:
+            here = path.read_bytes() if path.is_file() else None
+        except OSError:
+            here = None
+        if raw is not None and here != raw:
+            raise UsageError(f"{config.CONFIG_FILE} has changes not committed on {MAIN}: commit it "
+                             f"first (verdicts use {MAIN}'s committed settings)")
+
+    @cached_property
     def identity(self) -> str:
-        return gitcli.identity(self.root)
+        return gitio.identity(self.root)
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
@@ -72,13 +97,11 @@ class CaseRepo:
         return cases.load_ref(self.git, ref, cache_root=self.root)
 
     def cases_tree(self, ref: str) -> str:
-        from repo_store import gitio
-
         return gitio.tree_of(self.git, ref, cases.CASES_DIR)
 
 
 def open_case_repo(path: str | os.PathLike[str] | None = None) -> CaseRepo:
-    root, git_dir = gitcli.find_root(path)
+    root, git_dir = gitio.find_root(path)
     if not (root / config.CONFIG_FILE).exists():
         raise NotARepository(f"{root}: no {config.CONFIG_FILE} here (run `straw init` first)")
     return CaseRepo(root, git_dir, config.load(root))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from repo_store import history
+from repo_store import audit
 from repo_store.lockfile import read_lock
 from repo_store.repo import open_case_repo
 from straw.commands.demo import _table
@@ -38,7 +38,7 @@ def test_demo_tells_the_story(tmp_path: Path, tiny_classifier: Path, monkeypatch
     assert "Straw-Batch:" in result.git_log
     baseline_ids = {c.id for c in repo.load_ref("main").split("baseline")}
     assert set(naive.broken) <= baseline_ids
-    assert history.verify_history(repo) == []
+    assert audit.verify_history(repo) == []
     assert "Train the first production model" in result.git_log
     assert [getattr(e, "name", "") for e in events if getattr(e, "name", "") == "pharaoh"]
     table = _table(result)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from repo_store import batches, config, curation, history, lockfile, merge, monitor_log
+from repo_store import batches, config, curation, history, lockfile, monitor_log
 from repo_store.customer_report import render_html
 from repo_store.errors import UsageError
 from repo_store.forgetting import bwt, mcnemar
-from repo_store.gitcli import commit_paths
+from repo_store.gitio import commit_paths
 from repo_store.ids import now_iso
 from repo_store.repo import CaseRepo, open_case_repo
 from tuning import backends
@@ -23,6 +23,7 @@ from tuning.compare import compare_models
 from tuning.evaluate import evaluate
 from tuning.model_store import ModelStore
 from tuning.monitor import run_monitor
+from tuning.recheck import merge_checked
 from tuning.tune import tune_batch
 
 CASES = {
@@ -51,7 +52,7 @@ def _good_repo(root: Path, tiny: Path) -> CaseRepo:
     batch = batches.create_batch(repo, all_pending=True, title="first baseline")
     report = tune_batch(repo, batch.id)
     assert report["summary"]["passed"], report["rounds"]
-    merge.merge_batch(repo, batch.id)
+    merge_checked(repo, batch.id)
     return repo
 
 

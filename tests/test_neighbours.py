@@ -380,3 +380,21 @@ def test_tune_with_distillation_records_it_and_still_reaches_the_gate(drifting_r
     assert report["hyperparameters"]["distill"] == 0.1
     assert report["hyperparameters"]["distill_temperature"] == 2.0
     assert report["summary"]["passed"] and "flips" in report
+
+
+def test_a_report_with_watch_rows_gates_merges_through_the_rerun_and_verifies(watched_repo,
+                                                                              cli) -> None:
+    """The gate checks watch rows against the branch's watch cases (counted in no score), the
+    merge's rerun predicts them too, and verify accepts the merged report."""
+    from repo_store.gate import check_gate
+    from tuning.recheck import merge_checked
+
+    repo, batch_id = watched_repo
+    report = tune_batch(repo, batch_id)
+    assert {r["id"] for r in report["cases"] if r["split"] == "watch"} == {"w-refund", "w-shipping"}
+    assert check_gate(repo, batch_id).passed
+    merge_checked(repo, batch_id)
+    verified = cli("verify", repo=repo.root)
+    # the one violation is the fixture's seeding commit; the batch's merge (watch rows) is good
+    assert "1 violation(s)" in verified.stderr, verified.output
+    assert "not a straw batch merge" in verified.stdout and batch_id not in verified.stdout

@@ -15,7 +15,8 @@ from repo_store.ids import now_iso
 from repo_store.repo import CaseRepo
 from tuning import backends
 from tuning.backends.base import settings_from_config
-from tuning.cases_io import PredictionCache, input_key
+from tuning.cases_io import PredictionCache, input_key, passes
+from tuning.errors import BootstrapFailed
 from tuning.model_store import ModelStore
 from tuning.progress import Phase, Progress, Saved, ignore
 from tuning.training import TrainingSet, check_cancel
@@ -30,22 +31,30 @@ class Bootstrap:
 
 
 def train_baseline(repo: CaseRepo, *, progress: Progress | None = None,
-                   cancel: threading.Event | None = None) -> Bootstrap:
-    """Refuses when a production model exists already. The whole baseline must pass (the gate's
-    baseline threshold); short of it the best round is still committed and the report names the
-    cases it could not learn."""
+                   cancel: threading.Event | None = None,
+                   promote_failing: bool = False) -> Bootstrap:
+    """Refuses when a production model exists already, and (unless `promote_failing`: the demo's
+    imperfect starting model, a benchmark that drops the unlearnable cases) when the model fails
+    a case: BootstrapFailed then carries the cases it could not learn."""
     emit = progress or ignore
     started = time.monotonic()
     data = bootstrap_data(repo)
-    model_s, train_s = settings_from_config(repo.config)
+    model_s, train_s = settings_from_config(repo.verdict_config)
     backend = backends.create(model_s, train_s)
     emit(Phase("loading", model_s.base))
     backend.load(model_s.base)
     training = TrainingSet(data.baseline, [], data.watch)
-    outcome = run_rounds(backend, training, train_s, repo.config["gate"], progress=emit,
-                         cancel=cancel)
+    gate = {**repo.verdict_config["gate"], "baseline_threshold": 1.0}  # the contract holds
+    outcome = run_rounds(backend, training, train_s, gate, progress=emit, cancel=cancel)
     check_cancel(cancel)
     data.check_unchanged(repo)
+    fields = outcome_fields(outcome, training, train_s, backend)
+    if not outcome.passed and not promote_failing:
+        passed = sum(passes(c, p.text)
+                     for c, p in zip(training.cases, outcome.predictions, strict=True))
+        raise BootstrapFailed(
+            f"the model passes {passed}/{len(training.cases)} baseline cases after "
+            f"{len(outcome.rounds)} rounds: not promoted, models.lock unchanged", fields["stubborn"])
     emit(Phase("saving"))
     store = ModelStore(repo.model_store)
     model_hash = store.save(backend, {"base": model_s.base, "batch": None, "created": now_iso(),
@@ -54,10 +63,10 @@ def train_baseline(repo: CaseRepo, *, progress: Progress | None = None,
     preds = outcome.predictions
     PredictionCache(store, model_hash).put(
         {input_key(c, model_s.max_length): p for c, p in zip(training.cases, preds, strict=True)})
-    report = tune_report(data, outcome_fields(outcome, training, train_s, backend), started,
+    report = tune_report(data, fields, started,
                          kind="bootstrap", model={"hash": model_hash, "base": model_s.base,
                                                   "backend": backend.name, "started_from": "base"},
-                         gate=repo.config["gate"], max_length=model_s.max_length, preds=preds,
+                         gate=gate, max_length=model_s.max_length, preds=preds,
                          training=training)
     passed, total = report["summary"]["baseline"]["passed"], len(data.baseline)
     lock = {"model": model_hash, "backend": backend.name, "base": model_s.base, "batch": None,

@@ -12,14 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from repo_store import matching
 from repo_store.cases import Case
-from tuning.backends.base import Example, Prediction
+from tuning.backends.base import Backend, Example, Prediction
 from tuning.errors import ModelError
 from tuning.model_store import ModelStore, hex_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from tuning.backends.base import Backend
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +109,8 @@ def predict_cases(cases: list[Case], max_length: int, cache: PredictionCache | N
     missing = [i for i, k in enumerate(keys) if k not in known]
     computed: dict[str, Prediction] = {}
     if missing:
-        model = backend if hasattr(backend, "predict") else backend()  # type: ignore[operator]
-        preds = model.predict([cases[i].input for i in missing])  # type: ignore[union-attr]
+        model = backend if isinstance(backend, Backend) else backend()
+        preds = model.predict([cases[i].input for i in missing])
         computed = {keys[i]: p for i, p in zip(missing, preds, strict=True)}
         if cache:
             cache.put(computed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from repo_store.errors import StrawError
 
 
@@ -9,6 +11,15 @@ class Cancelled(StrawError):
     """The user stopped the run (Ctrl-C, SIGTERM, the TUI's cancel). Nothing was written."""
 
     exit_code = 130
+
+
+class BootstrapFailed(StrawError):
+    """The first model fails baseline cases: not promoted. `stubborn` names them, each with its
+    possible contradictions (tuning.stubborn)."""
+
+    def __init__(self, message: str, stubborn: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.stubborn = stubborn
 
 
 class ModelError(StrawError):

@@ -48,7 +48,7 @@ def evaluate(repo: CaseRepo, model_hash: str | None = None, split: str = "baseli
     # watch cases ride along with every eval (and so every monitor run); they count in no score
     wanted = ("baseline", "pending", "watch") if split == "all" else (split, "watch")
     cases = [c for c in loaded.cases if c.split in wanted]
-    model_s, train_s = settings_from_config(repo.config)
+    model_s, train_s = settings_from_config(repo.verdict_config)
     max_length = int(meta.get("max_length", model_s.max_length))
 
     def load() -> Backend:
@@ -68,7 +68,7 @@ def evaluate(repo: CaseRepo, model_hash: str | None = None, split: str = "baseli
         warnings.append(f"no {split} cases at {ref}")
     report = build_report(
         kind="eval", batch=None, started=started, cases=cases, splits=[c.split for c in cases],
-        preds=preds, gate=repo.config["gate"], max_length=max_length, warnings=warnings,
+        preds=preds, gate=repo.verdict_config["gate"], max_length=max_length, warnings=warnings,
         model={"hash": model_hash, "base": str(meta.get("base", "")),
                "backend": str(meta.get("backend", ""))},
         cases_tree=repo.cases_tree(ref),

@@ -85,8 +85,8 @@ def _alert(command: str, text: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired) as err:
         return f"alert_command failed: {err}"
     if proc.returncode:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        return f"alert_command exited {proc.returncode}: {err[-1] if err else ''}"
+        lines = proc.stderr.decode(errors="replace").strip().splitlines()
+        return f"alert_command exited {proc.returncode}: {lines[-1] if lines else ''}"
     return None
 
 

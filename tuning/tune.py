@@ -64,9 +64,10 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
                cancel: threading.Event | None = None) -> dict[str, Any]:
     emit = progress or ignore
     started = time.monotonic()
+    repo.require_committed_config()  # it trains and judges with main's committed settings
     data = batch_data(repo, batch_id)
     assert data.batch is not None
-    model_s, train_s = settings_from_config(repo.config)
+    model_s, train_s = settings_from_config(repo.verdict_config)
     store = ModelStore(repo.model_store)
     lock = data.lock
     previous = lock["model"] if lock else None
@@ -103,7 +104,7 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
                                           loader)
 
     training = TrainingSet(data.baseline, data.new, data.watch)
-    outcome = run_rounds(backend, training, train_s, repo.config["gate"], progress=emit,
+    outcome = run_rounds(backend, training, train_s, repo.verdict_config["gate"], progress=emit,
                          cancel=cancel)
     check_cancel(cancel)
     chosen: interpolation.Choice | None = None
@@ -113,7 +114,7 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
                       zip(data.watch, previous_preds[len(data.baseline):], strict=True)]
         chosen = interpolation.interpolate(
             backend, old_snapshot, training, outcome.validation,
-            lambda b, bt, n, nt: gate_passes(b, bt, n, nt, repo.config["gate"]), watch_pass)
+            lambda b, bt, n, nt: gate_passes(b, bt, n, nt, repo.verdict_config["gate"]), watch_pass)
         outcome = replace(outcome, validation=chosen.validation)
         check_cancel(cancel)
     data.check_unchanged(repo)
@@ -150,7 +151,7 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
                          kind="tune", model={
                              "hash": model_hash, "base": base_name, "backend": name,
                              "started_from": previous if from_previous and previous else "base"},
-                         gate=repo.config["gate"], max_length=max_length, preds=preds,
+                         gate=repo.verdict_config["gate"], max_length=max_length, preds=preds,
                          training=training, previous=previous, blame=blame, warnings=warnings,
                          bwt_value=bwt(repo, {c.id: passes(c, p.text)
                                               for c, p in zip(training.cases, preds, strict=True)}))

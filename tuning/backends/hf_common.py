@@ -74,11 +74,11 @@ class ProgressHook(TrainerCallback):
         self.hooks = hooks
         self.stopped = False
 
-    def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]  # noqa: ANN001
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
         if self.hooks.on_step and logs and "loss" in logs:
             self.hooks.on_step(state.global_step, state.max_steps, float(logs["loss"]))
 
-    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]  # noqa: ANN001
+    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
         stop = self.hooks.cancel is not None and self.hooks.cancel.is_set()
         if dist.world_size() > 1:
             import torch.distributed as torch_dist
