@@ -296,8 +296,9 @@ class ClassifierBackend(Backend):
             return None
         self.prepare(examples)
         enc, _ = self.encode([e.input for e in examples])
-        rows = [{key: enc[key][i] for key in enc} | {"labels": self._label_id(e.target)}
-                for i, e in enumerate(examples)]
+        rows: list[dict[str, Any]] = [{key: enc[key][i] for key in enc}
+                                      | {"labels": self._label_id(e.target)}
+                                      for i, e in enumerate(examples)]
         s = self.train_settings
         loss = None
         if self.teacher and s.distill > 0:

@@ -133,20 +133,21 @@ class LossTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.straw_loss = loss
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN201
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001, ANN201
         loss, outputs = self.straw_loss(model, inputs)
         return (loss, outputs) if return_outputs else loss
 
 
 def run_trainer(model: Any, settings: TrainSettings, rows: list[dict[str, Any]], collator: Callable,
                 hooks: TrainHooks, epochs: float, seed: int, optim: str,
-                loss: Callable | None = None) -> float | None:
+                compute_loss: Callable | None = None) -> float | None:
     """Train `model` in place on `rows`; the mean training loss (None when there is none).
-    `loss`: a compute_loss(model, inputs) replacing the model's own. Raises Cancelled when the
+    `compute_loss(model, inputs) -> (loss, outputs)` replaces the model's own loss. Raises Cancelled when the
     hooks asked to stop (nothing was written anywhere)."""
     hook = ProgressHook(hooks)
     with tempfile.TemporaryDirectory(prefix="straw-trainer-") as scratch, Quiet():
-        make = Trainer if loss is None else (lambda **kw: LossTrainer(loss=loss, **kw))
+        make = Trainer if compute_loss is None else (
+            lambda **kw: LossTrainer(loss=compute_loss, **kw))
         trainer = make(model=model, args=training_arguments(settings, scratch, epochs, seed, optim),
                           train_dataset=rows, data_collator=collator, callbacks=[hook])
         trainer.remove_callback(PrinterCallback)  # progress goes through our hook only
