@@ -142,8 +142,8 @@ def run_trainer(model: Any, settings: TrainSettings, rows: list[dict[str, Any]],
                 hooks: TrainHooks, epochs: float, seed: int, optim: str,
                 compute_loss: Callable | None = None) -> float | None:
     """Train `model` in place on `rows`; the mean training loss (None when there is none).
-    `compute_loss(model, inputs) -> (loss, outputs)` replaces the model's own loss. Raises Cancelled when the
-    hooks asked to stop (nothing was written anywhere)."""
+    `compute_loss(model, inputs) -> (loss, outputs)` replaces the model's own loss. Raises
+    Cancelled when the hooks asked to stop (nothing was written anywhere)."""
     hook = ProgressHook(hooks)
     with tempfile.TemporaryDirectory(prefix="straw-trainer-") as scratch, Quiet():
         make = Trainer if compute_loss is None else (
