@@ -223,6 +223,9 @@ def get_case(repo: CaseRepo, case_id: str) -> Case:
 
 def _pending(repo: CaseRepo, case_id: str) -> Case:
     case = get_case(repo, case_id)
+    if case.split == "watch":
+        raise UsageError(f"{case.path}: watch cases are not edited or removed by straw yet; "
+                         f"`straw flips --promote` moves flipped ones into pending")
     if case.split != "pending":
         raise UsageError(f"{case.path}: baseline cases change only through a batch "
                          f"(`straw batch create`); edit a pending case instead")

@@ -81,6 +81,10 @@ def test_cli_adds_imports_lists_shows_and_exports_watch_cases(case_repo, cli, tm
     exported = out.read_text().splitlines()
     assert len(exported) == 2 and all(json.loads(line)["split"] == "watch" for line in exported)
 
+    refused = cli("rm", case_id, repo=root)
+    assert refused.exit_code == 2 and "watch cases are not edited" in refused.output
+    assert (root / case_path("watch", case_id)).is_file()
+
     # a watch case is not approvable: a batch takes pending cases only
     batch = batches.create_batch(open_case_repo(root), allow_small=True)
     assert batch.cases == [pending.stdout.strip()]
