@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from repo_store.gitio import Repo
 
 CASES_DIR = "cases"
-SPLITS = ("baseline", "pending")
+SPLITS = ("baseline", "pending", "watch")  # watch: evaluated by every run, never trained on
+CURATED = ("pending", "watch")  # the splits a person adds to directly
 FIELD_ORDER = ("id", "input", "expected", "match", "tags", "source", "created", "author",
                "notes", "meta")
 
@@ -32,7 +33,7 @@ FIELD_ORDER = ("id", "input", "expected", "match", "tags", "source", "created", 
 @dataclass
 class Case:
     data: dict[str, Any]
-    split: str  # "baseline" or "pending"
+    split: str  # "baseline", "pending" or "watch"
 
     @property
     def id(self) -> str:

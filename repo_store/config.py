@@ -42,9 +42,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "seed": 0,
         "replay": "adaptive",
         "replay_size": 256,
+        "interpolate": False,
+        "distill": 0.0,
+        "distill_temperature": 2.0,
     },
     "batch": {"min_size": 10, "max_size": 20},
-    "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0, "require_signed": False},
+    "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0, "require_signed": False,
+             "max_watch_negative_flips": 0},
     "monitor": {"threshold": 0.95, "alert_command": ""},
 }
 
@@ -68,6 +72,9 @@ new_case_weight = 2           # each new case appears this many times per epoch
 seed = 0
 replay = "adaptive"           # baseline cases trained on per round: "all" or "adaptive"
 replay_size = 256             # adaptive: cases replayed per round besides the failing ones
+interpolate = false           # classifier: blend production and tuned weights to spare watch cases
+distill = 0.0                 # classifier: weight of the KL term to the production model (0: off)
+distill_temperature = 2.0
 
 [batch]
 min_size = 10
@@ -77,6 +84,7 @@ max_size = 20
 baseline_threshold = 1.0
 new_threshold = 1.0
 require_signed = false        # true: merges and `straw config set` sign; verify checks allowed_signers
+max_watch_negative_flips = 0  # watch cases the production model passed that a merge may break
 
 [monitor]
 threshold = 0.95

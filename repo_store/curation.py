@@ -64,8 +64,9 @@ UNFINISHED = "refs/straw/unfinished-write"  # a commit of new cases not yet in t
 
 
 def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str,
-              warn: Callable[[str], None] | None = None) -> list[Case]:
-    """Validate every record, then commit them all as pending cases in one commit — or nothing.
+              warn: Callable[[str], None] | None = None, split: str = "pending") -> list[Case]:
+    """Validate every record, then commit them all to `split` (pending or watch) in one commit —
+    or nothing.
 
     The commit is written with plumbing first (one `git fast-import`, no file in the work tree,
     no argv limit), main is moved with a compare-and-swap `update-ref`, and only then does git
@@ -73,12 +74,14 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str,
     objects; one killed after it leaves UNFINISHED, which the next write (or `straw` command)
     finishes and says so: never a half-written set of untracked case files."""
     repo.require_on_main()
+    if split not in cases.CURATED:
+        raise UsageError(f"cases are added to {' or '.join(cases.CURATED)}, not {split!r}")
     new: list[Case] = []
     issues: list[Issue] = []
     for data in records:
         try:
-            cases.check_new(data, "pending")
-            new.append(Case(data, "pending"))
+            cases.check_new(data, split)
+            new.append(Case(data, split))
         except ValidationFailed as err:
             issues += err.issues
     if issues:
@@ -91,11 +94,11 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str,
         if issues:
             raise ValidationFailed(issues)
         for case in new:
-            for split in cases.SPLITS:
-                other = repo.root / cases.case_path(split, case.id)
+            for elsewhere in cases.SPLITS:
+                other = repo.root / cases.case_path(elsewhere, case.id)
                 if other.exists() or other.is_symlink():
                     raise ValidationFailed([Issue(case.path, "$.id", f"duplicate id {case.id!r}: "
-                                                  f"also {cases.case_path(split, case.id)}")])
+                                                  f"also {cases.case_path(elsewhere, case.id)}")])
         head = gitio.head_commit(repo.root)
         try:
             commit = gitio.fast_import(repo.root, UNFINISHED, head,
@@ -176,10 +179,11 @@ def _commit(repo: CaseRepo, paths: list[str], message: str) -> None:
         logger.warning("interrupt arrived while committing; the commit was already complete")
 
 
-def add_case(repo: CaseRepo, warn: Callable[[str], None] | None = None, **fields: Any) -> Case:
+def add_case(repo: CaseRepo, warn: Callable[[str], None] | None = None, split: str = "pending",
+             **fields: Any) -> Case:
     data = new_case_data(repo, **fields)
-    (case,) = add_cases(repo, [data], f"Add pending case {data['id']}: {_short(str(data['input']))}",
-                        warn=warn)
+    (case,) = add_cases(repo, [data], f"Add {split} case {data['id']}: {_short(str(data['input']))}",
+                        warn=warn, split=split)
     return case
 
 
@@ -214,11 +218,14 @@ def get_case(repo: CaseRepo, case_id: str) -> Case:
                 raise ValidationFailed(issues)
             assert case is not None
             return case
-    raise NoSuchCase(f"no case {case_id!r} in cases/baseline or cases/pending")
+    raise NoSuchCase(f"no case {case_id!r} in {', '.join(f'cases/{s}' for s in cases.SPLITS)}")
 
 
 def _pending(repo: CaseRepo, case_id: str) -> Case:
     case = get_case(repo, case_id)
+    if case.split == "watch":
+        raise UsageError(f"{case.path}: watch cases are not edited or removed by straw yet; "
+                         f"`straw flips --promote` moves flipped ones into pending")
     if case.split != "pending":
         raise UsageError(f"{case.path}: baseline cases change only through a batch "
                          f"(`straw batch create`); edit a pending case instead")

@@ -17,6 +17,7 @@ from repo_store.cases import CASES_DIR, Case, case_path
 from repo_store.errors import StrawError, ValidationFailed
 from repo_store.repo import MAIN, CaseRepo
 from repo_store.reports import InvalidReport, read_report, report_path
+from repo_store.watch_gate import watch_flips_refusal
 
 
 class GateRefused(StrawError):
@@ -53,7 +54,8 @@ def foreign_changes(repo: CaseRepo, batch: Batch) -> list[str]:
 
 
 def branch_cases(repo: CaseRepo, batch: Batch, ref: str) -> list[tuple[Case, str]]:
-    """(case, split) for every baseline case at `ref`: split "new" for the batch's own."""
+    """(case, split) for every baseline case at `ref` (split "new" for the batch's own), then
+    every watch case (split "watch": rows checked like the others, counted in no score)."""
     loaded = repo.load_ref(ref)
     if loaded.issues:
         raise ValidationFailed(loaded.issues)
@@ -63,7 +65,7 @@ def branch_cases(repo: CaseRepo, batch: Batch, ref: str) -> list[tuple[Case, str
     if missing:
         raise StrawError(f"{ref}: manifest names cases not in {CASES_DIR}/baseline: "
                          f"{', '.join(sorted(missing))}")
-    return found
+    return found + [(c, "watch") for c in loaded.split("watch")]
 
 
 def check_rows(report: dict[str, Any], expected: list[tuple[Case, str]], where: str
@@ -72,7 +74,7 @@ def check_rows(report: dict[str, Any], expected: list[tuple[Case, str]], where: 
     InvalidReport naming the first row that does not match its case file."""
     by_id = {c.id: (c, split) for c, split in expected}
     seen: set[str] = set()
-    score = {"baseline": {"passed": 0, "total": 0}, "new": {"passed": 0, "total": 0}}
+    score = {split: {"passed": 0, "total": 0} for split in ("baseline", "new", "watch")}
     for row in report["cases"]:
         case_id = row["id"]
         if case_id in seen:
@@ -100,7 +102,7 @@ def check_rows(report: dict[str, Any], expected: list[tuple[Case, str]], where: 
         raise InvalidReport(f"invalid report: {where}: no row for case {absent[0]}"
                             + (f" and {len(absent) - 1} more" if len(absent) > 1 else ""))
     claimed = {k: report["summary"][k] for k in ("baseline", "new")}
-    if claimed != score:
+    if claimed != {k: score[k] for k in claimed}:
         raise InvalidReport(f"invalid report: {where}: summary {claimed} does not match its rows "
                             f"{score}")
     return score
@@ -153,5 +155,8 @@ def check_gate(repo: CaseRepo, batch_id: str) -> GateResult:
         return GateResult(False, "tuned-failing",
                           f"breaks baseline cases the production model passed: "
                           f"{', '.join(report['blame'][:5])}", report)
+    refusal = watch_flips_refusal(report, thresholds)
+    if refusal:
+        return GateResult(False, "tuned-failing", refusal, report)
     return GateResult(True, "passing", f"passes: {line} (rows checked against the branch's "
                       f"cases, {MAIN}'s thresholds)", report)

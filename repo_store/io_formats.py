@@ -148,9 +148,9 @@ def to_case_data(repo: CaseRepo, record: Any, where: str) -> dict[str, Any]:
     return data
 
 
-def import_file(repo: CaseRepo, path: Path) -> list[Case]:
-    """Every record becomes a pending case, in one commit; one bad record refuses the whole file
-    (each fault named by file:line and JSON path)."""
+def import_file(repo: CaseRepo, path: Path, split: str = "pending") -> list[Case]:
+    """Every record becomes a case of `split` (pending or watch), in one commit; one bad record
+    refuses the whole file (each fault named by file:line and JSON path)."""
     records = read_records(path)
     datas: list[dict[str, Any]] = []
     issues: list[Issue] = []
@@ -158,7 +158,7 @@ def import_file(repo: CaseRepo, path: Path) -> list[Case]:
     for where, record in records:
         try:
             data = to_case_data(repo, record, where)
-            case_files.check_new(data, "pending")
+            case_files.check_new(data, split)
             if data["id"] in lines:
                 raise ValidationFailed([Issue(where, "$.id", f"duplicate id {data['id']!r}: also "
                                                              f"{lines[data['id']]}")])
@@ -172,9 +172,10 @@ def import_file(repo: CaseRepo, path: Path) -> list[Case]:
     if not datas:
         raise UsageError(f"{path}: no records")
     try:
-        return curation.add_cases(repo, datas, f"Import {len(datas)} pending cases from {path.name}")
+        return curation.add_cases(repo, datas, f"Import {len(datas)} {split} cases from {path.name}",
+                                  split=split)
     except ValidationFailed as err:  # against the repository's cases: name the line and the file
-        by_path = {case_files.case_path("pending", d["id"]): lines[d["id"]] for d in datas}
+        by_path = {case_files.case_path(split, d["id"]): lines[d["id"]] for d in datas}
         raise ValidationFailed([Issue(by_path.get(i.path, i.path), i.pointer, i.message)
                                 for i in err.issues]) from None
 

@@ -36,6 +36,7 @@ COMMANDS = {
     "eval": "straw.commands.engine:eval_command",
     "export-model": "straw.commands.engine:export_model_command",
     "compare": "straw.commands.monitor:compare_command",
+    "flips": "straw.commands.flips:flips_command",
     "monitor": "straw.commands.monitor:monitor_command",
     "rollback": "straw.commands.monitor:rollback_command",
     "report": "straw.commands.monitor:report_command",

@@ -43,7 +43,7 @@ def train_baseline(repo: CaseRepo, *, progress: Progress | None = None,
     backend = backends.create(model_s, train_s)
     emit(Phase("loading", model_s.base))
     backend.load(model_s.base)
-    training = TrainingSet(data.baseline, [])
+    training = TrainingSet(data.baseline, [], data.watch)
     gate = {**repo.verdict_config["gate"], "baseline_threshold": 1.0}  # the contract holds
     outcome = run_rounds(backend, training, train_s, gate, progress=emit, cancel=cancel)
     check_cancel(cancel)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from repo_store.flip_ledger import Ledger
 from repo_store.forgetting import McNemar, mcnemar
 from repo_store.repo import CaseRepo
 from tuning.evaluate import evaluate
@@ -42,3 +43,11 @@ def compare_models(repo: CaseRepo, model_a: str, model_b: str, split: str = "all
         broken=[flip(i) for i in shared if a[i]["pass"] and not b[i]["pass"]],
         test=mcnemar(a_pass, b_pass),
     )
+
+
+def watch_ledger(repo: CaseRepo, model: str, vs: str) -> Ledger:
+    """The watch cases `vs` passes and `model` fails, both models run on main's watch split."""
+    c = compare_models(repo, vs, model, "watch")
+    return Ledger(None, vs, model, [
+        {"id": f["id"], "expected": f["expected"], "production": f["a"], "candidate": f["b"]}
+        for f in c.broken if f["split"] == "watch"])

@@ -20,14 +20,15 @@ from tuning.report import build_report
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("baseline", "pending", "all")
+SPLITS = ("baseline", "pending", "watch", "all")
 
 
 def evaluate(repo: CaseRepo, model_hash: str | None = None, split: str = "baseline",
              ref: str = MAIN, *, progress: Progress | None = None,
              backend: Backend | None = None) -> dict[str, Any]:
     """`backend`: an already loaded model to use on cache misses (else it is loaded from the
-    store only if some prediction is missing). The report's `new` score counts pending cases."""
+    store only if some prediction is missing). The report's `new` score counts pending cases;
+    watch cases are always included and count in neither score."""
     emit = progress or ignore
     started = time.monotonic()
     if split not in SPLITS:
@@ -44,7 +45,8 @@ def evaluate(repo: CaseRepo, model_hash: str | None = None, split: str = "baseli
         raise UsageError(f"no such ref {ref!r}")
     loaded = repo.load_ref(ref)
     warnings = [f"skipped {issue}" for issue in loaded.issues]
-    wanted = ("baseline", "pending") if split == "all" else (split,)
+    # watch cases ride along with every eval (and so every monitor run); they count in no score
+    wanted = ("baseline", "pending", "watch") if split == "all" else (split, "watch")
     cases = [c for c in loaded.cases if c.split in wanted]
     model_s, train_s = settings_from_config(repo.verdict_config)
     max_length = int(meta.get("max_length", model_s.max_length))

@@ -52,7 +52,8 @@ class MonitorResult:
 
 def _score(report: dict[str, Any]) -> tuple[int, int, list[str]]:
     s = report["summary"]["baseline"]
-    return s["passed"], s["total"], [c["id"] for c in report["cases"] if not c["pass"]]
+    return s["passed"], s["total"], [c["id"] for c in report["cases"]
+                                     if not c["pass"] and c["split"] == "baseline"]
 
 
 def find_rollback(repo: CaseRepo, current: str, threshold: float,

@@ -21,8 +21,8 @@ from tuning.progress import Phase, Progress, ignore
 
 
 def rerun_batch(repo: CaseRepo, batch_id: str, progress: Progress | None = None) -> Rerun:
-    """The report's model run on every baseline case of the branch's tip (baseline, then the
-    batch's new cases: the order the tune predicted them in)."""
+    """The report's model run on every baseline and watch case of the branch's tip (baseline,
+    the batch's new cases, watch: the order the tune predicted them in)."""
     emit = progress or ignore
     batch = require_batch(repo, batch_id)
     tip = gitio.rev(repo.git, f"refs/heads/{batch.branch}")
@@ -42,7 +42,7 @@ def rerun_batch(repo: CaseRepo, batch_id: str, progress: Progress | None = None)
     backend = backends.create(settings, train_s)
     backend.load(folder)
     found = branch_cases(repo, batch, tip)
-    cases = [c for c, split in found if split == "baseline"] + [c for c, split in found if split == "new"]
+    cases = [c for part in ("baseline", "new", "watch") for c, split in found if split == part]
     emit(Phase("validating", f"{len(cases)} cases"))
     preds = backend.predict([c.input for c in cases]) if cases else []
     return Rerun(batch.id, tip, model_hash, {c.id: p.text for c, p in zip(cases, preds, strict=True)})

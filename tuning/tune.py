@@ -10,20 +10,20 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
-from repo_store import reports
+from repo_store import flips, reports
 from repo_store.forgetting import bwt
 from repo_store.ids import now_iso
 from repo_store.repo import CaseRepo
-from tuning import backends
+from tuning import backends, interpolation
 from tuning.backends import dist
 from tuning.backends.base import Backend, ModelSettings, Prediction, TrainSettings, settings_from_config
 from tuning.cases_io import PredictionCache, examples_of, input_key, passes, predict_cases
 from tuning.model_store import ModelStore
 from tuning.progress import Phase, Progress, Saved, ignore
-from tuning.report import build_report, gate_passes
+from tuning.report import build_report, case_rows, gate_passes
 from tuning.stubborn import stubborn_cases
 from tuning.training import Outcome, TrainingSet, check_cancel, train_until_pass, validate
 from tuning.tune_data import TuneData, batch_data
@@ -84,6 +84,12 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
     check_cancel(cancel)
     emit(Phase("loading", str(previous) if from_previous else model_s.base))
     backend.load(store.load(previous) if from_previous and previous else model_s.base)
+    # the production weights, before the head grows: interpolation blends back towards them
+    old_snapshot = (backend.snapshot() if from_previous and train_s.interpolate
+                    and interpolation.supports(backend) else None)
+    if from_previous and train_s.distill > 0 and hasattr(backend, "set_teacher"):
+        emit(Phase("validating", "production model outputs to distil from"))
+        backend.set_teacher([c.input for c in data.baseline + data.new])
     base_name = (lock or {}).get("base", model_s.base) if from_previous else model_s.base
     max_length = model_s.max_length
 
@@ -92,14 +98,25 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
         emit(Phase("validating", f"previous model {previous[:19]}"))
         loader: Backend | Any = backend if from_previous else (
             lambda: load_stored(store, previous, model_s, train_s))
-        previous_preds, _ = predict_cases(data.baseline, max_length,
+        # baseline and watch: blame and the flips are both against the production model
+        previous_preds, _ = predict_cases(data.baseline + data.watch, max_length,
                                           PredictionCache(store, previous) if dist.is_main() else None,
                                           loader)
 
-    training = TrainingSet(data.baseline, data.new)
+    training = TrainingSet(data.baseline, data.new, data.watch)
     outcome = run_rounds(backend, training, train_s, repo.verdict_config["gate"], progress=emit,
                          cancel=cancel)
     check_cancel(cancel)
+    chosen: interpolation.Choice | None = None
+    if old_snapshot is not None and outcome.passed and previous_preds is not None:
+        emit(Phase("interpolating", f"λ in {', '.join(map(str, interpolation.GRID))}"))
+        watch_pass = [passes(c, p.text) for c, p in
+                      zip(data.watch, previous_preds[len(data.baseline):], strict=True)]
+        chosen = interpolation.interpolate(
+            backend, old_snapshot, training, outcome.validation,
+            lambda b, bt, n, nt: gate_passes(b, bt, n, nt, repo.verdict_config["gate"]), watch_pass)
+        outcome = replace(outcome, validation=chosen.validation)
+        check_cancel(cancel)
     data.check_unchanged(repo)
 
     # Under torchrun / accelerate every rank trains; only rank 0 writes the model, the cache and
@@ -118,10 +135,19 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
 
     blame: list[str] = []
     if previous_preds is not None:
-        blame = [c.id for c, was, now in zip(data.baseline, previous_preds, preds[:len(data.baseline)],
+        nb = len(data.baseline)
+        blame = [c.id for c, was, now in zip(data.baseline, previous_preds[:nb], preds[:nb],
                                              strict=True)
                  if passes(c, was.text) and not passes(c, now.text)]
-    report = tune_report(data, outcome_fields(outcome, training, train_s, backend), started,
+    fields = outcome_fields(outcome, training, train_s, backend)
+    if chosen is not None:
+        fields["interpolation"] = chosen.record()
+    if previous and previous_preds is not None:
+        watched = data.baseline + data.watch
+        fields["flips"] = flips.flips(previous, case_rows(watched, [c.split for c in watched],
+                                                          previous_preds),
+                                      case_rows(training.cases, training.splits, preds))
+    report = tune_report(data, fields, started,
                          kind="tune", model={
                              "hash": model_hash, "base": base_name, "backend": name,
                              "started_from": previous if from_previous and previous else "base"},

@@ -4,7 +4,7 @@ the store through this module and the report writer only."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from repo_store import batch_branches, batches, checks, gitio, lockfile
@@ -23,6 +23,7 @@ class TuneData:
     baseline: list[Case]
     new: list[Case]
     lock: dict[str, Any] | None  # models.lock on main: the production model
+    watch: list[Case] = field(default_factory=list)  # watch cases at `ref`: validated, never trained
 
     def check_unchanged(self, repo: CaseRepo) -> None:
         """Refuse to write anything when the cases changed while we trained."""
@@ -38,6 +39,12 @@ def _checked(cases: list[Case]) -> None:
         raise ValidationFailed(issues)
 
 
+def watch_cases(repo: CaseRepo, ref: str) -> list[Case]:
+    """The watch cases at `ref` (the batch branch: the gate and the merge's rerun check the
+    report's watch rows against the same tree; `straw batch update` brings newer ones)."""
+    return repo.load_ref(ref).split("watch")
+
+
 def batch_data(repo: CaseRepo, batch_id: str) -> TuneData:
     batch = batch_branches.require_batch(repo, batch_id)
     branch = batch.branch
@@ -49,7 +56,7 @@ def batch_data(repo: CaseRepo, batch_id: str) -> TuneData:
         raise StrawError(f"{branch}: the batch holds no cases")
     _checked(baseline + new)
     return TuneData(batch, branch, cases_tree, gitio.tree_of(repo.git, MAIN, "cases/baseline"),
-                    baseline, new, lockfile.read_lock(repo))
+                    baseline, new, lockfile.read_lock(repo), watch_cases(repo, branch))
 
 
 def bootstrap_data(repo: CaseRepo) -> TuneData:
@@ -65,4 +72,5 @@ def bootstrap_data(repo: CaseRepo) -> TuneData:
         raise UsageError("main has no baseline cases to train on")
     _checked(baseline)
     tree = gitio.tree_of(repo.git, MAIN, "cases/baseline")
-    return TuneData(None, MAIN, repo.cases_tree(MAIN), tree, baseline, [], None)
+    return TuneData(None, MAIN, repo.cases_tree(MAIN), tree, baseline, [], None,
+                    loaded.split("watch"))

@@ -23,6 +23,7 @@ from straw.commands.common import (
     repo_option,
 )
 
+CURATED = click.Choice(list(case_files.CURATED))
 MATCH_RULES = click.Choice(["exact", "label", "contains", "regex", "json", "one_of"])
 
 
@@ -99,16 +100,18 @@ What to do next:
 @click.option("--tag", "tags", multiple=True, callback=_utf8, help="Tag (repeatable).")
 @click.option("--notes", default=None, callback=_utf8, help="Free text for reviewers.")
 @click.option("--source", default=None, callback=_utf8, help="Who reported it, ticket.")
+@click.option("--split", type=CURATED, default="pending", show_default=True,
+              help="watch: evaluated by every run, never trained on.")
 @repo_option
 def add_command(input_text: str, expected: str, match: str, tags: tuple[str, ...],
-                notes: str | None, source: str | None, repo_path: str | None) -> None:
-    """Add a pending case; prints its id."""
+                notes: str | None, source: str | None, split: str, repo_path: str | None) -> None:
+    """Add a pending (or watch) case; prints its id."""
     repo = open_repo(repo_path)
     _check_pattern(match, expected)
     warnings: list[str] = []
     case = curation.add_case(repo, input=input_text, expected=_expected_value(match, expected),
                              match=match, tags=list(tags), notes=notes, source=source,
-                             warn=warnings.append)
+                             warn=warnings.append, split=split)
     for warning in warnings:  # after the add: a refused case needs no warning
         click.echo(f"straw: warning: {printable(warning)}", err=True)
     click.echo(case.id)
@@ -232,7 +235,7 @@ def _filtered(repo_path: str | None, split: str, tag: tuple[str, ...], search: s
             and (not needle or needle in c.text.casefold() or needle in str(c.expected).casefold())]
 
 
-SPLIT = click.Choice(["all", "baseline", "pending"])
+SPLIT = click.Choice(["all", *case_files.SPLITS])
 
 
 @click.command("list")
@@ -245,7 +248,7 @@ SPLIT = click.Choice(["all", "baseline", "pending"])
 @repo_option
 def list_command(split: str, tag: tuple[str, ...], search: str | None, as_json: bool,
                  repo_path: str | None) -> None:
-    """List cases (baseline and pending)."""
+    """List cases (baseline, pending and watch)."""
     found = _filtered(repo_path, split, tag, search)
     if as_json:
         echo_json([{"split": c.split, **c.data} for c in found])
@@ -261,14 +264,16 @@ def list_command(split: str, tag: tuple[str, ...], search: str | None, as_json: 
 
 @click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--split", type=CURATED, default="pending", show_default=True,
+              help="watch: evaluated by every run, never trained on.")
 @repo_option
-def import_command(file: str, repo_path: str | None) -> None:
-    """Import a .jsonl or .csv file as pending cases (unknown fields go to `meta`)."""
+def import_command(file: str, split: str, repo_path: str | None) -> None:
+    """Import a .jsonl or .csv file as pending (or watch) cases (unknown fields go to `meta`)."""
     repo = open_repo(repo_path)
     from repo_store import io_formats
 
-    added = io_formats.import_file(repo, Path(file))
-    click.echo(f"imported {len(added)} pending cases from {file}")
+    added = io_formats.import_file(repo, Path(file), split)
+    click.echo(f"imported {len(added)} {split} cases from {file}")
 
 
 @click.command("export")

@@ -246,7 +246,7 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
 @click.option("--model", "model_hash", default=None, shell_complete=complete_model,
               help="Model hash (sha256:…) or a unique prefix of it; default: the production "
                    "model in models.lock.")
-@click.option("--split", type=click.Choice(["baseline", "pending", "all"]), default="baseline",
+@click.option("--split", type=click.Choice(["baseline", "pending", "watch", "all"]), default="baseline",
               show_default=True, help="Which cases to run.")
 @click.option("--ref", default="main", show_default=True, help="Branch or commit whose cases to run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (no progress).")

@@ -73,7 +73,7 @@ def rollback_command(model: str, reason: str, repo_path: str | None) -> None:
 @click.command("compare")
 @click.argument("model_a", shell_complete=complete_model)
 @click.argument("model_b", shell_complete=complete_model)
-@click.option("--split", type=click.Choice(["baseline", "pending", "all"]), default="all",
+@click.option("--split", type=click.Choice(["baseline", "pending", "watch", "all"]), default="all",
               show_default=True, help="Which cases to run both models on.")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

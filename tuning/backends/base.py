@@ -59,6 +59,9 @@ class TrainSettings:
     seed: int = _setting("train", "seed")
     replay: str = _setting("train", "replay")
     replay_size: int = _setting("train", "replay_size")
+    interpolate: bool = _setting("train", "interpolate")
+    distill: float = _setting("train", "distill")
+    distill_temperature: float = _setting("train", "distill_temperature")
 
 
 def _pick(cls: type, values: dict[str, Any]) -> Any:

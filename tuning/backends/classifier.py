@@ -26,6 +26,7 @@ from transformers import (  # noqa: E402
 )
 from transformers.utils import logging as hf_logging  # noqa: E402
 
+from tuning.backends import distill  # noqa: E402
 from tuning.backends.base import (  # noqa: E402
     Backend,
     Example,
@@ -81,6 +82,7 @@ class ClassifierBackend(Backend):
         # text -> (token ids per tokenizer output, truncated): a tune validates the same
         # thousands of inputs every round; they are tokenised once per loaded tokenizer
         self._tokens: dict[str, tuple[dict[str, list[int]], bool]] = {}
+        self.teacher: dict[str, list[float]] | None = None  # input → production logits
 
     # -- loading -----------------------------------------------------------------------------
     def load(self, source: str | Path) -> None:
@@ -294,11 +296,27 @@ class ClassifierBackend(Backend):
             return None
         self.prepare(examples)
         enc, _ = self.encode([e.input for e in examples])
-        rows = [{key: enc[key][i] for key in enc} | {"labels": self._label_id(e.target)}
-                for i, e in enumerate(examples)]
+        rows: list[dict[str, Any]] = [{key: enc[key][i] for key in enc}
+                                      | {"labels": self._label_id(e.target)}
+                                      for i, e in enumerate(examples)]
         s = self.train_settings
+        loss = None
+        if self.teacher and s.distill > 0:
+            width = len(next(iter(self.teacher.values())))
+            for row, e in zip(rows, examples, strict=True):
+                logits = self.teacher.get(as_text(e.input))
+                row[distill.TEACHER] = logits or [0.0] * width  # weight 0: no teacher here
+                row[distill.WEIGHT] = (distill.focal_weight(logits, row["labels"]) if logits
+                                       else 0.0)
+            loss = distill.loss_with_distillation(s.distill, s.distill_temperature)
         return run_trainer(self.model, s, rows, DataCollatorWithPadding(self.tokenizer), hooks,
-                           epochs, s.seed if seed is None else seed, self.optim)
+                           epochs, s.seed if seed is None else seed, self.optim, loss)
+
+    def set_teacher(self, inputs: list[Input]) -> None:
+        """Keep the current model's logits on `inputs` as the distillation teacher (call it with
+        the production model loaded, before the head grows)."""
+        logits = self._forward(inputs)[0]
+        self.teacher = {as_text(i): row.tolist() for i, row in zip(inputs, logits, strict=True)}
 
     # -- prediction --------------------------------------------------------------------------
     def predict(self, inputs: list[Input]) -> list[Prediction]:

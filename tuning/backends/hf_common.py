@@ -126,13 +126,29 @@ def training_arguments(s: TrainSettings, scratch: str, epochs: float, seed: int,
     )
 
 
+class LossTrainer(Trainer):
+    """A Trainer whose loss is `loss(model, inputs) -> (loss, outputs)` (a distillation term)."""
+
+    def __init__(self, *args: Any, loss: Callable, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.straw_loss = loss
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001, ANN201
+        loss, outputs = self.straw_loss(model, inputs)
+        return (loss, outputs) if return_outputs else loss
+
+
 def run_trainer(model: Any, settings: TrainSettings, rows: list[dict[str, Any]], collator: Callable,
-                hooks: TrainHooks, epochs: float, seed: int, optim: str) -> float | None:
+                hooks: TrainHooks, epochs: float, seed: int, optim: str,
+                compute_loss: Callable | None = None) -> float | None:
     """Train `model` in place on `rows`; the mean training loss (None when there is none).
-    Raises Cancelled when the hooks asked to stop (nothing was written anywhere)."""
+    `compute_loss(model, inputs) -> (loss, outputs)` replaces the model's own loss. Raises
+    Cancelled when the hooks asked to stop (nothing was written anywhere)."""
     hook = ProgressHook(hooks)
     with tempfile.TemporaryDirectory(prefix="straw-trainer-") as scratch, Quiet():
-        trainer = Trainer(model=model, args=training_arguments(settings, scratch, epochs, seed, optim),
+        make = Trainer if compute_loss is None else (
+            lambda **kw: LossTrainer(loss=compute_loss, **kw))
+        trainer = make(model=model, args=training_arguments(settings, scratch, epochs, seed, optim),
                           train_dataset=rows, data_collator=collator, callbacks=[hook])
         trainer.remove_callback(PrinterCallback)  # progress goes through our hook only
         trainer.remove_callback(ProgressCallback)

@@ -1,0 +1,76 @@
+"""Flips of a model update, per case against the production model (Yan et al. 2021, "Positive-
+Congruent Training"): negative flips (the production model was right, the candidate is wrong),
+positive flips (the reverse), the negative flip rate, and McNemar's exact test over the
+discordant pairs. Computed from report-shaped rows, so no model is needed here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from repo_store.forgetting import mcnemar
+
+FLIP_SPLITS = ("baseline", "watch")
+# Two-sided exact McNemar cannot reach p < 0.05 with fewer discordant pairs (2 * 0.5**5 = 0.0625).
+MIN_DISCORDANT = 6
+
+
+def _flip(row: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "expected": row["expected"], "production": before["predicted"],
+            "candidate": row["predicted"]}
+
+
+def split_flips(before: dict[str, dict[str, Any]], after: Iterable[dict[str, Any]]
+                ) -> dict[str, Any]:
+    """`before`: {case id: row} of the production model; `after`: the candidate's rows of one
+    split. Cases the production model never saw are left out (and counted in `unpaired`)."""
+    rows = list(after)
+    paired = [(row, before[row["id"]]) for row in rows if row["id"] in before]
+    negative = [_flip(r, b) for r, b in paired if b["pass"] and not r["pass"]]
+    positive = [_flip(r, b) for r, b in paired if r["pass"] and not b["pass"]]
+    test = mcnemar([b["pass"] for _, b in paired], [r["pass"] for r, _ in paired])
+    discordant = len(negative) + len(positive)
+    note = None
+    if discordant < MIN_DISCORDANT:
+        note = (f"{discordant} discordant pair{'s' if discordant != 1 else ''}: too few for "
+                f"McNemar's test to tell anything (it needs {MIN_DISCORDANT} to reach p < 0.05)")
+    return {
+        "cases": len(paired),
+        "unpaired": len(rows) - len(paired),
+        "negative": negative,
+        "positive": positive,
+        "nfr": round(len(negative) / len(paired), 6) if paired else 0.0,
+        "mcnemar_p": round(test.p_value, 6),
+        "note": note,
+    }
+
+
+def flips(production: str, before: list[dict[str, Any]], after: list[dict[str, Any]]
+          ) -> dict[str, Any]:
+    """The report's `flips` field: per split (baseline, watch), the candidate's rows `after`
+    against the production model's rows `before` (both report-shaped: id, split, expected,
+    predicted, pass)."""
+    by_id = {row["id"]: row for row in before}
+    return {"production": production,
+            **{split: split_flips(by_id, (r for r in after if r["split"] == split))
+               for split in FLIP_SPLITS}}
+
+
+def summary_line(split: str, entry: dict[str, Any]) -> str:
+    """One line for `batch show` and `pr-body`."""
+    line = (f"{split}: {len(entry['negative'])} negative flips, {len(entry['positive'])} positive "
+            f"of {entry['cases']} (NFR {entry['nfr']:.1%}, McNemar p = {entry['mcnemar_p']:.3g})")
+    if entry["negative"]:
+        line += "; broken: " + ", ".join(f["id"] for f in entry["negative"][:10])
+        if len(entry["negative"]) > 10:
+            line += f" and {len(entry['negative']) - 10} more"
+    return line + (f"; {entry['note']}" if entry.get("note") else "")
+
+
+def flip_lines(report: dict[str, Any]) -> list[str]:
+    """A report's flips as lines (none for a report without a production model to compare)."""
+    found = report.get("flips")
+    if not isinstance(found, dict):
+        return []
+    return [summary_line(split, found[split]) for split in FLIP_SPLITS
+            if isinstance(found.get(split), dict) and found[split].get("cases")]

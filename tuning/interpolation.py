@@ -1,0 +1,88 @@
+"""Old↔new weight interpolation after the round that passes (weight-space ensembling: WiSE-FT,
+Wortsman et al. 2022; backward-compatible weight interpolation, Schumann et al. 2024):
+θ(λ) = (1−λ)·θ_old + λ·θ_new on a small grid of λ. Kept: among the λ whose model still passes
+the gate on the baseline and new cases, the one with the fewest watch negative flips against the
+production model, then the smallest λ (the most conservative). Classifier only: head rows of
+labels the production model never had come from the new model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tuning.backends.base import Backend, Validation
+from tuning.cases_io import passes
+from tuning.training import Gate, TrainingSet, validate
+
+if TYPE_CHECKING:  # torch loads with the backend, not with `straw --help`
+    import torch
+
+GRID = (0.0, 0.2, 0.4, 0.6, 0.8)  # λ = 1 is the trained model itself, already validated
+
+
+@dataclass
+class Choice:
+    lam: float
+    validation: Validation
+    tried: list[dict[str, Any]]  # per λ: passed the gate, watch negative flips
+
+    def record(self) -> dict[str, Any]:
+        return {"lambda": self.lam, "grid": [*GRID, 1.0], "tried": self.tried}
+
+
+def supports(backend: Backend) -> bool:
+    return backend.name == "classifier"
+
+
+def mix(old: dict[str, torch.Tensor], new: dict[str, torch.Tensor], lam: float
+        ) -> dict[str, torch.Tensor]:
+    """θ(λ) per tensor; a tensor that grew rows (the head of a model that learned new labels)
+    mixes its first rows and keeps the new model's added rows; non-float buffers come from new."""
+    out: dict[str, torch.Tensor] = {}
+    for key, now in new.items():
+        was = old.get(key)
+        if was is None or not now.is_floating_point() or was.shape[1:] != now.shape[1:]:
+            out[key] = now.clone()
+            continue
+        mixed = now.clone()
+        rows = min(was.shape[0], now.shape[0]) if now.dim() else None
+        if rows is None:
+            mixed = (1 - lam) * was + lam * now
+        else:
+            mixed[:rows] = (1 - lam) * was[:rows] + lam * now[:rows]
+        out[key] = mixed
+    return out
+
+
+def watch_negative_flips(data: TrainingSet, validation: Validation,
+                         production_watch_pass: list[bool]) -> list[str]:
+    start = len(data.baseline) + len(data.new)
+    now = validation.predictions[start:]
+    return [c.id for c, was, p in zip(data.watch, production_watch_pass, now, strict=True)
+            if was and not passes(c, p.text)]
+
+
+def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained: Validation,
+                gate: Gate, production_watch_pass: list[bool]) -> Choice:
+    """Leave the backend holding the chosen θ(λ); `trained` is θ(1)'s validation (it passed)."""
+    old_labels, old_state = old_snapshot
+    new_labels, new_state = backend.snapshot()
+    if new_labels[:len(old_labels)] != old_labels:
+        raise ValueError("the trained head reorders the production model's labels")
+    nb, nn = len(data.baseline), len(data.new)
+    best = (len(watch_negative_flips(data, trained, production_watch_pass)), 1.0)
+    chosen, tried = trained, []
+    for lam in GRID:
+        backend.restore((new_labels, mix(old_state, new_state, lam)))
+        result = validate(backend, data, backend.name)
+        ok = [passes(c, p.text) for c, p in zip(data.cases, result.predictions, strict=True)]
+        gate_ok = gate(sum(ok[:nb]), nb, sum(ok[nb:nb + nn]), nn)
+        flipped = len(watch_negative_flips(data, result, production_watch_pass))
+        tried.append({"lambda": lam, "passed": gate_ok, "watch_negative_flips": flipped})
+        if gate_ok and (flipped, lam) < best:
+            best, chosen = (flipped, lam), result
+    tried.append({"lambda": 1.0, "passed": True, "watch_negative_flips":
+                  len(watch_negative_flips(data, trained, production_watch_pass))})
+    backend.restore((new_labels, mix(old_state, new_state, best[1]) if best[1] < 1.0
+                     else new_state))
+    return Choice(best[1], chosen, tried)
