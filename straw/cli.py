@@ -36,6 +36,7 @@ COMMANDS = {
     "monitor": "straw.commands.monitor:monitor_command",
     "rollback": "straw.commands.monitor:rollback_command",
     "report": "straw.commands.monitor:report_command",
+    "serve": "straw.commands.serve:serve_command",
     "log": "straw.commands.history:log_command",
     "verify": "straw.commands.history:verify_command",
     "demo": "straw.commands.demo:demo_command",
