@@ -152,6 +152,12 @@ def merge_command(batch_id: str, repo_path: str | None) -> None:
     commit = merge.merge_batch(repo, batch_id)
     click.echo(f"merged batch/{batches.batch_id_of(batch_id)} into main ({commit[:8]}); "
                f"models.lock promoted")
+    from repo_store.lockfile import read_lock
+    from straw.commands.monitor import deployed
+
+    lock = read_lock(repo)
+    if lock:
+        deployed(repo, lock["model"])  # the local deploy command, when one is set
 
 
 @click.command("reject")
