@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import click
 
 from repo_store.errors import UsageError
@@ -34,5 +36,9 @@ def serve_command(host: str, port: int, timeout: float, max_queue: int, poll: fl
     bound = sock.getsockname()[1]
     click.echo(f"serving {server.model.hash if server.model else '-'} on http://{host}:{bound} "
                f"(following main's models.lock; Ctrl-C stops)", err=False)
+    # uvicorn stops on SIGINT/SIGTERM and then re-raises the signal; that second delivery lands
+    # here and is ignored, so a clean stop exits 0
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     server.run(sock)
     click.echo("stopped")
