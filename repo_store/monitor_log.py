@@ -71,3 +71,14 @@ def record(repo: CaseRepo, entry: dict[str, Any]) -> str:
             commit = gitio.commit_to_branch(repo.git, MAIN, {LOG_FILE: (old or b"") + line}, subject,
                                             start=head)
     return commit
+
+
+def line(entry: dict[str, Any]) -> str:
+    """One run for `straw log --monitor`: time, model, score, action, where it was checked."""
+    model = str(entry.get("model", "")).removeprefix("sha256:")[:12]
+    score = f"{entry.get('passed')}/{entry.get('total')}"
+    source = entry.get("source") or "in-process"
+    tail = (f" → {str(entry['rolled_back_to']).removeprefix('sha256:')[:12]}" if entry.get("rolled_back_to")
+            else f" ({entry['reason']})" if entry.get("reason") else "")
+    action = str(entry.get("action"))
+    return f"{str(entry.get('time', ''))[:19]} {model:<12} {score:>9} {action:<11} {source}{tail}"

@@ -215,3 +215,34 @@ def last_commit_message(repo: CaseRepo) -> str:
 
     return subprocess.run(["git", "log", "-1", "--format=%B", "main"], cwd=repo.root,
                           capture_output=True, text=True, check=True).stdout
+
+
+def test_log_and_the_tui_read_runs_from_the_monitor_branch(repo: CaseRepo, cli) -> None:  # noqa: ANN001
+    import asyncio
+
+    from textual.widgets import DataTable
+
+    from tui import make_app
+
+    run_monitor(repo)
+    _bad_deploy(repo, _bad_model(repo))
+    run_monitor(open_case_repo(repo.root))
+    result = cli("log", "--monitor", repo=repo.root)
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 0 and len(lines) == 2
+    assert " ok " in lines[0] and "in-process" in lines[0] and " rollback " in lines[1] and "→" in lines[1]
+    assert [r["action"] for r in json.loads(cli("log", "--monitor", "--json", repo=repo.root).stdout)] == \
+        ["ok", "rollback"]
+
+    async def screen() -> list[str]:
+        app = make_app(repo.root)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("5")
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            table = app.screen.query_one("#runs-table", DataTable)
+            return [str(table.get_row_at(n)[-1]) for n in range(table.row_count)]
+
+    assert asyncio.run(screen()) == ["rollback", "ok"]  # newest first

@@ -86,11 +86,14 @@ async def _request(client: httpx.AsyncClient, s: EndpointSettings, path: str,
 
 
 def _error_text(r: httpx.Response) -> str:
+    """The server's own words, shortened and with control characters replaced (they end up on a
+    terminal and in alert mails)."""
     try:
         err = r.json().get("error")
-        return str(err.get("message") if isinstance(err, dict) else err or "")[:120]
+        text = str(err.get("message") if isinstance(err, dict) else err or "")[:120]
     except (ValueError, AttributeError):
-        return r.text[:80].strip()
+        text = r.text[:80].strip()
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def _text_of(data: dict[str, Any], chat: bool, what: str) -> str:

@@ -15,11 +15,22 @@ from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
 @click.command("log")
 @click.argument("case_id", required=False)
+@click.option("--monitor", "monitor", is_flag=True,
+              help="The monitor's runs (branch straw/monitor, and alerts on main) instead.")
 @click.option("--json", "as_json", is_flag=True)
 @repo_option
-def log_command(case_id: str | None, as_json: bool, repo_path: str | None) -> None:
+def log_command(case_id: str | None, monitor: bool, as_json: bool, repo_path: str | None) -> None:
     """The baseline's history (one line per merged batch), or one case's history."""
     repo = open_repo(repo_path)
+    if monitor:
+        from repo_store import monitor_log
+
+        runs = monitor_log.read_entries(repo)
+        if as_json:
+            echo_json(runs)
+        for run in ([] if as_json else runs):
+            click.echo(monitor_log.line(run))
+        return
     if case_id:
         events = history.case_log(repo, case_id)
         if as_json:
