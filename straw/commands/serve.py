@@ -20,9 +20,11 @@ from straw.commands.common import open_repo, repo_option
               help="Inputs waiting before new requests get 429.")
 @click.option("--poll", type=click.FloatRange(0.05, 60), default=0.5, show_default=True,
               help="Seconds between checks of main's models.lock.")
+@click.option("--threads", type=click.IntRange(1, 512), default=None,
+              help="Torch threads for the forward pass (default: every core but one).")
 @repo_option
 def serve_command(host: str, port: int, timeout: float, max_queue: int, poll: float,
-                  repo_path: str | None) -> None:
+                  threads: int | None, repo_path: str | None) -> None:
     """Serve main's production model (OpenAI-compatible subset); swap on every promotion."""
     from tuning.serve.app import Limits
     from tuning.serve.server import bind, build_server
@@ -32,7 +34,8 @@ def serve_command(host: str, port: int, timeout: float, max_queue: int, poll: fl
         sock = bind(host, port)
     except OSError as err:
         raise UsageError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
-    server = build_server(repo, host, port, Limits(timeout_s=timeout, max_queue=max_queue), poll)
+    limits = Limits(timeout_s=timeout, max_queue=max_queue, threads=threads)
+    server = build_server(repo, host, port, limits, poll)
     bound = sock.getsockname()[1]
     click.echo(f"serving {server.model.hash if server.model else '-'} on http://{host}:{bound} "
                f"(following main's models.lock; Ctrl-C stops)", err=False)

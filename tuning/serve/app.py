@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from tuning.serve.batcher import MicroBatcher, QueueFull
-from tuning.serve.model import Answer, answer, logprob
+from tuning.serve.model import Answer, answer, default_threads, logprob, set_threads
 from tuning.serve.swapper import Swapper
 
 MODEL_HEADER = "X-Straw-Model"
@@ -37,6 +37,7 @@ class Limits:
     max_queue: int = 1024  # waiting inputs before 429
     max_batch: int = 64  # inputs per forward pass
     max_wait_ms: float = 5.0  # how long an idle batcher waits for company
+    threads: int | None = None  # torch threads for the forward pass (None: every core but one)
 
 
 class Message(BaseModel):
@@ -117,6 +118,7 @@ class BodyLimit:
 
 def create_app(swapper: Swapper, limits: Limits | None = None) -> FastAPI:
     limits = limits or Limits()
+    threads = limits.threads or default_threads()
 
     def run(inputs: list[Any]) -> tuple[str, list[Answer]]:
         model = swapper.current  # read once: the whole batch runs on one model
@@ -125,7 +127,8 @@ def create_app(swapper: Swapper, limits: Limits | None = None) -> FastAPI:
 
     batcher: MicroBatcher[Answer] = MicroBatcher(run, max_batch=limits.max_batch,
                                                  max_wait_ms=limits.max_wait_ms,
-                                                 max_queue=limits.max_queue)
+                                                 max_queue=limits.max_queue,
+                                                 initializer=lambda: set_threads(threads))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202

@@ -48,7 +48,8 @@ class MicroBatcher(Generic[T]):
     (the model hash) is handed back to every request of that batch."""
 
     def __init__(self, run: Callable[[list[Any]], tuple[str, list[T]]], *, max_batch: int = 64,
-                 max_wait_ms: float = 5.0, max_queue: int = 1024) -> None:
+                 max_wait_ms: float = 5.0, max_queue: int = 1024,
+                 initializer: Callable[[], None] | None = None) -> None:
         self.run = run
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
@@ -58,7 +59,8 @@ class MicroBatcher(Generic[T]):
         self._queued = 0
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="straw-forward")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="straw-forward",
+                                            initializer=initializer)
 
     @property
     def queued(self) -> int:

@@ -7,6 +7,7 @@ the softmax. Other backends answer with text and no scores."""
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -87,6 +88,20 @@ def _classify(backend: Any, inputs: list[Input]) -> list[Answer]:
         out.append(Answer(labels[best], row[best], {label: p for label, p in zip(labels, row, strict=True)},
                           truncated[i]))
     return out
+
+
+def default_threads() -> int:
+    """Torch threads for the forward pass: every core but one, which stays with the event loop
+    (and, on a small machine, the clients). On 2 shared cores, 2 torch threads spin-waiting
+    against the event loop served 8 requests/s where 1 thread served 32-39 (benchmarks/serve.py
+    setting, interleaved runs)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def set_threads(count: int) -> None:
+    import torch
+
+    torch.set_num_threads(count)
 
 
 def logprob(p: float | None) -> float | None:
