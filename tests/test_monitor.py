@@ -246,3 +246,29 @@ def test_log_and_the_tui_read_runs_from_the_monitor_branch(repo: CaseRepo, cli) 
             return [str(table.get_row_at(n)[-1]) for n in range(table.row_count)]
 
     assert asyncio.run(screen()) == ["rollback", "ok"]  # newest first
+
+
+def test_deploy_command_runs_after_merge_and_its_failure_is_exit_1(repo: CaseRepo, tmp_path: Path,
+                                                                    cli) -> None:  # noqa: ANN001
+    from repo_store import batches
+
+    deployed = tmp_path / "deployed.txt"
+    git(repo.root, "config", "straw.deployCommand",
+        f'echo "$STRAW_MODEL_HASH $STRAW_MODEL_DIR" >> {deployed}')
+    for n, text in enumerate(["good evening everyone", "my invoice total is wrong"] * 5):
+        curation.add_case(repo, input=f"{text} {n}", expected="greeting" if "evening" in text else "billing")
+    batch = batches.create_batch(repo, title="more")
+    assert cli("tune", batch.id, repo=repo.root).exit_code == 0
+    result = cli("merge", batch.id, repo=repo.root)
+    assert result.exit_code == 0, result.output
+    merged = lockfile.read_lock(open_case_repo(repo.root))["model"]  # type: ignore[index]
+    model_hash, folder = deployed.read_text().split()
+    assert model_hash == merged and (Path(folder) / "model.safetensors").is_file()
+
+    git(repo.root, "config", "straw.deployCommand", "echo registry refused >&2; exit 3")
+    earlier = lockfile.lock_history(repo)[1].lock["model"]
+    result = cli("rollback", earlier[7:19], repo=repo.root)
+    assert result.exit_code == 1
+    assert "deploy_command exited 3: registry refused" in result.stderr
+    assert f"production on main is {earlier[:19]} all the same" in result.stderr
+    assert lockfile.read_lock(open_case_repo(repo.root))["model"] == earlier  # type: ignore[index]
