@@ -95,7 +95,8 @@ def test_a_misbehaving_endpoint_is_a_clear_alert_never_a_rollback(
     marker = tmp_path / "alert.txt"
     subprocess.run(["git", "config", "straw.alertCommand", f"cat > {marker}"], cwd=repo.root, check=True)
     before = lockfile.read_lock(repo)
-    with fake_endpoint(mode, "sha256:" + "ee" * 32) as url:
+    served = "sha256:" + "ee" * 32 if mode == "other" else production(repo)
+    with fake_endpoint(mode, served) as url:
         if mode == "down":
             url = url.rsplit(":", 1)[0] + ":9"  # the discard port: nothing listens
         result = run_monitor(repo, endpoint=EndpointSettings(url, **QUICK))

@@ -136,8 +136,8 @@ def _run_command(name: str, command: str, text: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired) as err:
         return f"{name} failed: {err}"
     if proc.returncode:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        return f"{name} exited {proc.returncode}: {err[-1] if err else ''}"
+        lines = proc.stderr.decode(errors="replace").strip().splitlines()
+        return f"{name} exited {proc.returncode}: {lines[-1] if lines else ''}"
     return None
 
 

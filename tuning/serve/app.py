@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -86,8 +86,9 @@ class BodyLimit:
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]],
-                       send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any],
+                       receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+                       send: Callable[[MutableMapping[str, Any]], Awaitable[None]]) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -99,7 +100,7 @@ class BodyLimit:
         seen = 0
         refused = False
 
-        async def counted() -> dict[str, Any]:
+        async def counted() -> MutableMapping[str, Any]:
             nonlocal seen, refused
             message = await receive()
             seen += len(message.get("body", b""))
@@ -109,7 +110,7 @@ class BodyLimit:
                 return {"type": "http.disconnect"}
             return message
 
-        async def guarded(message: dict[str, Any]) -> None:
+        async def guarded(message: MutableMapping[str, Any]) -> None:
             if not refused:  # after the 413, whatever the app answers is dropped
                 await send(message)
 
