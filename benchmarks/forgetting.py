@@ -236,7 +236,7 @@ def _naive_group(backend: Any, baseline: list[Any], seen: list[Any], group: list
 def run_banking_seed(seed: int, max_steps: int) -> BankRow:
     from repo_store import batches, forgetting, gate, lockfile, merge
     from repo_store import config as repo_config
-    from repo_store.gitcli import commit_paths
+    from repo_store.gitio import commit_paths
     from repo_store.repo import MAIN, open_case_repo
     from repo_store.setup import init_case_repo
     from tuning.tune import tune_batch

@@ -88,14 +88,14 @@ def part_bare(folder: Path, epochs: int) -> dict:
         TrainingArguments,
     )
 
-    from repo_store import batches
+    from repo_store import batch_status, batches
     from repo_store.repo import open_case_repo
     from tuning.backends.base import settings_from_config
     from tuning.backends.classifier import _optimizer, embedded_model_dir
     from tuning.cases_io import examples_of
 
     repo = open_case_repo(folder)
-    batch_id = batches.list_batches(repo)[0].id
+    batch_id = batch_status.list_batches(repo)[0].id
     baseline, new = batches.split_cases(repo, batch_id)
     model_s, train_s = settings_from_config(repo.config)
     data = examples_of(baseline, "classifier") + examples_of(new, "classifier",

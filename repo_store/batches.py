@@ -2,7 +2,8 @@
 
 Creating a batch writes ONE commit on a new branch (pending → baseline moves plus the manifest
 `batches/<id>.json`) through git plumbing: main and the work tree are not touched. Rejecting
-archives the branch as a tag. Merging and gating live in merge.py and gate.py."""
+archives the branch as a tag. Branch names and manifests are in batch_branches.py; gating and
+batch status in gate.py and batch_status.py; merging in merge.py."""
 
 from __future__ import annotations
 
@@ -11,91 +12,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from repo_store import cases, checks, gitio, schemas
+from repo_store.batch_branches import (  # batch_id_of, branch_name: kept for older callers
+    BRANCH_PREFIX,
+    REJECTED_PREFIX,
+    Batch,
+    batch_id_of,  # noqa: F401
+    branch_name,  # noqa: F401
+    is_merged,
+    manifest_path,
+    read_manifest,
+    require_batch,
+)
 from repo_store.cases import Case
 from repo_store.errors import (
-    NoSuchBatch,
     NoSuchCase,
     StrawError,
     UsageError,
     ValidationFailed,
 )
-from repo_store.ids import is_safe_id, new_batch_id, now_iso
+from repo_store.ids import new_batch_id, now_iso
 from repo_store.repo import MAIN, CaseRepo
-
-BRANCH_PREFIX = "batch/"
-REJECTED_PREFIX = "batch-rejected/"
-
-
-@dataclass(frozen=True)
-class Batch:
-    id: str
-    title: str
-    cases: list[str]
-    approver: str
-    created: str
-    bootstrap: bool = False
-
-    @property
-    def branch(self) -> str:
-        return branch_name(self.id)
-
-    @classmethod
-    def from_manifest(cls, data: dict[str, Any]) -> Batch:
-        return cls(data["id"], data["title"], list(data["cases"]), data["approver"],
-                   data["created"], bool(data.get("bootstrap", False)))
-
-    def manifest(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"id": self.id, "title": self.title, "cases": self.cases,
-                                "approver": self.approver, "created": self.created}
-        if self.bootstrap:
-            data["bootstrap"] = True
-        return data
-
-
-def branch_name(batch_id: str) -> str:
-    return f"{BRANCH_PREFIX}{batch_id}"
-
-
-def manifest_path(batch_id: str) -> str:
-    return f"batches/{batch_id}.json"
-
-
-def batch_id_of(name: str) -> str:
-    """Accept `ID` or `batch/ID`; refuse anything that cannot be a batch."""
-    batch_id = name.removeprefix("refs/heads/").removeprefix(BRANCH_PREFIX)
-    if "/" in batch_id or not is_safe_id(batch_id):
-        raise NoSuchBatch(f"{name!r} is not a batch (batch branches are named {BRANCH_PREFIX}<id>)")
-    return batch_id
-
-
-def read_manifest(repo: CaseRepo, ref: str, batch_id: str) -> Batch | None:
-    raw = gitio.read_file(repo.git, ref, manifest_path(batch_id))
-    if raw is None:
-        return None
-    data = json.loads(raw.decode("utf-8"))
-    schemas.check("batch", data, f"{ref}:{manifest_path(batch_id)}")
-    return Batch.from_manifest(data)
-
-
-def is_merged(repo: CaseRepo, batch_id: str) -> bool:
-    return gitio.rev(repo.git, f"{MAIN}:{manifest_path(batch_id)}") is not None
-
-
-def require_batch(repo: CaseRepo, name: str) -> Batch:
-    """The open (or merged) batch called `name`, read from its branch."""
-    batch_id = batch_id_of(name)
-    branch = branch_name(batch_id)
-    if gitio.rev(repo.git, f"refs/heads/{branch}") is None:
-        if gitio.rev(repo.git, f"refs/tags/{REJECTED_PREFIX}{batch_id}"):
-            raise NoSuchBatch(f"batch {batch_id} was rejected (tag {REJECTED_PREFIX}{batch_id})")
-        merged = read_manifest(repo, MAIN, batch_id) if is_merged(repo, batch_id) else None
-        if merged:
-            return merged
-        raise NoSuchBatch(f"no batch {batch_id!r}: branch {branch} does not exist")
-    batch = read_manifest(repo, branch, batch_id)
-    if batch is None:
-        raise NoSuchBatch(f"{branch} has no {manifest_path(batch_id)}: not a straw batch branch")
-    return batch
 
 
 def open_batches(repo: CaseRepo) -> list[Batch]:
@@ -208,7 +144,7 @@ def split_cases(repo: CaseRepo, batch_id: str) -> tuple[list[Case], list[Case]]:
     return [c for c in in_baseline if c.id not in new_ids], new
 
 
-# ---- review: diff, list, show -----------------------------------------------------------------
+# ---- review: diff -----------------------------------------------------------------
 
 
 @dataclass
@@ -256,56 +192,6 @@ def batch_diff(repo: CaseRepo, batch_id: str) -> list[CaseChange]:
             before, after = load(change.old) or {}, load(change.new) or {}
             changes.append(CaseChange("changed", case_id, after, _fields(before, after)))
     return changes
-
-
-@dataclass
-class BatchInfo:
-    batch: Batch
-    status: str  # open | tuned-failing | passing | stale | merged | rejected
-    reason: str
-    report: dict[str, Any] | None
-
-    @property
-    def id(self) -> str:
-        return self.batch.id
-
-
-def batch_info(repo: CaseRepo, batch_id: str) -> BatchInfo:
-    from repo_store.gate import check_gate
-    from repo_store.reports import read_report
-
-    batch = require_batch(repo, batch_id)
-    if is_merged(repo, batch.id):
-        return BatchInfo(batch, "merged", "merged into main", read_report(repo, batch.id, MAIN))
-    result = check_gate(repo, batch.id)
-    return BatchInfo(batch, result.status, result.reason, result.report)
-
-
-def list_batches(repo: CaseRepo) -> list[BatchInfo]:
-    """Every batch: open branches, merged ones (manifest on main), rejected ones (tags)."""
-    infos: dict[str, BatchInfo] = {}
-    for branch in gitio.branches(repo.git, f"{BRANCH_PREFIX}*"):
-        try:
-            info = batch_info(repo, branch)
-        except StrawError:
-            continue
-        infos[info.id] = info
-    if gitio.rev(repo.git, MAIN):
-        for path in gitio.ls_tree(repo.git, MAIN, "batches"):
-            batch_id = path.rsplit("/", 1)[-1].removesuffix(".json")
-            if batch_id not in infos:
-                merged = read_manifest(repo, MAIN, batch_id)
-                if merged:
-                    infos[batch_id] = BatchInfo(merged, "merged", "merged into main", None)
-    for tag in gitio.tags(repo.git, f"{REJECTED_PREFIX}*"):
-        batch_id = tag.removeprefix(REJECTED_PREFIX)
-        if batch_id in infos:
-            continue
-        rejected = read_manifest(repo, tag, batch_id)
-        if rejected:
-            reason = gitio.run(repo.git, "tag", "-l", "--format=%(contents)", tag).strip()
-            infos[batch_id] = BatchInfo(rejected, "rejected", reason or "rejected", None)
-    return sorted(infos.values(), key=lambda i: i.batch.created, reverse=True)
 
 
 # ---- reject, update ---------------------------------------------------------------------------

@@ -94,7 +94,7 @@ class InputIndex:
             except (OSError, ValueError):
                 pass
 
-    def conflicts(self, new: list[Case], replacing: set[str] = frozenset()) -> list[Issue]:
+    def conflicts(self, new: list[Case], replacing: frozenset[str] | set[str] = frozenset()) -> list[Issue]:
         """Issues each new case has against the indexed ones (and against each other)."""
         by_key: dict[str, tuple[str, str]] = {}
         ids: dict[str, str] = {}

@@ -7,7 +7,7 @@ import copy
 import logging
 from typing import Any
 
-from repo_store import cases, checks, gitcli, locking
+from repo_store import cases, checks, gitio, locking
 from repo_store.cases import Case
 from repo_store.errors import Issue, NoSuchCase, StrawError, UsageError, ValidationFailed
 from repo_store.ids import is_safe_id, new_case_id, now_iso, unsafe_id_reason
@@ -46,7 +46,8 @@ def _short(text: str, width: int = 60) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def _conflicts(repo: CaseRepo, new: list[Case], replacing: set[str] = frozenset()) -> list[Issue]:
+def _conflicts(repo: CaseRepo, new: list[Case],
+               replacing: frozenset[str] | set[str] = frozenset()) -> list[Issue]:
     """Cross-case issues that the new cases introduce against the existing ones."""
     return checks.InputIndex(repo.root).conflicts(new, replacing)
 
@@ -69,7 +70,7 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> li
         if issues:
             raise ValidationFailed(issues)
         written: list[str] = []
-        head = gitcli.head_commit(repo.root)
+        head = gitio.head_commit(repo.root)
         try:
             for case in new:
                 target = repo.root / case.path
@@ -79,12 +80,12 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> li
                 cases.atomic_write(target, cases.serialize(case.data))
             _commit(repo, written, message)
         except BaseException:
-            if gitcli.head_commit(repo.root) != head:
+            if gitio.head_commit(repo.root) != head:
                 raise  # the commit landed: every case is in; nothing to take back
             # Ctrl-C or a failure before the commit: take back every file this call wrote.
             for path in written:
                 (repo.root / path).unlink(missing_ok=True)
-            gitcli.unstage(repo.root, written)
+            gitio.unstage(repo.root, written)
             raise
     return new
 
@@ -94,7 +95,7 @@ def _commit(repo: CaseRepo, paths: list[str], message: str) -> None:
     A Ctrl-C that arrives meanwhile is honoured only if the commit did not land."""
     with locking.deferred_interrupt() as interrupted:
         try:
-            gitcli.commit_paths(repo.root, paths, message)
+            gitio.commit_paths(repo.root, paths, message)
         except StrawError:
             if interrupted:
                 raise KeyboardInterrupt from None
@@ -128,7 +129,7 @@ def _pending(repo: CaseRepo, case_id: str) -> Case:
     if case.split != "pending":
         raise UsageError(f"{case.path}: baseline cases change only through a batch "
                          f"(`straw batch create`); edit a pending case instead")
-    if gitcli.dirty_paths(repo.root, case.path):
+    if gitio.dirty_paths(repo.root, case.path):
         raise UsageError(f"{case.path} has uncommitted changes: commit or discard them first")
     return case
 
@@ -151,14 +152,14 @@ def edit_case(repo: CaseRepo, case_id: str, changes: dict[str, Any]) -> Case:
         if issues:
             raise ValidationFailed(issues)
         old = (repo.root / case.path).read_bytes()
-        head = gitcli.head_commit(repo.root)
+        head = gitio.head_commit(repo.root)
         try:
             cases.atomic_write(repo.root / case.path, content)
             _commit(repo, [case.path], f"Edit pending case {case_id}")
         except BaseException:
-            if gitcli.head_commit(repo.root) == head:
+            if gitio.head_commit(repo.root) == head:
                 cases.atomic_write(repo.root / case.path, old)
-                gitcli.unstage(repo.root, [case.path])
+                gitio.unstage(repo.root, [case.path])
             raise
         return updated
 
@@ -175,14 +176,14 @@ def remove_case(repo: CaseRepo, case_id: str) -> Case:
                              f"reject that batch first")
         target = repo.root / case.path
         old = target.read_bytes()
-        head = gitcli.head_commit(repo.root)
+        head = gitio.head_commit(repo.root)
         try:
             target.unlink()
             _commit(repo, [case.path], f"Remove pending case {case_id}: {_short(case.text)}")
         except BaseException:
-            if gitcli.head_commit(repo.root) == head:
+            if gitio.head_commit(repo.root) == head:
                 cases.atomic_write(target, old)
-                gitcli.unstage(repo.root, [case.path])
+                gitio.unstage(repo.root, [case.path])
             raise
         return case
 
@@ -192,18 +193,18 @@ def removed_case(repo: CaseRepo, case_id: str) -> Case:
     if not is_safe_id(case_id):
         raise UsageError(f"{case_id!r} is not a case id: {unsafe_id_reason(case_id)}")
     path = cases.case_path("pending", case_id)
-    if not gitcli.rev(repo.root, f"refs/heads/{MAIN}"):
+    if not gitio.rev(repo.root, f"refs/heads/{MAIN}"):
         raise NoSuchCase(f"{MAIN} has no commits: nothing to restore")
     for split, what in (("baseline", "was merged into the baseline"), ("pending", "is pending")):
-        if gitcli.rev(repo.root, f"refs/heads/{MAIN}:{cases.case_path(split, case_id)}"):
+        if gitio.rev(repo.root, f"refs/heads/{MAIN}:{cases.case_path(split, case_id)}"):
             raise NoSuchCase(f"case {case_id} {what} on {MAIN}: nothing to restore")
     # main's own history (first parent): the last commit on main that took the file away
-    commit = gitcli.git(repo.root, "log", "-1", "--first-parent", "--diff-filter=D", "--format=%H",
+    commit = gitio.run(repo.root, "log", "-1", "--first-parent", "--diff-filter=D", "--format=%H",
                         "--diff-merges=first-parent", "--no-patch", f"refs/heads/{MAIN}",
                         "--", path)
     if not commit:
         raise NoSuchCase(f"no removal of {path} on {MAIN}: nothing to restore")
-    raw = gitcli.git(repo.root, "show", f"{commit}^:{path}").encode("utf-8")
+    raw = gitio.run(repo.root, "show", f"{commit}^:{path}").encode("utf-8")
     case, issues = cases.parse(raw, path, "pending")  # it may have been removed for being broken
     if case is None:
         raise ValidationFailed(issues)

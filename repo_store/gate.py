@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from repo_store import gitio
-from repo_store.batches import branch_name, is_merged, require_batch
+from repo_store.batch_branches import branch_name, is_merged, require_batch
 from repo_store.errors import StrawError
 from repo_store.repo import MAIN, CaseRepo
 from repo_store.reports import read_report, report_path

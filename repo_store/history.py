@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from repo_store import cases, gitcli, jsonio
+from repo_store import cases, gitio, jsonio
 from repo_store.repo import MAIN, CaseRepo
 
 if TYPE_CHECKING:
@@ -32,10 +32,10 @@ def _log(repo: CaseRepo, paths: tuple[str, ...], name_only: bool = False) -> lis
     """main's first-parent commits touching `paths`, newest first (with the files they changed
     against their first parent when `name_only`)."""
     # the git CLI, not GitPython: `straw log CASE` then never imports it (~80 ms)
-    if gitcli.rev(repo.root, f"refs/heads/{MAIN}") is None:
+    if gitio.rev(repo.root, f"refs/heads/{MAIN}") is None:
         return []
     extra = ["--name-only", "--diff-merges=first-parent"] if name_only else []
-    out = gitcli.git(repo.root, "log", "--first-parent", f"--format={LOG_FORMAT}", *extra,
+    out = gitio.run(repo.root, "log", "--first-parent", f"--format={LOG_FORMAT}", *extra,
                      f"refs/heads/{MAIN}", "--", *paths)
     commits = []
     for chunk in out.split(REC)[1:]:
@@ -152,8 +152,6 @@ class Violation:
 
 
 def _object(repo: CaseRepo, name: str) -> bytes | None:
-    from repo_store import gitio
-
     try:
         return gitio.read_blob(repo.git, name)
     except Exception:  # noqa: BLE001 - a missing path reads as "no such object"
@@ -236,8 +234,6 @@ def verify_history(repo: CaseRepo, full: bool = False) -> list[Violation]:
 
 def _merged_reports(repo: CaseRepo, commits: list[Commit]) -> dict[str, bytes | None]:
     """{merge commit: the report on its batch branch's tip (None: no such file)}, read in one go."""
-    from repo_store import gitio
-
     names = {c.sha: f"{c.parents[1]}:reports/{c.trailers['Straw-Batch']}.json" for c in commits
              if len(c.parents) > 1 and c.trailers.get("Straw-Batch")}
     found = gitio.read_objects(repo.git, list(dict.fromkeys(names.values())))
@@ -252,8 +248,6 @@ def _violation(repo: CaseRepo, c: Commit, first: bool, raw: bytes | None) -> str
     batch = c.trailers.get("Straw-Batch")
     if len(c.parents) < 2 or not batch:
         return "not a straw batch merge (direct change of the baseline)"
-    from repo_store import gitio
-
     tip = c.parents[1]
     if raw is None:
         return f"batch {batch} was merged without a report"

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from repo_store import gitcli, gitio, schemas
+from repo_store import gitio, schemas
 from repo_store.errors import Issue, ValidationFailed
 from repo_store.repo import MAIN, CaseRepo
 
@@ -81,7 +81,7 @@ def commit_lock(repo: CaseRepo, lock: dict[str, Any], message: str) -> str:
     """Write models.lock on main as one commit (a rollback), whether or not main is checked out."""
     with repo.write_lock():
         head = gitio.rev(repo.git, f"refs/heads/{MAIN}")
-        if repo.head_branch == MAIN and gitcli.dirty_paths(repo.root, LOCK_FILE):
+        if repo.head_branch == MAIN and gitio.dirty_paths(repo.root, LOCK_FILE):
             from repo_store.errors import UsageError
 
             raise UsageError(f"{LOCK_FILE} has uncommitted changes: commit or discard them first")

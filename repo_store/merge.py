@@ -6,8 +6,8 @@ The merge is built with plumbing (`merge-tree --write-tree`, `commit-tree`) and 
 
 from __future__ import annotations
 
-from repo_store import gitcli, gitio, lockfile
-from repo_store.batches import require_batch
+from repo_store import gitio, lockfile
+from repo_store.batch_branches import require_batch
 from repo_store.errors import StrawError, UsageError
 from repo_store.gate import GateRefused, check_gate
 from repo_store.ids import now_iso
@@ -26,7 +26,7 @@ def merge_batch(repo: CaseRepo, batch_id: str) -> str:
         report = result.report
         assert report is not None
         if repo.head_branch == MAIN:
-            dirty = [p for w in WATCHED for p in gitcli.dirty_paths(repo.root, w)]
+            dirty = [p for w in WATCHED for p in gitio.dirty_paths(repo.root, w)]
             if dirty:
                 raise UsageError(f"dirty work tree: {dirty[0]} has uncommitted changes; commit or "
                                  f"stash them before merging")

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from repo_store import cases, config, gitcli, locking
+from repo_store import cases, config, gitio, locking
 from repo_store.errors import NotARepository, UsageError
 
 if TYPE_CHECKING:
@@ -31,8 +31,6 @@ class CaseRepo:
 
     @cached_property
     def git(self) -> Repo:
-        from repo_store import gitio
-
         return gitio.open_repo(self.root)
 
     @property
@@ -41,7 +39,7 @@ class CaseRepo:
 
     @property
     def head_branch(self) -> str | None:
-        return gitcli.head_branch(self.git_dir)
+        return gitio.head_branch(self.git_dir)
 
     @property
     def model_store(self) -> Path:
@@ -50,7 +48,7 @@ class CaseRepo:
 
     @cached_property
     def identity(self) -> str:
-        return gitcli.identity(self.root)
+        return gitio.identity(self.root)
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
@@ -72,13 +70,11 @@ class CaseRepo:
         return cases.load_ref(self.git, ref, cache_root=self.root)
 
     def cases_tree(self, ref: str) -> str:
-        from repo_store import gitio
-
         return gitio.tree_of(self.git, ref, cases.CASES_DIR)
 
 
 def open_case_repo(path: str | os.PathLike[str] | None = None) -> CaseRepo:
-    root, git_dir = gitcli.find_root(path)
+    root, git_dir = gitio.find_root(path)
     if not (root / config.CONFIG_FILE).exists():
         raise NotARepository(f"{root}: no {config.CONFIG_FILE} here (run `straw init` first)")
     return CaseRepo(root, git_dir, config.load(root))

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from repo_store import gitio, jsonio, schemas
-from repo_store.batches import branch_name, require_batch
+from repo_store.batch_branches import branch_name, require_batch
 from repo_store.errors import StrawError
 from repo_store.repo import CaseRepo
 

@@ -3,7 +3,8 @@ prints (cases table, report summary, gate state)."""
 
 from __future__ import annotations
 
-from repo_store.batches import batch_diff, batch_info
+from repo_store.batch_status import batch_info
+from repo_store.batches import batch_diff
 
 
 def _cell(value: object, width: int = 80) -> str:

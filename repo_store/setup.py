@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from repo_store import config, gitcli, gitio, hooks
+from repo_store import config, gitio, hooks
 from repo_store.repo import CaseRepo, open_case_repo
 
 GITIGNORE = ".straw/\n"
@@ -44,7 +44,7 @@ def init_case_repo(path: Path, demo: bool = False) -> tuple[CaseRepo, list[str]]
             keep.touch()
             paths.append(str(keep.relative_to(root)))
     if paths:
-        gitcli.commit_paths(root, paths, "straw init: case repository")
+        gitio.commit_paths(root, paths, "straw init: case repository")
     case_repo = open_case_repo(root)
     if demo:
         done += _seed_demo(case_repo)
@@ -68,6 +68,6 @@ def _seed_demo(repo: CaseRepo) -> list[str]:
         else:
             message = f"Add {len(files)} demo pending cases"
         if paths:
-            gitcli.commit_paths(repo.root, paths, message)
+            gitio.commit_paths(repo.root, paths, message)
         done.append(f"seeded {len(files)} {split} cases")
     return done

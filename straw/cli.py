@@ -44,9 +44,18 @@ COMMANDS = {
 }
 
 
+class BrokenCommand(Exception):
+    """A command's module failed to import: a broken installation or a bug, never bad input."""
+
+
 def load_command(name: str) -> click.Command:
     module, _, attribute = COMMANDS[name].partition(":")
-    return getattr(importlib.import_module(module), attribute)
+    try:
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as err:
+        raise BrokenCommand(f"command {name!r} cannot be loaded from {module}: "
+                            f"{type(err).__name__}: {err}") from err
+    return command
 
 
 class LazyGroup(click.Group):
@@ -54,12 +63,8 @@ class LazyGroup(click.Group):
         return [name for name in COMMANDS if self.get_command(ctx, name) is not None]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS:
-            return None
-        try:
-            return load_command(cmd_name)
-        except (ImportError, AttributeError):
-            return None  # a command whose module is not there yet
+        # a module that fails to import is a bug (exit 3), not "No such command"
+        return load_command(cmd_name) if cmd_name in COMMANDS else None
 
 
 @click.group(cls=LazyGroup, invoke_without_command=True,
@@ -94,7 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as err:  # a bug, not bad input: one line, the traceback on request
         if os.environ.get("STRAW_DEBUG"):
             raise
-        click.echo(f"straw: internal error: {type(err).__name__}: {err} "
+        what = str(err) if isinstance(err, BrokenCommand) else f"{type(err).__name__}: {err}"
+        click.echo(f"straw: internal error: {what} "
                    f"(run with STRAW_DEBUG=1 for the traceback)", err=True)
         sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from repo_store import batches, config, curation, lockfile, merge
-from repo_store.gitcli import commit_paths
+from repo_store.gitio import commit_paths
 from repo_store.ids import now_iso
 from repo_store.repo import CaseRepo, open_case_repo
 

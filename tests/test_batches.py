@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from report_helpers import rule_report
 
-from repo_store import batches, curation, gitio, history, merge, review
+from repo_store import batch_status, batches, curation, gitio, history, merge, review
 from repo_store.cases import cache_dir
 from repo_store.errors import NoSuchBatch, NoSuchCase, StrawError, UsageError, ValidationFailed
 from repo_store.gate import GateRefused, check_gate
@@ -83,7 +83,7 @@ def test_full_loop_tells_the_story_in_git_log(repo: CaseRepo) -> None:
     assert history.verify_history(repo) == []
     events = history.case_log(repo, batch.cases[0])
     assert [e.where for e in events] == ["baseline", "pending"]
-    assert batches.list_batches(repo)[0].status == "merged"
+    assert batch_status.list_batches(repo)[0].status == "merged"
 
 
 def test_log_reads_backward_transfer_from_the_merge_trailer_or_the_report(repo: CaseRepo) -> None:
@@ -224,7 +224,7 @@ def test_reject_keeps_everything(repo: CaseRepo) -> None:
     assert gitio.rev(repo.git, f"refs/heads/{batch.branch}") is None
     pending_ids = {c.id for c in repo.load().split("pending")}
     assert set(batch.cases) <= pending_ids
-    info = [i for i in batches.list_batches(repo) if i.id == batch.id][0]
+    info = [i for i in batch_status.list_batches(repo) if i.id == batch.id][0]
     assert info.status == "rejected" and "labels disputed" in info.reason
     again = batches.create_batch(repo, batch.cases)  # the cases are free again
     assert again.cases == batch.cases
@@ -244,7 +244,7 @@ def test_branch_deleted_by_hand(repo: CaseRepo) -> None:
     git(repo, "branch", "-D", batch.branch)
     with pytest.raises(NoSuchBatch, match="does not exist"):
         check_gate(repo, batch.id)
-    assert batch.id not in [i.id for i in batches.list_batches(repo)]
+    assert batch.id not in [i.id for i in batch_status.list_batches(repo)]
     # its cases were never moved on main: still pending, free for a new batch
     assert set(batch.cases) <= {c.id for c in repo.load().split("pending")}
 

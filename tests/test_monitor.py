@@ -16,7 +16,7 @@ from repo_store import config, curation, history, lockfile, monitor_log
 from repo_store.customer_report import render_html
 from repo_store.errors import UsageError
 from repo_store.forgetting import bwt, mcnemar
-from repo_store.gitcli import commit_paths
+from repo_store.gitio import commit_paths
 from repo_store.repo import CaseRepo, open_case_repo
 from tuning.compare import compare_models
 from tuning.evaluate import evaluate

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import commit_count, git
 
-from repo_store import cases, config, curation, gitcli, io_formats, schemas, validation
+from repo_store import cases, config, curation, gitio, io_formats, schemas, validation
 from repo_store.errors import GitError, NoSuchCase, NotARepository, UsageError, ValidationFailed
 from repo_store.ids import SAFE_ID, is_safe_id, new_case_id
 from repo_store.repo import open_case_repo
@@ -160,7 +160,7 @@ def test_add_case_writes_validated_file_and_commits(case_repo) -> None:
     assert commit_count(case_repo.root) == before + 1
     log = git(case_repo.root, "log", "-1", "--format=%an <%ae>|%s").stdout.strip()
     assert log.startswith("Test Author <author@example.com>|Add pending case " + case.id)
-    assert gitcli.dirty_paths(case_repo.root) == []
+    assert gitio.dirty_paths(case_repo.root) == []
 
 
 def test_invalid_case_touches_nothing(case_repo) -> None:
@@ -258,7 +258,7 @@ def test_edit_and_remove_pending_case(demo_repo) -> None:
     assert json.loads((demo_repo.root / case.path).read_text("utf-8"))["notes"] == "checked"
     curation.remove_case(demo_repo, case.id)
     assert not (demo_repo.root / case.path).exists()
-    assert gitcli.dirty_paths(demo_repo.root) == []
+    assert gitio.dirty_paths(demo_repo.root) == []
     with pytest.raises(NoSuchCase):
         curation.get_case(demo_repo, case.id)
 
@@ -295,12 +295,12 @@ def test_failed_commit_takes_back_the_written_files(case_repo, monkeypatch) -> N
     def broken(*_a, **_k):
         raise GitError("git commit: simulated failure")
 
-    monkeypatch.setattr(gitcli, "commit_paths", broken)
+    monkeypatch.setattr(gitio, "commit_paths", broken)
     with pytest.raises(GitError):
         curation.add_case(case_repo, input="x", expected="y")
     assert commit_count(case_repo.root) == before
     assert _pending_files(case_repo) == {".gitkeep"}
-    assert gitcli.dirty_paths(case_repo.root) == []
+    assert gitio.dirty_paths(case_repo.root) == []
 
 
 def test_failed_commit_restores_edited_and_removed_case(demo_repo, monkeypatch) -> None:
@@ -310,14 +310,14 @@ def test_failed_commit_restores_edited_and_removed_case(demo_repo, monkeypatch) 
     def broken(*_a, **_k):
         raise GitError("git commit: simulated failure")
 
-    monkeypatch.setattr(gitcli, "commit_paths", broken)
+    monkeypatch.setattr(gitio, "commit_paths", broken)
     with pytest.raises(GitError):
         curation.edit_case(demo_repo, case.id, {"notes": "x"})
     assert (demo_repo.root / case.path).read_bytes() == original
     with pytest.raises(GitError):
         curation.remove_case(demo_repo, case.id)
     assert (demo_repo.root / case.path).read_bytes() == original
-    assert gitcli.dirty_paths(demo_repo.root) == []
+    assert gitio.dirty_paths(demo_repo.root) == []
 
 
 # --- import / export -------------------------------------------------------------------------
@@ -342,7 +342,7 @@ def test_ctrl_c_during_import_leaves_no_half_import(demo_repo, tmp_path, monkeyp
         io_formats.import_file(demo_repo, source)
     assert commit_count(demo_repo.root) == before_commits
     assert _pending_files(demo_repo) == before_files
-    assert gitcli.dirty_paths(demo_repo.root) == [] and _stray(demo_repo) == []
+    assert gitio.dirty_paths(demo_repo.root) == [] and _stray(demo_repo) == []
     # and the same import afterwards goes through whole
     monkeypatch.setattr(cases, "atomic_write", real_write)
     assert len(io_formats.import_file(demo_repo, source)) == 200
@@ -356,11 +356,11 @@ def test_ctrl_c_at_the_commit_leaves_no_half_import(case_repo, tmp_path, monkeyp
     def interrupted(*_a, **_k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(gitcli, "commit_paths", interrupted)
+    monkeypatch.setattr(gitio, "commit_paths", interrupted)
     with pytest.raises(KeyboardInterrupt):
         io_formats.import_file(case_repo, source)
     assert _pending_files(case_repo) == {".gitkeep"}
-    assert gitcli.dirty_paths(case_repo.root) == [] and _stray(case_repo) == []
+    assert gitio.dirty_paths(case_repo.root) == [] and _stray(case_repo) == []
 
 
 def test_import_banking77_as_it_is(case_repo, banking77) -> None:

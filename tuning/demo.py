@@ -21,7 +21,7 @@ from typing import Any
 from repo_store import batches, merge
 from repo_store import config as repo_config
 from repo_store.gate import check_gate
-from repo_store.gitcli import commit_paths
+from repo_store.gitio import commit_paths
 from repo_store.repo import MAIN, CaseRepo, open_case_repo
 from repo_store.setup import init_case_repo
 from tuning import backends

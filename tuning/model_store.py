@@ -137,7 +137,3 @@ class ModelStore:
             raise
         logger.info("saved model %s", model_hash)
         return model_hash
-
-
-def store_of(repo: Any) -> ModelStore:
-    return ModelStore(repo.model_store)

@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import click
 
-from repo_store import batches, gate, merge, review
+from repo_store import batch_status, batches, gate, merge, review
 from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
 
@@ -43,7 +43,7 @@ def create_command(case_ids: tuple[str, ...], title: str, allow_small: bool, all
 def list_command(as_json: bool, repo_path: str | None) -> None:
     """Every batch as a pull request: status, cases, approver, age."""
     repo = open_repo(repo_path)
-    infos = batches.list_batches(repo)
+    infos = batch_status.list_batches(repo)
     if as_json:
         echo_json([{"id": i.id, "branch": i.batch.branch, "title": i.batch.title,
                     "approver": i.batch.approver, "created": i.batch.created,
@@ -62,7 +62,7 @@ def list_command(as_json: bool, repo_path: str | None) -> None:
 def show_command(batch_id: str, repo_path: str | None) -> None:
     """A batch's manifest, latest report summary and gate state."""
     repo = open_repo(repo_path)
-    info = batches.batch_info(repo, batch_id)
+    info = batch_status.batch_info(repo, batch_id)
     b = info.batch
     click.echo(f"batch {b.id}: {b.title}\n  branch   {b.branch}\n  approver {b.approver}\n"
                f"  created  {b.created}\n  cases    {len(b.cases)}\n  status   {info.status}: {info.reason}")
@@ -168,9 +168,3 @@ def reject_command(batch_id: str, reason: str, repo_path: str | None) -> None:
     """Close a batch: its branch is archived as a tag; its cases stay pending."""
     tag = batches.reject_batch(open_repo(repo_path), batch_id, reason)
     click.echo(f"rejected; branch archived as tag {tag}; its cases are still pending on main")
-
-
-def register(group: click.Group) -> None:
-    group.add_command(batch_group)
-    for command in (gate_command, merge_command, reject_command):
-        group.add_command(command)

@@ -217,9 +217,3 @@ def validate_command(repo_path: str | None) -> None:
         click.echo(f"straw: {len(issues)} problem(s) in {files} file(s)", err=True)
         sys.exit(1)
     click.echo(f"ok: {len(repo.load().cases)} cases valid", err=True)
-
-
-def register(group: click.Group) -> None:
-    for command in (init_command, add_command, edit_command, rm_command, restore_command, show_command,
-                    list_command, import_command, export_command, validate_command):
-        group.add_command(command)

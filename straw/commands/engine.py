@@ -199,11 +199,6 @@ def eval_command(model_hash: str | None, split: str, ref: str, as_json: bool, ou
     print_summary(report)
 
 
-def register(group: click.Group) -> None:
-    group.add_command(tune_command)
-    group.add_command(eval_command)
-
-
 @click.command("export-model")
 @click.argument("model_hash")
 @click.argument("out_dir", type=click.Path(file_okay=False))

@@ -159,8 +159,3 @@ def report_command(fmt: str, output: str | None, as_json: bool, repo_path: str |
                    f"{report['summary']['baseline']['total']} baseline cases pass")
     else:
         click.echo(text, nl=False)
-
-
-def register(group: click.Group) -> None:
-    for command in (monitor_command, rollback_command, compare_command, report_command):
-        group.add_command(command)

@@ -14,7 +14,3 @@ def tui_command(repo_path: str | None = None) -> None:
     from tui import make_app
 
     make_app(repo_path).run()
-
-
-def register(group: click.Group) -> None:
-    group.add_command(tui_command)

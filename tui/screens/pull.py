@@ -19,8 +19,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Log, ProgressBar, Static, TabbedContent, TabPane
 
-from repo_store import batches, merge, review
-from repo_store.batches import BatchInfo, CaseChange
+from repo_store import batch_status, batches, merge, review
+from repo_store.batch_status import BatchInfo
+from repo_store.batches import CaseChange
 from repo_store.errors import StrawError
 from tui.dialogs.confirm import Confirm
 from tui.dialogs.reason import AskText
@@ -127,7 +128,7 @@ class PullScreen(Screen[None]):
     def load(self) -> None:
         started = time.perf_counter()
         with self.app.library() as repo:  # type: ignore[attr-defined]
-            info = batches.batch_info(repo, self.batch_id)
+            info = batch_status.batch_info(repo, self.batch_id)
             changes, error = None, None
             try:
                 changes = batches.batch_diff(repo, self.batch_id)

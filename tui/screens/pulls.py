@@ -13,8 +13,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from repo_store import batches
-from repo_store.batches import BatchInfo
+from repo_store import batch_status
+from repo_store.batch_status import BatchInfo
 from tui.text import cell
 from tui.widgets.footer import StrawFooter
 
@@ -67,7 +67,7 @@ class PullsScreen(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="pulls-load")
     def load(self) -> None:
         with self.app.library() as repo:  # type: ignore[attr-defined]
-            infos = batches.list_batches(repo)
+            infos = batch_status.list_batches(repo)
         self.post_message(self.Loaded(infos))
 
     @on(Loaded)

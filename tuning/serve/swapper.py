@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from repo_store import gitcli, lockfile
+from repo_store import gitio, lockfile
 from repo_store.errors import StrawError
 from repo_store.repo import MAIN
 from tuning.serve.model import ServedModel
@@ -54,14 +54,14 @@ class Swapper:
 
     # -- reading main ------------------------------------------------------------------------
     def _main_commit(self) -> str | None:
-        return gitcli.rev(self.root, f"refs/heads/{MAIN}")
+        return gitio.rev(self.root, f"refs/heads/{MAIN}")
 
     def _lock_at(self, commit: str) -> dict[str, Any] | None:
-        try:
-            raw = gitcli.git(self.root, "cat-file", "blob", f"{commit}:{lockfile.LOCK_FILE}")
-        except StrawError:
+        proc = gitio.run_bytes(self.root, "cat-file", "blob", f"{commit}:{lockfile.LOCK_FILE}",
+                               check=False)
+        if proc.returncode:
             return None
-        return lockfile.decode(raw.encode("utf-8"), f"{commit[:8]}:{lockfile.LOCK_FILE}")
+        return lockfile.decode(proc.stdout, f"{commit[:8]}:{lockfile.LOCK_FILE}")
 
     def start(self) -> ServedModel:
         """Load production now (raises StrawError when there is none or it cannot load), then
