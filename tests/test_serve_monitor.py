@@ -177,3 +177,24 @@ def test_every_stops_cleanly_on_sigterm(repo: CaseRepo) -> None:
     assert len(entries) >= 2 and all(e["action"] == "ok" for e in entries)
     assert subprocess.run(["git", "status", "--porcelain"], cwd=repo.root, capture_output=True,
                           text=True).stdout == ""
+
+
+def test_the_endpoint_and_commands_come_from_local_settings(repo: CaseRepo, tmp_path: Path) -> None:
+    from repo_store import local_settings
+    from tuning.monitor import endpoint_settings
+
+    assert endpoint_settings(repo, None) is None  # nothing set: the model runs in process
+    config_file = local_settings.user_file()
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    config_file.write_text('monitor_endpoint = "http://127.0.0.1:1"\nalert_command = "true"\n')
+    assert endpoint_settings(repo, None).url == "http://127.0.0.1:1"  # type: ignore[union-attr]
+    assert local_settings.get(repo.root, "alert_command") == "true"
+    with fake_endpoint("answers", production(repo)) as url:
+        subprocess.run(["git", "config", "straw.monitorEndpoint", url], cwd=repo.root, check=True)
+        settings = endpoint_settings(repo, None)  # git config wins over the user file
+        assert settings is not None and settings.url == url
+        result = run_monitor(repo, endpoint=settings, rollback=False)
+    assert result.source == url and result.passed == 5  # it answers "billing" to everything
+    config_file.write_text("monitor_endpoint = [unclosed\n")
+    with pytest.raises(Exception, match="config.toml: unreadable"):
+        local_settings.get(repo.root, "deploy_command")
