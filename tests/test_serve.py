@@ -177,3 +177,21 @@ def test_serve_refuses_a_repository_without_production(make_case_repo, cli) -> N
     empty = make_case_repo("empty")
     result = cli("serve", "--port", "0", repo=empty.root)
     assert result.exit_code == 1 and "no production model yet" in result.stderr
+
+
+def test_requests_arriving_together_run_as_one_forward_pass(repo: CaseRepo) -> None:
+    with serving(repo, Limits(max_wait_ms=300)) as (url, _):
+        before = httpx.get(f"{url}/health").json()
+        results: list[httpx.Response] = []
+        texts = [t for group in CASES.values() for t in group][:8]
+        threads = [threading.Thread(target=lambda t=t: results.append(
+            httpx.post(f"{url}/v1/completions", json={"prompt": t}, timeout=10))) for t in texts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        after = httpx.get(f"{url}/health").json()
+    assert [r.status_code for r in results] == [200] * 8
+    assert after["batches"] - before["batches"] == 1 and after["largest_batch"] == 8
+    by_prompt = {r.request.content: r.json()["choices"][0]["text"] for r in results}
+    assert sorted(by_prompt.values()) == ["billing"] * 3 + ["greeting"] * 5  # each got its own answer
