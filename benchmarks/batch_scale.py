@@ -78,15 +78,16 @@ def output(args: Sequence[str], cwd: Path) -> str:
 
 
 def passing_report(repo: CaseRepo, batch_id: str, baseline: Sequence[Case],
-                   new: Sequence[Case]) -> dict[str, Any]:
+                   new: Sequence[Case], bench_model: BenchModel | None = None) -> dict[str, Any]:
     """tests/report_helpers.py's `rule_report` with its memorizer (a 'model' that predicts every
     case's expected value): real per-case rows for the baseline and the new cases, a passing
     summary, and the branch's cases tree, as the engine writes them."""
     rows = []
     score = {"baseline": [0, 0], "new": [0, 0]}
+    made = bench_model.predict([*baseline, *new]) if bench_model else {}
     for split, group in (("baseline", baseline), ("new", new)):
         for case in group:
-            predicted = str(case.expected)
+            predicted = made[case.id] if bench_model else str(case.expected)
             ok = matching.passes(case.match, case.expected, predicted)
             rows.append({"id": case.id, "split": split, "expected": case.expected,
                          "predicted": predicted, "pass": ok})
@@ -94,9 +95,11 @@ def passing_report(repo: CaseRepo, batch_id: str, baseline: Sequence[Case],
             score[split][1] += 1
     summary: dict[str, Any] = {k: {"passed": v[0], "total": v[1]} for k, v in score.items()}
     summary["passed"] = all(v[0] == v[1] for v in score.values())
+    model = {"hash": bench_model.hash, "base": "tiny", "backend": "classifier"} if bench_model \
+        else {"hash": MODEL, "base": "rule", "backend": "rule"}
     return {
         "kind": "tune", "batch": batch_id, "created": now_iso(),
-        "model": {"hash": MODEL, "base": "rule", "backend": "rule"},
+        "model": model,
         "hyperparameters": {}, "seed": 0,
         "cases_tree": repo.cases_tree(batches.branch_name(batch_id)),
         "main_baseline_tree": gitio.tree_of(repo.git, MAIN, "cases/baseline"),
@@ -106,13 +109,45 @@ def passing_report(repo: CaseRepo, batch_id: str, baseline: Sequence[Case],
     }
 
 
-def gated_batch(root: Path) -> str:
+class BenchModel:
+    """A real tiny classifier (random weights) saved in the repository's model store, so that
+    `straw gate` finds it and `straw merge` reruns it on every case of the branch, as with any
+    tuned model. It fails most cases: the repository's main commits thresholds of 0."""
+
+    def __init__(self, root: Path) -> None:
+        from tuning import backends
+        from tuning.backends.base import Example, settings_from_config
+        from tuning.model_store import ModelStore
+        from tuning.testing import build_tiny_classifier
+
+        repo = open_case_repo(root)
+        if repo.verdict_config["gate"]["baseline_threshold"] != 0.0:
+            from repo_store.config_set import set_value
+
+            set_value(repo, "gate.baseline_threshold", "0.0")
+            set_value(repo, "gate.new_threshold", "0.0")
+            repo = open_case_repo(root)
+        tiny = build_tiny_classifier(Path(tempfile.mkdtemp(prefix="straw-tiny-")) / "model")
+        model_s, train_s = settings_from_config(repo.verdict_config)
+        model_s.base, model_s.max_length = str(tiny), 32
+        self.backend = backends.create(model_s, train_s)
+        self.backend.load(tiny)
+        self.backend.prepare([Example(c.input, str(c.expected), c.id) for c in repo.load().cases])
+        self.hash = ModelStore(repo.model_store).save(
+            self.backend, {"base": str(tiny), "created": now_iso(), "max_length": 32})
+
+    def predict(self, cases: Sequence[Case]) -> dict[str, str]:
+        preds = self.backend.predict([c.input for c in cases])
+        return {c.id: p.text for c, p in zip(cases, preds, strict=True)}
+
+
+def gated_batch(root: Path, bench_model: BenchModel | None = None) -> str:
     """A new batch of the oldest free pending cases with a passing report on its branch (what
     `straw batch create` + `straw tune` leave); returns its id."""
     repo = open_case_repo(root)  # fresh: straw processes moved refs since the last one
     batch = batches.create_batch(repo, title="benchmark batch")
     baseline, new = batches.split_cases(repo, batch.id)
-    reports.write_report(repo, batch.id, passing_report(repo, batch.id, baseline, new))
+    reports.write_report(repo, batch.id, passing_report(repo, batch.id, baseline, new, bench_model))
     return batch.id
 
 
@@ -189,7 +224,7 @@ def build_history(path: Path, n: int, merges: int) -> None:
     git(path, "commit", "--amend", "-q", "--no-verify", "-m",
         f"Generated {n} cases\n\nStraw-Bootstrap: benchmark\nStraw-Baseline-Cases: {n - n_pending}")
     repo = _MainInMemory(open_case_repo(path))
-    repo.config["batch"]["max_size"] = HISTORY_BATCH  # in memory only; straw.toml is unchanged
+    repo.verdict_config["batch"]["max_size"] = HISTORY_BATCH  # in memory only; straw.toml is unchanged
     writer = _ReportWriter()
     # HEAD off main while merging: merge_batch then skips its dirty-work-tree check and leaves the
     # work tree alone (the same commits, ~40 s less build); main is checked out at the end
@@ -201,8 +236,14 @@ def build_history(path: Path, n: int, merges: int) -> None:
         ids = set(batch.cases)
         baseline = [c for c in repo.main_cases.cases if c.split == "baseline"]
         new = [Case(c.data, "baseline") for c in repo.main_cases.cases if c.id in ids]
-        writer.write(repo, batch.id, passing_report(repo, batch.id, baseline, new))
-        merge.merge_batch(repo, batch.id)
+        report = passing_report(repo, batch.id, baseline, new)
+        writer.write(repo, batch.id, report)
+        # the rule's own predictions as its rerun: the store's merge checks them against the
+        # report (the real rerun of a stored model is timed on the 10,000-case repository)
+        tip = gitio.rev(repo.git, f"refs/heads/{batch.branch}")
+        assert tip
+        merge.merge_batch(repo, batch.id, rerun=merge.Rerun(
+            batch.id, tip, MODEL, {r["id"]: r["predicted"] for r in report["cases"]}))
         repo.merged(ids)
         if (k + 1) % 50 == 0 or k + 1 == merges:
             say(f"history: {k + 1}/{merges} batches merged ({time.perf_counter() - start:.0f} s)")
@@ -267,7 +308,8 @@ class BatchRows:
         self.root = root
         self.counter = itertools.count(1)
         self.created: dict[str, Any] = {}
-        self.gate_batch = gated_batch(self.root)
+        self.model = BenchModel(root)
+        self.gate_batch = gated_batch(self.root, self.model)
         self.merge_batch = ""
         self.ref_branch = ""
 
@@ -317,7 +359,7 @@ class BatchRows:
 
     # merge: a fresh gated batch per run; the reference merges a branch of 20 moved cases
     def prepare_merge(self) -> None:
-        self.merge_batch = gated_batch(self.root)
+        self.merge_batch = gated_batch(self.root, self.model)
 
     def straw_merge(self) -> None:
         quiet([straw_exe(), "merge", self.merge_batch, "--repo", str(self.root)], self.root)
@@ -466,12 +508,13 @@ def run(n: int = 10_000, merges: int = 500, runs: int = 5, keep: Path | None = N
         review = [
             Row("straw batch diff ID (20 cases added)", ctx.straw_diff, ctx.git_diff, target_s=0.5,
                 target_ratio=None, note="git diff --no-renames main...batch/ID -- cases (full patch)"),
-            Row("straw gate ID (passing report)", ctx.straw_gate, ctx.git_gate, target_s=0.5,
-                target_ratio=None, note="git cat-file -p batch/ID:reports/ID.json + git rev-parse "
-                                        "batch/ID:cases main:cases/baseline"),
+            Row("straw gate ID (passing report, rows rechecked, model hashed)", ctx.straw_gate,
+                ctx.git_gate, target_s=0.5, target_ratio=None,
+                note="git cat-file -p batch/ID:reports/ID.json + git rev-parse "
+                     "batch/ID:cases main:cases/baseline"),
         ]
-        merging = Staged(Row("straw merge ID (gate + merge, 20 cases)", ctx.straw_merge, ctx.git_merge,
-                             target_s=1.0, target_ratio=None,
+        merging = Staged(Row(f"straw merge ID (gate + tiny model rerun on {n:,} cases + merge)",
+                             ctx.straw_merge, ctx.git_merge, target_s=1.0, target_ratio=None,
                              note="git merge --no-ff --no-verify of a branch moving 20 cases, "
                                   "HEAD on main (set-up untimed: a gated batch / a prepared branch)"),
                          before_straw=ctx.prepare_merge, before_reference=ctx.prepare_git_merge)

@@ -234,11 +234,12 @@ def _naive_group(backend: Any, baseline: list[Any], seen: list[Any], group: list
 
 
 def run_banking_seed(seed: int, max_steps: int) -> BankRow:
-    from repo_store import batches, forgetting, gate, lockfile, merge
+    from repo_store import batches, forgetting, gate, lockfile
     from repo_store import config as repo_config
     from repo_store.gitio import commit_paths
     from repo_store.repo import MAIN, open_case_repo
     from repo_store.setup import init_case_repo
+    from tuning.recheck import merge_checked
     from tuning.tune import tune_batch
 
     label = f"banking77 seed {seed}:"
@@ -258,8 +259,8 @@ def run_banking_seed(seed: int, max_steps: int) -> BankRow:
         report = tune_batch(repo, boot.id, progress=emit)
         verdict = gate.check_gate(repo, boot.id)
         if not verdict.passed:
-            raise SystemExit(f"{label} the bootstrap batch fails its gate: {verdict.message}")
-        merge.merge_batch(repo, boot.id)
+            raise SystemExit(f"{label} the bootstrap batch fails its gate: {verdict.reason}")
+        merge_checked(repo, boot.id)  # reruns the stored model, then merges
         boot_rounds = len(report["rounds"])
         production = lockfile.read_lock(repo)["model"]
         baseline = repo.load_ref(MAIN).split("baseline")
@@ -296,13 +297,13 @@ def run_banking_seed(seed: int, max_steps: int) -> BankRow:
             report = tune_batch(repo, batch.id, progress=emit)
             verdict = gate.check_gate(repo, batch.id)
             if verdict.passed:
-                merge.merge_batch(repo, batch.id)
+                merge_checked(repo, batch.id)  # reruns the stored model, then merges
                 row.straw_merged += 1
                 row.straw_rounds.append(str(len(report["rounds"])))
             else:
                 batches.reject_batch(repo, batch.id, "benchmark: gate failed")
                 row.straw_rounds.append(f"{len(report['rounds'])}✗")
-                log(f"{label} {short}: gate failed: {verdict.message}")
+                log(f"{label} {short}: gate failed: {verdict.reason}")
             if report.get("bwt") is not None:
                 report_bwts.append(report["bwt"])
             row.straw_s += time.monotonic() - t0

@@ -132,10 +132,32 @@ def core_rows(ctx: Context) -> list[Row]:
     def git_list() -> None:
         _run(["sh", "-c", "git ls-files -z cases | xargs -0 cat"], ctx.repo)
 
+    lines = 5_000
+
+    def straw_import() -> None:  # issue 12: no argv limit, one fast-import, files checked out last
+        i = next(ctx.counter)
+        source = ctx.scratch / f"import-{i}.jsonl"
+        source.write_text("".join(json.dumps({"input": f"bulk {i} line {k}", "expected": "benign"})
+                                  + "\n" for k in range(lines)))
+        _run([straw_exe(), "import", str(source), "--repo", str(ctx.repo)], ctx.repo)
+
+    def git_import() -> None:  # the same files written by hand, then `git add` + `git commit`
+        i = next(ctx.counter)
+        folder = ctx.repo / "cases/pending"
+        for k in range(lines):
+            (folder / f"c-ref-{i}-{k}.json").write_text(json.dumps({
+                "id": f"c-ref-{i}-{k}", "input": f"ref bulk {i} line {k}", "expected": "benign",
+                "match": "label", "created": "2026-01-01T00:00:00Z",
+                "author": "straw bench <bench@straw.invalid>"}, indent=2) + "\n")
+        _run(["git", "add", "--", "cases/pending"], ctx.repo)
+        _run(["git", "commit", "-q", "--no-verify", "-m", f"ref import {i}"], ctx.repo)
+
     return [
         Row(f"load + validate {ctx.n:,} cases (repo.load)", load, read_files, target_s=1.0),
         Row("straw add (process, validated, committed)", straw_add, git_add_commit, target_s=0.3),
         Row("straw list (process, output to /dev/null)", straw_list, git_list, target_s=0.5),
+        Row(f"straw import {lines:,} lines (process, committed)", straw_import, git_import,
+            target_s=10.0),
     ]
 
 

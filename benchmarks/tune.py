@@ -152,8 +152,9 @@ def part_throughput(folder: Path, model_hash: str, batch_id: str) -> dict:
 
 
 def part_banking77(folder: Path) -> dict:
-    from repo_store import batches, curation, gate, merge
+    from repo_store import batches, curation, gate
     from repo_store.setup import init_case_repo
+    from tuning.recheck import merge_checked
     from tuning.tune import tune_batch
 
     repo, _ = init_case_repo(folder)
@@ -176,7 +177,7 @@ def part_banking77(folder: Path) -> dict:
         s = report["summary"]
         merged = False
         if gate.check_gate(repo, batch.id).passed:
-            merge.merge_batch(repo, batch.id)
+            merge_checked(repo, batch.id)  # reruns the stored model, then merges
             merged = True
         else:
             batches.reject_batch(repo, batch.id, "benchmark: gate failed")

@@ -3,12 +3,11 @@ rejected batch, and finding a batch by name. Every other batch module imports th
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from repo_store import gitio, schemas
-from repo_store.errors import NoSuchBatch
+from repo_store import gitio, jsonio, schemas
+from repo_store.errors import Issue, NoSuchBatch, ValidationFailed
 from repo_store.ids import is_safe_id
 from repo_store.repo import MAIN, CaseRepo
 
@@ -62,8 +61,12 @@ def read_manifest(repo: CaseRepo, ref: str, batch_id: str) -> Batch | None:
     raw = gitio.read_file(repo.git, ref, manifest_path(batch_id))
     if raw is None:
         return None
-    data = json.loads(raw.decode("utf-8"))
-    schemas.check("batch", data, f"{ref}:{manifest_path(batch_id)}")
+    where = f"{ref}:{manifest_path(batch_id)}"
+    try:  # a pushed branch can hold any bytes: a bad manifest is an error naming it, not a crash
+        data = jsonio.strict_loads(raw)
+    except jsonio.BadJSON as err:
+        raise ValidationFailed([Issue(where, "$", str(err))]) from None
+    schemas.check("batch", data, where)
     return Batch.from_manifest(data)
 
 

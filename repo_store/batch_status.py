@@ -1,5 +1,5 @@
-"""Batch status for listings: open, tuned-failing, stale, passing (the gate's verdict), merged or
-rejected, for one batch or all of them."""
+"""Batch status for listings: open, invalid, tuned-failing, stale, passing (the gate's verdict),
+merged or rejected, for one batch or all of them."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from repo_store.reports import read_report
 @dataclass
 class BatchInfo:
     batch: Batch
-    status: str  # open | tuned-failing | passing | stale | merged | rejected
+    status: str  # open | invalid | tuned-failing | passing | stale | merged | rejected
     reason: str
     report: dict[str, Any] | None
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from repo_store import cases, checks, gitio, schemas
+from repo_store import cases, checks, gitio, jsonio, schemas
 from repo_store.batch_branches import (  # batch_id_of, branch_name: kept for older callers
     BRANCH_PREFIX,
     REJECTED_PREFIX,
@@ -30,6 +30,7 @@ from repo_store.errors import (
     UsageError,
     ValidationFailed,
 )
+from repo_store.gate import foreign_changes
 from repo_store.ids import new_batch_id, now_iso
 from repo_store.repo import MAIN, CaseRepo
 
@@ -73,7 +74,7 @@ def _select(repo: CaseRepo, pending: dict[str, Case], baseline: dict[str, Case],
         return chosen
     held = open_batches_holding(repo, set(pending))
     free = sorted((c for c in pending.values() if c.id not in held), key=lambda c: (c.created, c.id))
-    return free if all_pending else free[: repo.config["batch"]["max_size"]]
+    return free if all_pending else free[: repo.verdict_config["batch"]["max_size"]]
 
 
 def create_batch(repo: CaseRepo, case_ids: list[str] | None = None, title: str = "",
@@ -91,7 +92,7 @@ def create_batch(repo: CaseRepo, case_ids: list[str] | None = None, title: str =
         if all_pending and baseline:
             raise UsageError("--all is for a repository's first batch; main already has a baseline")
         chosen = _select(repo, pending, baseline, case_ids, all_pending)
-        low, high = repo.config["batch"]["min_size"], repo.config["batch"]["max_size"]
+        low, high = repo.verdict_config["batch"]["min_size"], repo.verdict_config["batch"]["max_size"]
         if not chosen:
             raise UsageError("no pending cases to batch (all are in open batches, or none exist)")
         if not bootstrap:
@@ -149,7 +150,7 @@ def split_cases(repo: CaseRepo, batch_id: str) -> tuple[list[Case], list[Case]]:
 
 @dataclass
 class CaseChange:
-    kind: str  # added | changed | removed
+    kind: str  # added | changed | removed | foreign (a file that is not the batch's: the gate refuses)
     case_id: str
     case: dict[str, Any] | None
     fields: list[tuple[str, Any, Any]] = field(default_factory=list)  # (field, before, after)
@@ -172,7 +173,13 @@ def batch_diff(repo: CaseRepo, batch_id: str) -> list[CaseChange]:
     changes: list[CaseChange] = []
 
     def load(blob: str | None) -> dict[str, Any] | None:
-        return None if blob is None else json.loads(gitio.read_blob(repo.git, blob).decode("utf-8"))
+        if blob is None:
+            return None
+        try:  # a hostile file is shown as what it is, the rest of the diff still lists
+            data = jsonio.strict_loads(gitio.read_blob(repo.git, blob))
+        except jsonio.BadJSON as err:
+            return {"input": f"(unreadable case file: {err})"}
+        return data if isinstance(data, dict) else {"input": "(unreadable case file: not an object)"}
 
     # one diff over cases/: an added baseline case's pending version at the base is the
     # matching deletion under cases/pending
@@ -191,6 +198,7 @@ def batch_diff(repo: CaseRepo, batch_id: str) -> list[CaseChange]:
         else:
             before, after = load(change.old) or {}, load(change.new) or {}
             changes.append(CaseChange("changed", case_id, after, _fields(before, after)))
+    changes += [CaseChange("foreign", path, None) for path in foreign_changes(repo, batch)]
     return changes
 
 

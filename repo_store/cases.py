@@ -8,6 +8,7 @@ import gc
 import json
 import marshal
 import os
+import stat
 import sys
 import tempfile
 import time
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repo_store import schemas
+from repo_store import jsonio, schemas
 from repo_store.errors import Issue, ValidationFailed
 from repo_store.ids import is_safe_id, unsafe_id_reason
 
@@ -93,9 +94,16 @@ def serialize(data: dict[str, Any]) -> bytes:
 
 
 def _name_issues(data: dict[str, Any], path: str) -> list[Issue]:
+    """What the schema cannot say: the file name must be the id, a regex rule must compile."""
     stem = path.rsplit("/", 1)[-1].removesuffix(".json")  # not Path(): 10,000 of them add up
     if data["id"] != stem:
         return [Issue(path, "$.id", f"id {data['id']!r} differs from the file name {stem!r}")]
+    if data["match"] == "regex":
+        from repo_store.matching import pattern_issue
+
+        reason = pattern_issue(data["expected"])
+        if reason:
+            return [Issue(path, "$.expected", reason)]
     return []
 
 
@@ -107,13 +115,16 @@ def case_issues(data: Any, path: str) -> list[Issue]:
     return issues
 
 
+CHECKS_VERSION = b"2"  # bump when _name_issues checks more: caches of checked files start over
+
+
 @functools.cache
 def schema_tag() -> str:
     """A digest of the case schema: caches of checked cases are kept per schema version."""
     import hashlib
 
     schema = schemas.schema_dir() / "case.schema.json"
-    return hashlib.blake2b(schema.read_bytes(), digest_size=8).hexdigest()
+    return hashlib.blake2b(schema.read_bytes() + CHECKS_VERSION, digest_size=8).hexdigest()
 
 
 class ValidCache:
@@ -221,16 +232,54 @@ class ParsedCache:
             pass
 
 
+MAX_CASE_BYTES = 8 * 1024 * 1024  # far above any case the schema admits in practice
+
+
+class UnsafeFile(Exception):
+    """A case file refused before reading it; `str()` is the reason."""
+
+
+def read_case_file(path: Path | str, limit: int = MAX_CASE_BYTES) -> bytes:
+    """A case file's bytes, refusing what is not a plain file: a symlink is never followed (it
+    could point at /dev/zero, at a secret, or at another case), and a file over MAX_CASE_BYTES
+    is refused from its size, before a byte of it is read. Raises UnsafeFile or OSError."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        if os.path.islink(path):
+            raise UnsafeFile("is a symbolic link (refused, not followed)") from None
+        raise err
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafeFile("is not a regular file (refused, not read)")
+        if st.st_size > limit:
+            raise UnsafeFile(f"is {st.st_size:,} bytes (at most {limit:,}; refused, not read)")
+        raw = fh.read(limit + 1)
+    if len(raw) > limit:  # grew since the stat
+        raise UnsafeFile(f"is over {limit:,} bytes (refused)")
+    return raw
+
+
+def read_issue(path: Path | str, rel: str, limit: int = MAX_CASE_BYTES,
+               ) -> tuple[bytes | None, list[Issue]]:
+    """read_case_file as (bytes, []) or (None, [the reason as an Issue])."""
+    try:
+        return read_case_file(path, limit), []
+    except UnsafeFile as err:
+        return None, [Issue(rel, "$", str(err))]
+    except OSError as err:
+        return None, [Issue(rel, "$", f"cannot be read: {err.strerror or err}")]
+
+
 def parse(raw: bytes, path: str, split: str,
           cache: ValidCache | None = None) -> tuple[Case | None, list[Issue]]:
+    if len(raw) > MAX_CASE_BYTES:
+        return None, [Issue(path, "$", f"is {len(raw):,} bytes (at most {MAX_CASE_BYTES:,})")]
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return None, [Issue(path, "$", f"not UTF-8 text (byte {err.start})")]
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        return None, [Issue(path, "$", f"malformed JSON: {err.msg} at line {err.lineno} column {err.colno}")]
+        data = jsonio.strict_loads(raw)
+    except jsonio.BadJSON as err:
+        return None, [Issue(path, "$", str(err))]
     key = cache.key(raw) if cache is not None else None
     if key is not None and key in cache.known:  # type: ignore[union-attr]
         issues = _name_issues(data, path)
@@ -253,17 +302,20 @@ def load_worktree(root: Path, splits: tuple[str, ...] = SPLITS) -> CaseSet:
         if not folder.is_dir():
             continue
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            if not entry.name.endswith(".json") or not entry.is_file():
+            if not entry.name.endswith(".json") or entry.is_dir(follow_symlinks=False):
                 continue
             rel = f"{CASES_DIR}/{split}/{entry.name}"
-            st = entry.stat()
+            st = entry.stat(follow_symlinks=False)
             stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-            data = parsed.get(rel, stamp)
+            data = parsed.get(rel, stamp) if stat.S_ISREG(st.st_mode) else None
             if data is not None:
                 result.cases.append(Case(data, split))
                 continue
-            with open(entry.path, "rb") as fh:
-                case, issues = parse(fh.read(), rel, split, valid)
+            raw, issues = read_issue(entry.path, rel)
+            if raw is None:
+                result.issues += issues
+                continue
+            case, issues = parse(raw, rel, split, valid)
             result.issues += issues
             if case:
                 result.cases.append(case)
@@ -314,20 +366,29 @@ def load_ref(repo: Repo, ref: str, splits: tuple[str, ...] = SPLITS,
     result = CaseSet()
     from repo_store import gitio  # GitPython only when reading a ref
 
-    files = gitio.ls_tree(repo, ref, CASES_DIR)
+    files = gitio.ls_tree_modes(repo, ref, CASES_DIR)
     wanted = []
     for path in sorted(files):
         parts = path.split("/")
         if len(parts) == 3 and parts[1] in splits and parts[2].endswith(".json"):
-            wanted.append((path, parts[1], files[path]))
+            mode, sha = files[path]
+            if mode == "120000":
+                result.issues.append(Issue(path, "$", "is a symbolic link (refused, not followed)"))
+            elif mode.startswith("100"):
+                wanted.append((path, parts[1], sha))
     cache = BlobCache(cache_root) if cache_root is not None else None
     known = {sha: cache.get(sha) for _, _, sha in wanted} if cache else {}
-    raw = gitio.read_blobs(repo, list(dict.fromkeys(sha for _, _, sha in wanted if known.get(sha) is None)))
+    unknown = list(dict.fromkeys(sha for _, _, sha in wanted if known.get(sha) is None))
+    sizes = gitio.object_sizes(repo, unknown)
+    raw = gitio.read_blobs(repo, [sha for sha in unknown if sizes.get(sha, 0) <= MAX_CASE_BYTES])
     for path, split, sha in wanted:
         data = known.get(sha)
         if data is not None:  # valid content; the name is checked per path (a copy may be misnamed)
             issues = _name_issues(data, path)
             case = None if issues else Case(data, split)
+        elif sha not in raw:
+            case, issues = None, [Issue(path, "$", f"is {sizes[sha]:,} bytes (at most "
+                                                   f"{MAX_CASE_BYTES:,}; refused, not read)")]
         else:
             case, issues = parse(raw[sha], path, split)
             if case and cache:
@@ -349,7 +410,10 @@ def check_new(data: dict[str, Any], split: str) -> bytes:
     issues = case_issues(data, path)
     if issues:
         raise ValidationFailed(issues)
-    return serialize(data)
+    try:
+        return serialize(data)
+    except UnicodeEncodeError:  # a lone surrogate (bytes that were not UTF-8, smuggled as str)
+        raise ValidationFailed([Issue(path, "$", "holds text that is not valid UTF-8")]) from None
 
 
 def atomic_write(path: Path, content: bytes, durable: bool = True) -> None:
@@ -364,10 +428,23 @@ def atomic_write(path: Path, content: bytes, durable: bool = True) -> None:
         raise KeyboardInterrupt
 
 
+@functools.cache
+def _umask() -> int:
+    """The process umask (read once: setting it back and forth is not thread-safe later)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write_and_rename(path: Path, content: bytes, durable: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # an existing file keeps its mode; a new one gets what open() would give (0644 usually)
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode)  # mkstemp makes 0600: an exported file others cannot read
         with os.fdopen(fd, "wb") as fh:
             fh.write(content)
             if durable:

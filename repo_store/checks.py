@@ -11,14 +11,17 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from repo_store import jsonio
 from repo_store.cases import (
     CASES_DIR,
     MARSHAL_TAG,
     SPLITS,
     Case,
+    UnsafeFile,
     atomic_write,
     cache_dir,
     load_marshal,
+    read_case_file,
 )
 from repo_store.errors import Issue
 
@@ -55,10 +58,10 @@ def cross_issues(cases: list[Case]) -> list[Issue]:
 
 
 class InputIndex:
-    """{normalised input: (id, path, expected as JSON)} for every case file in the work tree, kept
-    in cache_dir() keyed by each file's (mtime, size): `straw add` checks a new case against
-    10,000 others by stat-ing files instead of parsing them. Files that changed are re-read; a
-    file that does not parse is left to `straw validate`."""
+    """{path: [mtime, size, normalised input, id, expected as JSON, match]} for every case file
+    in the work tree, kept in cache_dir() keyed by each file's (mtime, size): `straw add` checks
+    a new case against 10,000 others by stat-ing files instead of parsing them. Files that
+    changed are re-read; a file that does not parse is left to `straw validate`."""
 
     def __init__(self, root: Path) -> None:
         self.path = cache_dir(root) / f"input-index-{MARSHAL_TAG}.marshal"
@@ -73,18 +76,18 @@ class InputIndex:
                 if not entry.name.endswith(".json"):
                     continue
                 rel = f"{CASES_DIR}/{split}/{entry.name}"
-                st = entry.stat()
+                st = entry.stat(follow_symlinks=False)
                 old = self.entries.get(rel)
-                if old and old[0] == st.st_mtime_ns and old[1] == st.st_size:
+                if old and len(old) == 6 and old[0] == st.st_mtime_ns and old[1] == st.st_size:
                     fresh[rel] = old
                     continue
                 changed = True
-                try:
-                    data = json.loads(Path(entry.path).read_bytes())
+                try:  # a file refused here is named by `straw validate` and skipped by loads
+                    data = jsonio.strict_loads(read_case_file(entry.path))
                     case = Case(data, split)
                     fresh[rel] = [st.st_mtime_ns, st.st_size, normalise(case), case.id,
-                                  json.dumps(case.expected, sort_keys=True)]
-                except (ValueError, KeyError, TypeError, AttributeError):
+                                  json.dumps(case.expected, sort_keys=True), str(case.match)]
+                except (ValueError, KeyError, TypeError, AttributeError, OSError, UnsafeFile):
                     continue
         changed = changed or len(fresh) != len(self.entries)  # files removed
         self.entries = fresh
@@ -94,11 +97,16 @@ class InputIndex:
             except (OSError, ValueError):
                 pass
 
+    def labels(self) -> set[str]:
+        """Every label a `label` case expects (from the index: no case file is read)."""
+        return {str(json.loads(entry[4])).strip() for entry in self.entries.values()
+                if entry[5] == "label"}
+
     def conflicts(self, new: list[Case], replacing: frozenset[str] | set[str] = frozenset()) -> list[Issue]:
         """Issues each new case has against the indexed ones (and against each other)."""
         by_key: dict[str, tuple[str, str]] = {}
         ids: dict[str, str] = {}
-        for rel, (_, _, key, case_id, expected) in self.entries.items():
+        for rel, (_, _, key, case_id, expected, _) in self.entries.items():
             if case_id in replacing:
                 continue
             by_key.setdefault(key, (case_id, expected))

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from repo_store import schemas
-from repo_store.errors import Issue, ValidationFailed
+from repo_store import gitio, schemas
+from repo_store.errors import Issue, UsageError, ValidationFailed
+
+if TYPE_CHECKING:
+    from repo_store.gitio import Repo
 
 CONFIG_FILE = "straw.toml"
 
@@ -19,7 +23,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "backend": "classifier",
         "base": "embedded",
         "start_from": "production",
-        "store": ".straw/models",
+        "store": "",  # "": <git common dir>/straw/models, where no commit can write
         "max_length": 128,
         "max_new_tokens": 32,
         "adapter": "none",
@@ -38,7 +42,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "seed": 0,
     },
     "batch": {"min_size": 10, "max_size": 20},
-    "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0},
+    "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0, "require_signed": False},
     "monitor": {"threshold": 1.0, "alert_command": ""},  # alert_command: ignored, see local_settings
 }
 
@@ -50,7 +54,7 @@ TEMPLATE = """\
 backend = "classifier"        # "classifier" or "causal_lm"
 base = "embedded"             # "embedded" (all-MiniLM-L6-v2, offline) or a local model folder
 start_from = "production"     # tune from models.lock's model, or "base"
-store = ".straw/models"       # content-addressed model store, kept out of git
+# store = "/srv/straw-models" # model store; default: .git/straw/models, where no commit can write
 max_length = 128
 
 [train]
@@ -68,6 +72,7 @@ max_size = 20
 [gate]
 baseline_threshold = 1.0
 new_threshold = 1.0
+require_signed = false        # true: merges and `straw config set` sign; verify checks allowed_signers
 
 [monitor]
 threshold = 1.0               # any failing baseline case is a regression
@@ -86,12 +91,30 @@ def parse(text: str, path: str = CONFIG_FILE) -> Config:
     except tomllib.TOMLDecodeError as err:
         raise ValidationFailed([Issue(path, "$", f"not valid TOML: {err}")]) from None
     schemas.check("config", data, path)
+    for section, values in data.items():  # JSON Schema has no word for NaN: 0 <= nan is false
+        for key, value in values.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValidationFailed([Issue(path, f"$.{section}.{key}", f"{value} is not a number "
+                                                                          f"straw can compare")])
     merged = copy.deepcopy(DEFAULTS)
     for section, values in data.items():
         merged[section].update(values)
     if merged["batch"]["min_size"] > merged["batch"]["max_size"]:
         raise ValidationFailed([Issue(path, "$.batch.min_size", "is larger than max_size")])
     return merged
+
+
+def committed(repo: Repo, ref: str = "main") -> Config:
+    """The settings committed at `ref` (defaults when it has no straw.toml): what decides a
+    verdict. Never the work tree's file, which anyone can edit, nor a batch branch's."""
+    raw = gitio.read_file(repo, ref, CONFIG_FILE)
+    if raw is None:
+        return copy.deepcopy(DEFAULTS)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationFailed([Issue(f"{ref}:{CONFIG_FILE}", "$", "not UTF-8 text")]) from None
+    return parse(text, f"{ref}:{CONFIG_FILE}")
 
 
 def load(root: Path) -> Config:
@@ -102,6 +125,8 @@ def load(root: Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ValidationFailed([Issue(CONFIG_FILE, "$", "not UTF-8 text")]) from None
+    except OSError as err:  # a directory, unreadable, a dangling symlink
+        raise UsageError(f"{path}: cannot be read ({err.strerror or err})") from None
     return parse(text, CONFIG_FILE)
 
 

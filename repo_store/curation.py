@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from repo_store import cases, checks, gitio, locking
@@ -12,6 +13,7 @@ from repo_store.cases import Case
 from repo_store.errors import Issue, NoSuchCase, StrawError, UsageError, ValidationFailed
 from repo_store.ids import is_safe_id, new_case_id, now_iso, unsafe_id_reason
 from repo_store.repo import MAIN, CaseRepo
+from repo_store.safe_text import printable
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +44,34 @@ def new_case_data(repo: CaseRepo, *, input: str | list[dict[str, str]], expected
 
 
 def _short(text: str, width: int = 60) -> str:
-    line = " ".join(str(text).split())
+    """A commit subject's excerpt: controls escaped (git refuses NUL; terminals obey ESC)."""
+    line = " ".join(printable(str(text), keep_lines=False).split())
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def _conflicts(repo: CaseRepo, new: list[Case],
-               replacing: frozenset[str] | set[str] = frozenset()) -> list[Issue]:
-    """Cross-case issues that the new cases introduce against the existing ones."""
-    return checks.InputIndex(repo.root).conflicts(new, replacing)
+def _conflicts(repo: CaseRepo, new: list[Case], replacing: frozenset[str] | set[str] = frozenset(),
+               warn: Callable[[str], None] | None = None) -> list[Issue]:
+    """Cross-case issues that the new cases introduce against the existing ones; with `warn`,
+    also a warning for each label no other case uses."""
+    index = checks.InputIndex(repo.root)
+    if warn is not None:
+        for warning in label_warnings(new, index.labels()):
+            warn(warning)
+    return index.conflicts(new, replacing)
 
 
-def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> list[Case]:
-    """Validate every record, then write them all as pending cases in one commit — or nothing."""
+UNFINISHED = "refs/straw/unfinished-write"  # a commit of new cases not yet in the work tree
+
+
+def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str,
+              warn: Callable[[str], None] | None = None) -> list[Case]:
+    """Validate every record, then commit them all as pending cases in one commit — or nothing.
+
+    The commit is written with plumbing first (one `git fast-import`, no file in the work tree,
+    no argv limit), main is moved with a compare-and-swap `update-ref`, and only then does git
+    check the files out. A process killed before the ref moves leaves nothing but unreferenced
+    objects; one killed after it leaves UNFINISHED, which the next write (or `straw` command)
+    finishes and says so: never a half-written set of untracked case files."""
     repo.require_on_main()
     new: list[Case] = []
     issues: list[Issue] = []
@@ -66,28 +84,82 @@ def add_cases(repo: CaseRepo, records: list[dict[str, Any]], message: str) -> li
     if issues:
         raise ValidationFailed(issues)
     with repo.write_lock():
-        issues = _conflicts(repo, new)
+        note = finish_interrupted_write(repo)
+        if note:
+            logger.warning(note)
+        issues = _conflicts(repo, new, warn=warn)
         if issues:
             raise ValidationFailed(issues)
-        written: list[str] = []
+        for case in new:
+            for split in cases.SPLITS:
+                other = repo.root / cases.case_path(split, case.id)
+                if other.exists() or other.is_symlink():
+                    raise ValidationFailed([Issue(case.path, "$.id", f"duplicate id {case.id!r}: "
+                                                  f"also {cases.case_path(split, case.id)}")])
         head = gitio.head_commit(repo.root)
         try:
-            for case in new:
-                target = repo.root / case.path
-                if target.exists() or (repo.root / cases.case_path("baseline", case.id)).exists():
-                    raise ValidationFailed([Issue(case.path, "$.id", f"duplicate id {case.id!r}")])
-                written.append(case.path)  # first: a Ctrl-C raised as the write ends takes it back
-                cases.atomic_write(target, cases.serialize(case.data))
-            _commit(repo, written, message)
-        except BaseException:
-            if gitio.head_commit(repo.root) != head:
-                raise  # the commit landed: every case is in; nothing to take back
-            # Ctrl-C or a failure before the commit: take back every file this call wrote.
-            for path in written:
-                (repo.root / path).unlink(missing_ok=True)
-            gitio.unstage(repo.root, written)
-            raise
+            commit = gitio.fast_import(repo.root, UNFINISHED, head,
+                                       {c.path: cases.serialize(c.data) for c in new}, message)
+        except OSError as err:  # ENOSPC, EROFS, EACCES while feeding git
+            raise StrawError(f"cannot write to {repo.git_dir}: {err.strerror or err}; "
+                             f"nothing was written") from None
+        with locking.deferred_interrupt() as interrupted:
+            gitio.run(repo.root, "update-ref", "-m", f"straw: {message[:60]}",
+                       f"refs/heads/{MAIN}", commit, head or "0" * 40)
+            try:
+                _check_out(repo, head, commit)
+            except StrawError as err:
+                raise StrawError(f"cases committed as {commit[:8]} on {MAIN}, but the work tree was "
+                                 f"not updated ({err}); the next straw command finishes it") from None
+        if interrupted:
+            logger.warning("interrupt arrived while committing; the commit was already complete")
+        try:  # each fast-import writes a pack: let git repack once they add up, as commit does
+            gitio.run(repo.root, "gc", "--auto", "--quiet")
+        except StrawError:
+            pass  # housekeeping only
     return new
+
+
+def _check_out(repo: CaseRepo, old: str | None, new: str) -> None:
+    """Bring the index and work tree from `old` to `new` (a two-tree merge: other staged or
+    local edits survive), then drop the UNFINISHED marker."""
+    if old:
+        gitio.run(repo.root, "read-tree", "-m", "-u", old, new)
+    else:
+        gitio.run(repo.root, "read-tree", "-u", "--reset", new)
+    gitio.run(repo.root, "update-ref", "-d", UNFINISHED)
+
+
+def finish_interrupted_write(repo: CaseRepo) -> str | None:
+    """Finish a write of new cases that was killed after main moved (see add_cases), or drop the
+    marker of one killed before. Returns what was done, for the user, or None."""
+    # refs live in the common git dir (a linked worktree points there)
+    if not (gitio.common_dir(repo.git_dir) / UNFINISHED).is_file():
+        return None  # the common case costs a stat or two (the ref is never packed: it lives
+        #              for the seconds between two commands of one write)
+    with repo.write_lock():
+        commit = gitio.rev(repo.root, UNFINISHED)
+        if commit is None:
+            return None
+        if gitio.rev(repo.root, f"refs/heads/{MAIN}") != commit:
+            gitio.run(repo.root, "update-ref", "-d", UNFINISHED)  # main never moved: nothing landed
+            return None
+        parent = gitio.rev(repo.root, f"{commit}^")
+        lock = repo.git_dir / "index.lock"
+        stale = lock.exists()
+        if stale:  # left by the killed checkout: straw holds the write lock and the marker is ours
+            lock.unlink()
+        added = [p for p in gitio.run(repo.root, "diff-tree", "-r", "-z", "--name-only",
+                                       "--no-renames", "--diff-filter=A", f"{parent}", commit
+                                       ).split("\0") if p] if parent else []
+        indexed = set(gitio.run(repo.root, "ls-files", "-z", "--", cases.CASES_DIR).split("\0"))
+        for path in added:  # partial files of the killed checkout: every path is a new, unique id
+            if path not in indexed:
+                (repo.root / path).unlink(missing_ok=True)
+        _check_out(repo, parent, commit)
+        return (f"finished an interrupted write of {len(added)} case file(s): commit {commit[:8]} "
+                f"was on {MAIN} but not in the work tree" + ("; removed its stale .git/index.lock"
+                                                             if stale else ""))
 
 
 def _commit(repo: CaseRepo, paths: list[str], message: str) -> None:
@@ -104,10 +176,29 @@ def _commit(repo: CaseRepo, paths: list[str], message: str) -> None:
         logger.warning("interrupt arrived while committing; the commit was already complete")
 
 
-def add_case(repo: CaseRepo, **fields: Any) -> Case:
+def add_case(repo: CaseRepo, warn: Callable[[str], None] | None = None, **fields: Any) -> Case:
     data = new_case_data(repo, **fields)
-    (case,) = add_cases(repo, [data], f"Add pending case {data['id']}: {_short(str(data['input']))}")
+    (case,) = add_cases(repo, [data], f"Add pending case {data['id']}: {_short(str(data['input']))}",
+                        warn=warn)
     return case
+
+
+def label_warnings(new: list[Case], labels: set[str]) -> list[str]:
+    """A warning per new `label` case whose label no other case expects (a typo, most likely),
+    naming the known labels; none when no labels exist yet."""
+    known = sorted(labels)
+    warnings = []
+    for case in new:
+        label = str(case.expected).strip()
+        if case.match != "label" or not known or label in labels:
+            continue
+        import difflib
+
+        close = difflib.get_close_matches(label, known, n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        shown = ", ".join(known[:30]) + (f" (+{len(known) - 30} more)" if len(known) > 30 else "")
+        warnings.append(f"label {label!r} is new: no other case expects it; {hint}known labels: {shown}")
+    return warnings
 
 
 def get_case(repo: CaseRepo, case_id: str) -> Case:
@@ -115,8 +206,10 @@ def get_case(repo: CaseRepo, case_id: str) -> Case:
         raise UsageError(unsafe_id_reason(case_id))
     for split in cases.SPLITS:
         path = repo.root / cases.case_path(split, case_id)
-        if path.exists():
-            case, issues = cases.parse(path.read_bytes(), cases.case_path(split, case_id), split)
+        if path.exists() or path.is_symlink():
+            raw, issues = cases.read_issue(path, cases.case_path(split, case_id))
+            if raw is not None:
+                case, issues = cases.parse(raw, cases.case_path(split, case_id), split)
             if issues:
                 raise ValidationFailed(issues)
             assert case is not None

@@ -1,17 +1,13 @@
 """The baseline's history, read back from git: `straw log` (one line per merged batch, from
-main's first-parent history and the merge trailers), one case's history, and `straw verify`,
-the audit that every baseline change on main came through a passing, matching report."""
+main's first-parent history and the merge trailers) and one case's history. The audit of that
+history, `straw verify`, is audit.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from repo_store import cases, gitio, jsonio
+from repo_store import gitio, jsonio
 from repo_store.repo import MAIN, CaseRepo
-
-if TYPE_CHECKING:
-    from concurrent.futures import Future
 
 SEP, REC, END = "\x1f", "\x1e", "\x1d"
 LOG_FORMAT = f"{REC}%H{SEP}%P{SEP}%aI{SEP}%an{SEP}%s{SEP}%(trailers:unfold,only){END}"
@@ -28,15 +24,22 @@ class Commit:
     files: list[str]
 
 
-def _log(repo: CaseRepo, paths: tuple[str, ...], name_only: bool = False) -> list[Commit]:
+def log_commits(repo: CaseRepo, tip: str, paths: tuple[str, ...] = ()) -> list[Commit]:
+    """Every first-parent commit of `tip` (touching `paths`, when given), newest first, with the
+    files each changed against its first parent."""
+    return _log(repo, paths, name_only=True, tip=tip)
+
+
+def _log(repo: CaseRepo, paths: tuple[str, ...], name_only: bool = False,
+         tip: str = f"refs/heads/{MAIN}") -> list[Commit]:
     """main's first-parent commits touching `paths`, newest first (with the files they changed
     against their first parent when `name_only`)."""
     # the git CLI, not GitPython: `straw log CASE` then never imports it (~80 ms)
-    if gitio.rev(repo.root, f"refs/heads/{MAIN}") is None:
+    if gitio.rev(repo.root, tip) is None:
         return []
     extra = ["--name-only", "--diff-merges=first-parent"] if name_only else []
     out = gitio.run(repo.root, "log", "--first-parent", f"--format={LOG_FORMAT}", *extra,
-                     f"refs/heads/{MAIN}", "--", *paths)
+                    tip, "--", *paths)
     commits = []
     for chunk in out.split(REC)[1:]:
         head, _, files = chunk.partition(END)
@@ -148,7 +151,8 @@ class Violation:
     def line(self) -> str:
         more = len(self.changed) - 3
         shown = ", ".join(self.changed[:3]) + (f" (+{more})" if more > 0 else "")
-        return f"{self.commit[:8]} {self.date[:10]} {self.subject!r}: changed {shown}: {self.why}"
+        changed = f": changed {shown}" if shown else ""
+        return f"{self.commit[:8]} {self.date[:10]} {self.subject!r}{changed}: {self.why}".replace("  ", " ")
 
 
 def _object(repo: CaseRepo, name: str) -> bytes | None:
@@ -156,110 +160,3 @@ def _object(repo: CaseRepo, name: str) -> bytes | None:
         return gitio.read_blob(repo.git, name)
     except Exception:  # noqa: BLE001 - a missing path reads as "no such object"
         return None
-
-
-VERIFY_RULES = 1  # bump when the checks below change: verdicts cached under older rules are dropped
-
-
-class PassedMerges:
-    """Baseline-changing commits already found to pass `verify`, in the git directory
-    (cases.cache_dir: a pushed commit cannot vouch for itself). A merge's id names the merge,
-    its tree and its second parent (so also the report it was merged with): its verdict cannot
-    change under the same rules. An audit then reads only the reports merged since the last one;
-    reading and parsing 500 reports of 10,000 rows is seconds. Failures and bootstraps are never
-    cached; `--full` ignores the file."""
-
-    def __init__(self, repo: CaseRepo, use: bool = True) -> None:
-        self.path = cases.cache_dir(repo.root) / f"verified-commits-v{VERIFY_RULES}.txt"
-        try:
-            text = self.path.read_text("ascii") if use else ""
-        except (OSError, UnicodeDecodeError):
-            text = ""
-        self.known = set(text.split())
-        self.added: list[str] = []
-
-    def __contains__(self, sha: str) -> bool:
-        return sha in self.known
-
-    def add(self, sha: str) -> None:
-        self.added.append(sha)
-
-    def save(self) -> None:
-        if not self.added:
-            return
-        try:  # a cache: no fsync, a lost write only costs a slower audit
-            cases.atomic_write(self.path, "".join(f"{s}\n" for s in sorted(self.known | set(self.added)))
-                               .encode("ascii"), durable=False)
-        except OSError:
-            pass
-
-
-REPORTS_PER_READ = 25  # merged reports per `git cat-file --batch` run (~1 MB each at 10,000 cases)
-
-
-def verify_history(repo: CaseRepo, full: bool = False) -> list[Violation]:
-    """Every first-parent commit of main that changed cases/baseline/ must be the demo bootstrap
-    (first baseline change only) or a straw merge whose report passed and matched its tree.
-    Commits that passed an earlier audit are not read again unless `full`."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    violations = []
-    passed = PassedMerges(repo, use=not full)
-    todo = []
-    for index, c in enumerate(reversed(_log(repo, paths=("cases/baseline",), name_only=True))):
-        changed = [f for f in c.files if f.startswith("cases/baseline/") and f.endswith(".json")]
-        if changed and c.sha not in passed:
-            todo.append((c, changed, index == 0))
-    chunks = [todo[i:i + REPORTS_PER_READ] for i in range(0, len(todo), REPORTS_PER_READ)]
-    # the next chunk's reports come through git's pipe while this one is parsed (git and the
-    # pipe run outside the GIL): reading 500 reports otherwise adds ~1 s to parsing them
-    with ThreadPoolExecutor(max_workers=1) as reader:
-        def read(k: int) -> Future[dict[str, bytes | None]]:
-            return reader.submit(_merged_reports, repo, [c for c, _, _ in chunks[k]])
-
-        ahead = read(0) if chunks else None
-        for k, chunk in enumerate(chunks):
-            merged = ahead.result()  # type: ignore[union-attr]
-            ahead = read(k + 1) if k + 1 < len(chunks) else None
-            for c, changed, first in chunk:
-                why = _violation(repo, c, first, merged.get(c.sha))
-                if why:
-                    violations.append(Violation(c.sha, c.date, c.subject, changed, why))
-                elif "Straw-Bootstrap" not in c.trailers:
-                    # a bootstrap's verdict rests on being first, which a shallow clone can fake
-                    passed.add(c.sha)
-    passed.save()
-    return violations
-
-
-def _merged_reports(repo: CaseRepo, commits: list[Commit]) -> dict[str, bytes | None]:
-    """{merge commit: the report on its batch branch's tip (None: no such file)}, read in one go."""
-    names = {c.sha: f"{c.parents[1]}:reports/{c.trailers['Straw-Batch']}.json" for c in commits
-             if len(c.parents) > 1 and c.trailers.get("Straw-Batch")}
-    found = gitio.read_objects(repo.git, list(dict.fromkeys(names.values())))
-    return {sha: found[name] for sha, name in names.items()}
-
-
-def _violation(repo: CaseRepo, c: Commit, first: bool, raw: bytes | None) -> str | None:
-    """Why a commit that changed the baseline did not come through the gate (None: it did).
-    `raw`: the report its batch branch held when merged."""
-    if "Straw-Bootstrap" in c.trailers:
-        return None if first else "a bootstrap commit is accepted only as the baseline's first change"
-    batch = c.trailers.get("Straw-Batch")
-    if len(c.parents) < 2 or not batch:
-        return "not a straw batch merge (direct change of the baseline)"
-    tip = c.parents[1]
-    if raw is None:
-        return f"batch {batch} was merged without a report"
-    try:
-        report = jsonio.loads(raw)
-    except ValueError:  # not UTF-8 or not JSON
-        return f"batch {batch} was merged with a report that is not JSON"
-    summary = report.get("summary") if isinstance(report, dict) else None
-    if not isinstance(summary, dict) or not summary.get("passed"):
-        return f"batch {batch} was merged with a failing report"
-    if report.get("cases_tree") != gitio.tree_of(repo.git, tip, "cases"):
-        return f"batch {batch}'s report does not match the merged cases (stale report)"
-    if gitio.tree_of(repo.git, c.sha, "cases/baseline") != gitio.tree_of(repo.git, tip, "cases/baseline"):
-        return f"the merge's baseline differs from what batch {batch}'s report validated"
-    return None

@@ -15,7 +15,9 @@ def now_iso() -> str:
 
 
 def new_case_id() -> str:
-    return f"c-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
+    # 64 random bits: 100,000 cases imported on one day collide with odds of about 3 in 10^10
+    # (32 bits collided in ~5% of 20,000-line imports)
+    return f"c-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(8)}"
 
 
 def new_batch_id() -> str:

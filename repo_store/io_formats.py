@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from repo_store import cases as case_files
-from repo_store import curation
+from repo_store import curation, jsonio
 from repo_store.cases import FIELD_ORDER, Case
 from repo_store.errors import Issue, UsageError, ValidationFailed
 from repo_store.repo import CaseRepo
+from repo_store.safe_text import printable
 
 CSV_COLUMNS = ["id", "split", "input", "input_json", "expected", "expected_json", "match",
                "tags_json", "source", "created", "author", "notes", "meta_json"]
@@ -23,14 +24,17 @@ CSV_COLUMNS = ["id", "split", "input", "input_json", "expected", "expected_json"
 
 def _records_jsonl(text: str, name: str) -> list[tuple[str, Any]]:
     out = []
-    for number, line in enumerate(text.splitlines(), 1):
+    # split on "\n" only: str.splitlines() also splits at U+2028 and U+0085, which JSON strings
+    # may hold raw
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         where = f"{name}:{number}"
         try:
-            out.append((where, json.loads(line)))
-        except json.JSONDecodeError as err:
-            raise ValidationFailed([Issue(where, "$", f"malformed JSON: {err.msg}")]) from None
+            out.append((where, jsonio.strict_loads(line.removesuffix("\r"))))
+        except jsonio.BadJSON as err:
+            reason = str(err).replace(" at line 1 column", " at column")
+            raise ValidationFailed([Issue(where, "$", reason)]) from None
     return out
 
 
@@ -39,29 +43,58 @@ def _records_csv(text: str, name: str) -> list[tuple[str, Any]]:
     # csv refuses cells over 128 KiB with an opaque error; let them through so that the schema
     # names the field and its size instead.
     csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
-    reader = csv.DictReader(io.StringIO(text))
-    rows = iter(enumerate(reader, 2))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = reader.fieldnames or []
+    repeated = sorted({column for column in header if header.count(column) > 1})
+    if repeated:
+        raise ValidationFailed([Issue(f"{name}:1", "$", f"column {repeated[0]!r} appears more than "
+                                                        f"once in the header")])
     while True:
+        start = reader.line_num + 1  # a quoted cell may span lines: name the row's first line
         try:
-            number, row = next(rows)
+            row = next(reader)
         except StopIteration:
             break
         except csv.Error as err:
-            raise ValidationFailed([Issue(f"{name}:{reader.line_num}", "$", f"bad CSV: {err}")]) from None
-        where = f"{name}:{number}"
+            raise ValidationFailed([Issue(f"{name}:{start}", "$", f"bad CSV: {err}")]) from None
+        where = f"{name}:{start}"
+        if None in row:  # DictReader's key for cells past the header
+            raise ValidationFailed([Issue(where, "$", f"{len(header) + len(row[None])} fields, the "
+                                                      f"header has {len(header)}")])
         record: dict[str, Any] = {}
         for key, value in row.items():
             if key is None or value in (None, ""):
                 continue
+            value = _unguard(value)
             if key.endswith("_json"):
                 try:
-                    record[key.removesuffix("_json")] = json.loads(value)
-                except json.JSONDecodeError as err:
-                    raise ValidationFailed([Issue(where, f"$.{key}", f"malformed JSON: {err.msg}")]) from None
+                    record[key.removesuffix("_json")] = jsonio.strict_loads(value)
+                except jsonio.BadJSON as err:
+                    reason = str(err).replace(" at line 1 column", " at column")
+                    raise ValidationFailed([Issue(where, f"$.{key}", reason)]) from None
             else:
                 record[key] = value
         out.append((where, record))
     return out
+
+
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection). Export
+# puts a `'` before such a cell, and before a cell that already starts with `'` and one of
+# them, so that import can take exactly one `'` off again: the round trip stays lossless.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _guard(value: str) -> str:
+    if value.startswith(FORMULA_START) or (value.startswith("'") and value[1:].startswith(
+            (*FORMULA_START, "'"))):
+        return "'" + value
+    return value
+
+
+def _unguard(value: str) -> str:
+    if value.startswith("'") and value[1:].startswith((*FORMULA_START, "'")):
+        return value[1:]
+    return value
 
 
 def read_records(path: Path) -> list[tuple[str, Any]]:
@@ -69,8 +102,9 @@ def read_records(path: Path) -> list[tuple[str, Any]]:
     name = str(path)
     if not path.is_file():
         raise UsageError(f"{name}: no such file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
+    try:  # newline="": a "\r\n" inside a quoted CSV cell is data, not a line end to translate
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
     except UnicodeDecodeError as err:
         raise ValidationFailed([Issue(name, "$", f"not UTF-8 text (byte {err.start})")]) from None
     suffix = path.suffix.lower()
@@ -120,10 +154,15 @@ def import_file(repo: CaseRepo, path: Path) -> list[Case]:
     records = read_records(path)
     datas: list[dict[str, Any]] = []
     issues: list[Issue] = []
+    lines: dict[str, str] = {}  # case id → the line it came from
     for where, record in records:
         try:
             data = to_case_data(repo, record, where)
             case_files.check_new(data, "pending")
+            if data["id"] in lines:
+                raise ValidationFailed([Issue(where, "$.id", f"duplicate id {data['id']!r}: also "
+                                                             f"{lines[data['id']]}")])
+            lines[data["id"]] = where
             datas.append(data)
         except ValidationFailed as err:
             # name the line of the file being imported, not the case file it would have become
@@ -132,11 +171,17 @@ def import_file(repo: CaseRepo, path: Path) -> list[Case]:
         raise ValidationFailed(issues)
     if not datas:
         raise UsageError(f"{path}: no records")
-    return curation.add_cases(repo, datas, f"Import {len(datas)} pending cases from {path.name}")
+    try:
+        return curation.add_cases(repo, datas, f"Import {len(datas)} pending cases from {path.name}")
+    except ValidationFailed as err:  # against the repository's cases: name the line and the file
+        by_path = {case_files.case_path("pending", d["id"]): lines[d["id"]] for d in datas}
+        raise ValidationFailed([Issue(by_path.get(i.path, i.path), i.pointer, i.message)
+                                for i in err.issues]) from None
 
 
 def export_jsonl(cases: Iterable[Case]) -> str:
-    return "".join(json.dumps({**c.data, "split": c.split}, ensure_ascii=False) + "\n"
+    # printable(): C1 controls as \u0080-\u009f (json leaves them raw), the same JSON value
+    return "".join(printable(json.dumps({**c.data, "split": c.split}, ensure_ascii=False)) + "\n"
                    for c in cases)
 
 
@@ -158,5 +203,6 @@ def export_csv(cases: Iterable[Case]) -> str:
             row["tags_json"] = json.dumps(d["tags"], ensure_ascii=False)
         if "meta" in d:
             row["meta_json"] = json.dumps(d["meta"], ensure_ascii=False)
-        writer.writerow(row)
+        writer.writerow({key: _guard(value) if isinstance(value, str) else value
+                         for key, value in row.items()})
     return buffer.getvalue()

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from repo_store import gitio, schemas
-from repo_store.errors import Issue, ValidationFailed
+from repo_store.errors import Issue, UsageError, ValidationFailed
+from repo_store.ids import now_iso
 from repo_store.repo import MAIN, CaseRepo
 
 LOCK_FILE = "models.lock"
@@ -58,8 +59,6 @@ def lock_history(repo: CaseRepo) -> list[LockVersion]:
 def earlier_version(repo: CaseRepo, model: str) -> LockVersion:
     """The newest earlier production version whose model id starts with `model` (with or without
     `sha256:`): what a rollback by hand may go back to."""
-    from repo_store.errors import UsageError
-
     want = model if model.startswith("sha256:") else f"sha256:{model}"
     versions = lock_history(repo)
     if not versions:
@@ -82,8 +81,6 @@ def commit_lock(repo: CaseRepo, lock: dict[str, Any], message: str) -> str:
     with repo.write_lock():
         head = gitio.rev(repo.git, f"refs/heads/{MAIN}")
         if repo.head_branch == MAIN and gitio.dirty_paths(repo.root, LOCK_FILE):
-            from repo_store.errors import UsageError
-
             raise UsageError(f"{LOCK_FILE} has uncommitted changes: commit or discard them first")
         return gitio.commit_to_branch(repo.git, MAIN, {LOCK_FILE: encode(lock)}, message, start=head)
 
@@ -93,8 +90,6 @@ def rollback_to(repo: CaseRepo, target: dict[str, Any], why: str,
     """Make `target` (a models.lock from the history) production again, as one commit on main
     with the trailers `straw log` reads. `baseline`: its score on the current baseline, when
     measured. Returns the commit id."""
-    from repo_store.ids import now_iso
-
     current = read_lock(repo)
     lock = {**target, "promoted": now_iso(), "reason": "rollback"}
     lock.pop("new", None)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from repo_store.errors import StrawError
+from repo_store.errors import StrawError, UsageError
 
 _held: dict[str, int] = {}
 _guard = threading.RLock()
@@ -28,7 +28,11 @@ def write_lock(git_dir: Path, timeout: float = 60.0) -> Iterator[None]:
             finally:
                 _held[key] -= 1
             return
-        fd = os.open(git_dir / "straw.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(git_dir / "straw.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:  # a read-only checkout, a mount without write access
+            raise UsageError(f"{git_dir}: cannot write here ({err.strerror or err}); changing the "
+                             f"repository needs write access to it") from None
         deadline = time.monotonic() + timeout
         try:
             while True:

@@ -1,10 +1,19 @@
-"""`straw merge`: gate, then one `--no-ff` merge commit on main that brings the batch in AND
-promotes its model in models.lock, with trailers that `git log` shows and tools parse.
+"""`straw merge`: gate, then the model's own rerun, then one `--no-ff` merge commit on main that
+brings the batch in AND promotes its model in models.lock, with trailers that `git log` shows.
+
+The store cannot run a model (it imports no engine): the caller (tuning.recheck) runs the stored
+model on every case of the branch and passes its predictions in as a `Rerun`; the merge goes
+ahead only if they are the report's predictions, case for case, for the branch's current tip.
 
 The merge is built with plumbing (`merge-tree --write-tree`, `commit-tree`) and published by one
-`update-ref` that checks main's old value: Ctrl-C at any point leaves main as it was."""
+`update-ref` that checks main's old value: Ctrl-C at any point leaves main as it was. Everything
+that can fail is checked before that `update-ref` (a locked index included), so a merge either
+happens whole or not at all."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from repo_store import gitio, lockfile
 from repo_store.batch_branches import require_batch
@@ -13,11 +22,50 @@ from repo_store.gate import GateRefused, check_gate
 from repo_store.ids import now_iso
 from repo_store.repo import MAIN, CaseRepo
 
-WATCHED = ("cases", "batches", "reports", lockfile.LOCK_FILE)
+WATCHED = ("cases", "batches", "reports", lockfile.LOCK_FILE, "straw.toml")
 
 
-def merge_batch(repo: CaseRepo, batch_id: str) -> str:
-    """Returns the merge commit id."""
+@dataclass(frozen=True)
+class Rerun:
+    """The stored model run again on every case of a batch branch, by the engine."""
+
+    batch: str
+    tip: str  # the branch commit whose cases were run
+    model: str  # the model hash that was loaded (after its weights were hashed)
+    predictions: dict[str, str | None]  # case id -> predicted output
+
+
+def check_rerun(report: dict[str, Any], rerun: Rerun, batch_id: str, tip: str) -> None:
+    """Refuse unless the rerun is of this branch tip and this model and predicted exactly what
+    the report says, case by case (the gate recomputed pass/fail from those predictions)."""
+    if rerun.batch != batch_id or rerun.tip != tip:
+        raise GateRefused(f"the model was rerun on {rerun.tip[:10]}, but batch/{batch_id} is now "
+                          f"at {tip[:10]}; run `straw merge {batch_id}` again")
+    if rerun.model != report["model"]["hash"]:
+        raise GateRefused(f"the rerun loaded model {rerun.model[:19]}, the report names "
+                          f"{report['model']['hash'][:19]}")
+    for row in sorted(report["cases"], key=lambda r: r["id"]):
+        if row["id"] not in rerun.predictions:
+            raise GateRefused(f"the rerun has no prediction for case {row['id']}")
+        got = rerun.predictions[row["id"]]
+        if got != row["predicted"]:
+            raise GateRefused(f"report disagrees with the rerun of model "
+                              f"{rerun.model[:19]} on case {row['id']}: the report says "
+                              f"{row['predicted']!r}, the model says {got!r}")
+
+
+def index_lock_problem(repo: CaseRepo) -> str | None:
+    """Why the work tree of a checked-out main could not follow a merge (None: it can)."""
+    lock = repo.git_dir / "index.lock"
+    if repo.head_branch == MAIN and lock.exists():
+        return (f"git's index is locked ({lock}): another git command is running or one was "
+                f"killed; if none is running, remove that file and run the merge again")
+    return None
+
+
+def merge_batch(repo: CaseRepo, batch_id: str, *, rerun: Rerun) -> str:
+    """Returns the merge commit id. `rerun`: the engine's rerun of the report's model on the
+    branch (tuning.recheck.rerun_batch)."""
     with repo.write_lock():
         batch = require_batch(repo, batch_id)
         result = check_gate(repo, batch.id)
@@ -30,9 +78,13 @@ def merge_batch(repo: CaseRepo, batch_id: str) -> str:
             if dirty:
                 raise UsageError(f"dirty work tree: {dirty[0]} has uncommitted changes; commit or "
                                  f"stash them before merging")
+        locked = index_lock_problem(repo)
+        if locked:
+            raise UsageError(f"not merged: {locked}")
         main = gitio.rev(repo.git, f"refs/heads/{MAIN}")
         head = gitio.rev(repo.git, f"refs/heads/{batch.branch}")
         assert main and head
+        check_rerun(report, rerun, batch.id, head)
         tree, conflicts = gitio.merge_tree(repo.git, main, head)
         if tree is None:
             raise StrawError(f"{batch.branch} conflicts with {MAIN} in {', '.join(conflicts)}; "
@@ -63,8 +115,18 @@ def merge_batch(repo: CaseRepo, batch_id: str) -> str:
             f"Approved-by: {batch.approver}\n"
             f"Merged-by: {repo.identity}\n"
         )
-        commit = gitio.commit_tree(repo.git, tree, [main, head], message)
-        gitio.advance_branch(repo.git, MAIN, commit, main)
+        # signed with the user's key when main requires it; a signing failure stops here, main unmoved
+        commit = gitio.commit_tree(repo.git, tree, [main, head], message,
+                                   sign=bool(repo.verdict_config["gate"].get("require_signed")))
+        gitio.update_ref(repo.git, MAIN, commit, main)
+        if repo.head_branch == MAIN:
+            try:  # two-tree merge: index and files follow main; local edits elsewhere survive
+                gitio.run(repo.git, "read-tree", "-m", "-u", main, commit)
+            except StrawError as err:
+                raise StrawError(f"merged batch {batch.id} into {MAIN} ({commit[:8]}), but the work "
+                                 f"tree could not follow ({err}); once nothing else runs git, "
+                                 f"run `git read-tree -m -u {main} {commit}`") from None
+        gitio.gc_auto(repo.git)
         return commit
 
 

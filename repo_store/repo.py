@@ -43,8 +43,35 @@ class CaseRepo:
 
     @property
     def model_store(self) -> Path:
-        store = Path(os.path.expanduser(self.config["model"]["store"]))
+        """The model store: by default inside the git directory (shared by linked worktrees),
+        where nothing pulled or committed can write; models are hashed again on first use."""
+        setting = self.verdict_config["model"]["store"]
+        if not setting:
+            return gitio.common_dir(self.git_dir) / "straw" / "models"
+        store = Path(os.path.expanduser(setting))
         return store if store.is_absolute() else self.root / store
+
+    @cached_property
+    def verdict_config(self) -> config.Config:
+        """main's committed settings: the only ones a verdict (tune, gate, merge, batch bounds)
+        is computed with. Work-tree edits count once committed on main."""
+        if gitio.rev(self.root, f"refs/heads/{MAIN}") is None:
+            return self.config
+        return config.committed(self.git, f"refs/heads/{MAIN}")
+
+    def require_committed_config(self) -> None:
+        """Refuse to run with a straw.toml edited but not committed on main: the run would use
+        main's settings, not the ones the user sees."""
+        path = self.root / config.CONFIG_FILE
+        raw = gitio.read_file(self.git, f"refs/heads/{MAIN}", config.CONFIG_FILE) \
+            if gitio.rev(self.root, f"refs/heads/{MAIN}") else None
+        try:
+            here = path.read_bytes() if path.is_file() else None
+        except OSError:
+            here = None
+        if raw is not None and here != raw:
+            raise UsageError(f"{config.CONFIG_FILE} has changes not committed on {MAIN}: commit it "
+                             f"first (verdicts use {MAIN}'s committed settings)")
 
     @cached_property
     def identity(self) -> str:

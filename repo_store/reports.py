@@ -8,7 +8,7 @@ from typing import Any
 
 from repo_store import gitio, jsonio, schemas
 from repo_store.batch_branches import branch_name, require_batch
-from repo_store.errors import StrawError
+from repo_store.errors import StrawError, ValidationFailed
 from repo_store.repo import CaseRepo
 
 
@@ -21,15 +21,32 @@ def encode(report: dict[str, Any], path: str) -> bytes:
     return (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def read_report(repo: CaseRepo, batch_id: str, ref: str | None = None) -> dict[str, Any] | None:
-    """The latest report committed for a batch (on its branch unless `ref` says where)."""
-    raw = gitio.read_file(repo.git, ref or branch_name(batch_id), report_path(batch_id))
-    if raw is None:
-        return None
+class InvalidReport(StrawError):
+    """A committed report that is not one straw could have written: never trusted, never read
+    as "no report"."""
+
+    exit_code = 1
+
+
+def parse_report(raw: bytes, where: str) -> dict[str, Any]:
+    """A report's bytes, schema-checked. Raises InvalidReport naming `where`."""
     try:
-        return jsonio.loads(raw)
-    except ValueError:  # not UTF-8 or not JSON
-        return None
+        report = jsonio.loads(raw)
+    except (ValueError, RecursionError) as err:  # not UTF-8, not JSON, absurdly nested
+        raise InvalidReport(f"invalid report: {where}: not JSON ({err})") from None
+    try:
+        schemas.check("report", report, where)
+    except ValidationFailed as err:
+        raise InvalidReport(f"invalid report: {err}") from None
+    return report
+
+
+def read_report(repo: CaseRepo, batch_id: str, ref: str | None = None) -> dict[str, Any] | None:
+    """The latest report committed for a batch (on its branch unless `ref` says where), checked
+    against the report schema; None when there is none. Raises InvalidReport."""
+    where = ref or branch_name(batch_id)
+    raw = gitio.read_file(repo.git, where, report_path(batch_id))
+    return None if raw is None else parse_report(raw, f"{where}:{report_path(batch_id)}")
 
 
 def score_line(report: dict[str, Any]) -> str:

@@ -5,13 +5,16 @@ the way pre-commit's error handler does it."""
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 import click
 
 from repo_store.errors import StrawError
+from repo_store.safe_text import printable
 
 # command name → "module:attribute"; the order is the order of `straw --help`
 COMMANDS = {
@@ -39,6 +42,7 @@ COMMANDS = {
     "serve": "straw.commands.serve:serve_command",
     "log": "straw.commands.history:log_command",
     "verify": "straw.commands.history:verify_command",
+    "config": "straw.commands.config:config_group",
     "demo": "straw.commands.demo:demo_command",
     "tui": "straw.commands.tui:tui_command",
 }
@@ -88,19 +92,33 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="straw", standalone_mode=False)
     except StrawError as err:
-        click.echo(f"straw: {err}", err=True)
+        click.echo(f"straw: {printable(str(err))}", err=True)
         sys.exit(err.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("straw: interrupted; nothing was written", err=True)
         sys.exit(130)
+    except OSError as err:
+        if err.errno not in ENVIRONMENT_ERRNOS:
+            raise_or_report_bug(err)
+        # the machine, not straw: a full disk, a read-only mount, a file nobody may write
+        where = f"{err.filename}: " if err.filename else ""
+        click.echo(f"straw: {printable(where)}{err.strerror}", err=True)
+        sys.exit(1)
     except click.ClickException as err:
         err.show()
         sys.exit(2 if isinstance(err, click.UsageError) else err.exit_code)
     except Exception as err:  # a bug, not bad input: one line, the traceback on request
-        if os.environ.get("STRAW_DEBUG"):
-            raise
-        what = str(err) if isinstance(err, BrokenCommand) else f"{type(err).__name__}: {err}"
-        click.echo(f"straw: internal error: {what} "
-                   f"(run with STRAW_DEBUG=1 for the traceback)", err=True)
-        sys.exit(3)
+        raise_or_report_bug(err)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+
+
+def raise_or_report_bug(err: Exception) -> NoReturn:
+    if os.environ.get("STRAW_DEBUG"):
+        raise err
+    what = str(err) if isinstance(err, BrokenCommand) else f"{type(err).__name__}: {err}"
+    click.echo(f"straw: internal error: {printable(what)} "
+               f"(run with STRAW_DEBUG=1 for the traceback)", err=True)
+    sys.exit(3)

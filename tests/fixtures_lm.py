@@ -127,3 +127,9 @@ def write_lm_config(root: Path, base: Path, *, max_new_tokens: int = 24, adapter
         f"[train]\nlearning_rate = {learning_rate}\nepochs_per_round = {epochs}\n"
         f"max_iterations = {rounds}\nbatch_size = {batch_size}\nnew_case_weight = 1\n"
         f"weight_decay = 0.0\n", encoding="utf-8")
+    import subprocess
+
+    # tune uses main's committed settings only
+    subprocess.run(["git", "add", "straw.toml"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-q", "--no-verify", "--allow-empty", "-m", "causal LM settings"],
+                   cwd=root, check=True)

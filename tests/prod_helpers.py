@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from repo_store import batches, config, curation, lockfile, merge
+from repo_store import batches, config, curation, lockfile
 from repo_store.gitio import commit_paths
 from repo_store.ids import now_iso
 from repo_store.repo import CaseRepo, open_case_repo
@@ -29,6 +29,7 @@ IDENTITY = {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
 
 def good_repo(root: Path, tiny: Path) -> CaseRepo:
     from repo_store.setup import init_case_repo
+    from tuning.recheck import merge_checked
     from tuning.tune import tune_batch
 
     repo, _ = init_case_repo(root)
@@ -46,7 +47,7 @@ def good_repo(root: Path, tiny: Path) -> CaseRepo:
     batch = batches.create_batch(repo, all_pending=True, title="first baseline")
     report = tune_batch(repo, batch.id)
     assert report["summary"]["passed"], report["rounds"]
-    merge.merge_batch(repo, batch.id)
+    merge_checked(repo, batch.id)  # gate, rerun the model, merge: what `straw merge` does
     return repo
 
 

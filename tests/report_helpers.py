@@ -4,11 +4,13 @@ not pay for training. The engine builds its reports the same way (repo_store's w
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from repo_store import gitio, matching
 from repo_store.batches import branch_name, split_cases
 from repo_store.cases import Case
 from repo_store.ids import now_iso
+from repo_store.merge import Rerun, merge_batch
 from repo_store.repo import CaseRepo
 
 MODEL = "sha256:" + "ab" * 32
@@ -44,3 +46,48 @@ def rule_report(repo: CaseRepo, batch_id: str, predict: Callable[[Case], str] = 
         "best_round": 1, "cases": sorted(rows, key=lambda r: r["pass"]), "summary": summary,
         "previous_model": None, "blame": [], "bwt": None, "warnings": [], "seconds": 0.0,
     }
+
+
+def rule_rerun(repo: CaseRepo, batch_id: str, predict: Callable[[Case], str] = memorizer,
+               model: str = MODEL) -> Rerun:
+    """The rule 'model' run again on the branch as it is now, as tuning.recheck reruns a stored
+    model: what the store's merge compares with the report."""
+    baseline, new = split_cases(repo, batch_id)
+    tip = gitio.rev(repo.git, f"refs/heads/{branch_name(batch_id)}")
+    assert tip
+    return Rerun(batch_id, tip, model, {c.id: predict(c) for c in baseline + new})
+
+
+def merge_by_rule(repo: CaseRepo, batch_id: str, predict: Callable[[Case], str] = memorizer,
+                  model: str = MODEL) -> str:
+    return merge_batch(repo, batch_id, rerun=rule_rerun(repo, batch_id, predict, model))
+
+
+def stored_tiny_model(repo: CaseRepo, tiny: Path) -> tuple[str, Callable[[list[Case]], list[str]]]:
+    """A real tiny classifier (random weights, the repository's labels) saved in the repository's
+    model store: (its hash, a batched predict over cases). Its predictions are real, so a report
+    built from them is what `straw merge`'s rerun reproduces; it fails many cases, so a test
+    that wants it to pass sets main's thresholds with `straw config set`."""
+    from dataclasses import replace
+
+    from tuning import backends
+    from tuning.backends.base import Example, settings_from_config
+    from tuning.model_store import ModelStore
+
+    model_s, train_s = settings_from_config(repo.verdict_config)
+    model_s = replace(model_s, base=str(tiny), max_length=32)
+    backend = backends.create(model_s, train_s)
+    backend.load(tiny)
+    cases = repo.load().cases
+    backend.prepare([Example(c.input, str(c.expected), c.id) for c in cases])
+    model = ModelStore(repo.model_store).save(backend, {"base": str(tiny), "created": now_iso(),
+                                                        "max_length": 32})
+    return model, lambda group: [p.text for p in backend.predict([c.input for c in group])]
+
+
+def model_report(repo: CaseRepo, batch_id: str, model: str,
+                 predict_all: Callable[[list[Case]], list[str]]) -> dict:
+    """rule_report with one batched prediction over baseline + new, in the rerun's order."""
+    baseline, new = split_cases(repo, batch_id)
+    predicted = dict(zip([c.id for c in baseline + new], predict_all(baseline + new), strict=True))
+    return rule_report(repo, batch_id, lambda c: predicted[c.id], model)

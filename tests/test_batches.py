@@ -8,14 +8,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from report_helpers import rule_report
+from report_helpers import merge_by_rule, model_report, rule_report, stored_tiny_model
 
-from repo_store import batch_status, batches, curation, gitio, history, merge, review
+from repo_store import audit, batch_status, batches, curation, gitio, history, review
 from repo_store.cases import cache_dir
 from repo_store.errors import NoSuchBatch, NoSuchCase, StrawError, UsageError, ValidationFailed
 from repo_store.gate import GateRefused, check_gate
 from repo_store.lockfile import read_lock
-from repo_store.repo import CaseRepo
+from repo_store.repo import CaseRepo, open_case_repo
 from repo_store.reports import write_report
 from repo_store.setup import init_case_repo
 from straw.cli import main as straw_main
@@ -63,7 +63,7 @@ def test_full_loop_tells_the_story_in_git_log(repo: CaseRepo) -> None:
     write_report(repo, batch.id, rule_report(repo, batch.id))
     result = check_gate(repo, batch.id)
     assert result.passed, result.reason
-    commit = merge.merge_batch(repo, batch.id)
+    commit = merge_by_rule(repo, batch.id)
 
     body = git(repo, "log", "-1", "--format=%B", commit)
     assert f"Straw-Batch: {batch.id}" in body
@@ -80,7 +80,7 @@ def test_full_loop_tells_the_story_in_git_log(repo: CaseRepo) -> None:
     log = history.baseline_log(repo)
     assert [e.kind for e in log] == ["merge", "bootstrap"]
     assert log[0].batch == batch.id and log[0].baseline == "100/100"
-    assert history.verify_history(repo) == []
+    assert audit.verify_history(repo) == []
     events = history.case_log(repo, batch.cases[0])
     assert [e.where for e in events] == ["baseline", "pending"]
     assert batch_status.list_batches(repo)[0].status == "merged"
@@ -89,7 +89,7 @@ def test_full_loop_tells_the_story_in_git_log(repo: CaseRepo) -> None:
 def test_log_reads_backward_transfer_from_the_merge_trailer_or_the_report(repo: CaseRepo) -> None:
     batch = batches.create_batch(repo)
     write_report(repo, batch.id, {**rule_report(repo, batch.id), "bwt": -0.125})
-    commit = merge.merge_batch(repo, batch.id)
+    commit = merge_by_rule(repo, batch.id)
     assert "Straw-BWT: -0.125\n" in git(repo, "log", "-1", "--format=%B", commit)
     assert history.baseline_log(repo)[0].bwt == -0.125
     # a merge made before the trailer existed: the value comes from the merged report
@@ -102,8 +102,15 @@ def test_log_reads_backward_transfer_from_the_merge_trailer_or_the_report(repo: 
     assert entry.commit == older and entry.bwt == -0.125
 
 
-def test_cli_scripting_contract(repo: CaseRepo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_scripting_contract(repo: CaseRepo, capsys: pytest.CaptureFixture[str],
+                                tiny_classifier: Path) -> None:
     root = str(repo.root)
+    # a real model (random weights) that fails many cases: main's thresholds say 0 is enough
+    assert run_cli("config", "set", "gate.baseline_threshold", "0.0", "--repo", root) == 0
+    assert run_cli("config", "set", "gate.new_threshold", "0.0", "--repo", root) == 0
+    assert "Approved-by recorded" in capsys.readouterr().out
+    repo = open_case_repo(repo.root)
+    model, predict_all = stored_tiny_model(repo, tiny_classifier)
     assert run_cli("batch", "create", "--json", "--repo", root) == 0
     created = json.loads(capsys.readouterr().out)
     assert set(created) == {"id", "branch", "cases"} and created["branch"] == f"batch/{created['id']}"
@@ -112,7 +119,7 @@ def test_cli_scripting_contract(repo: CaseRepo, capsys: pytest.CaptureFixture[st
     assert run_cli("gate", "no-such-batch", "--repo", root) == 2
     assert run_cli("gate", "feature/x", "--repo", root) == 2
     assert "not a batch" in capsys.readouterr().err
-    write_report(repo, created["id"], rule_report(repo, created["id"]))
+    write_report(repo, created["id"], model_report(repo, created["id"], model, predict_all))
     assert run_cli("gate", created["id"], "--repo", root) == 0
     assert capsys.readouterr().out.startswith("passes")
     assert run_cli("batch", "list", "--json", "--repo", root) == 0
@@ -168,12 +175,12 @@ def test_contradiction_with_baseline_refused(repo: CaseRepo) -> None:
 def test_merge_refusals(repo: CaseRepo) -> None:
     batch = batches.create_batch(repo)
     with pytest.raises(GateRefused, match="no reports/"):
-        merge.merge_batch(repo, batch.id)
+        merge_by_rule(repo, batch.id)
 
     failing = rule_report(repo, batch.id, predict=lambda c: "benign")
     write_report(repo, batch.id, failing)
     with pytest.raises(GateRefused, match="report fails"):
-        merge.merge_batch(repo, batch.id)
+        merge_by_rule(repo, batch.id)
 
     write_report(repo, batch.id, rule_report(repo, batch.id))
     # edit a case on the branch after tuning: the report no longer matches its tree
@@ -191,18 +198,18 @@ def test_merge_refusals(repo: CaseRepo) -> None:
     pending_file.write_text(pending_file.read_text() + " ")
     main_before = gitio.rev(repo.git, "main")
     with pytest.raises(UsageError, match="dirty work tree"):
-        merge.merge_batch(repo, batch.id)
+        merge_by_rule(repo, batch.id)
     assert gitio.rev(repo.git, "main") == main_before
     assert pending_file.read_text().endswith(" ")
     git(repo, "checkout", "--", str(pending_file.relative_to(repo.root)))
-    merge.merge_batch(repo, batch.id)
+    merge_by_rule(repo, batch.id)
 
 
 def test_main_moved_on_then_update(repo: CaseRepo) -> None:
     first, second = batches.create_batch(repo), batches.create_batch(repo)
     for b in (first, second):
         write_report(repo, b.id, rule_report(repo, b.id))
-    merge.merge_batch(repo, first.id)
+    merge_by_rule(repo, first.id)
     result = check_gate(repo, second.id)
     assert not result.passed and "main moved on" in result.reason
     assert "straw batch update" in result.reason
@@ -210,10 +217,10 @@ def test_main_moved_on_then_update(repo: CaseRepo) -> None:
     assert batches.update_batch(repo, second.id) is None  # already up to date
     assert check_gate(repo, second.id).status == "stale"
     write_report(repo, second.id, rule_report(repo, second.id))
-    merge.merge_batch(repo, second.id)
+    merge_by_rule(repo, second.id)
     assert read_lock(repo)["batch"] == second.id  # type: ignore[index]
     assert len(repo.load().split("baseline")) == 140
-    assert history.verify_history(repo) == []
+    assert audit.verify_history(repo) == []
 
 
 def test_reject_keeps_everything(repo: CaseRepo) -> None:
@@ -234,7 +241,7 @@ def test_reject_keeps_everything(repo: CaseRepo) -> None:
 
 def test_reject_of_merged_batch_refused(repo: CaseRepo) -> None:
     batch = tuned(repo)
-    merge.merge_batch(repo, batch.id)
+    merge_by_rule(repo, batch.id)
     with pytest.raises(UsageError, match="already merged"):
         batches.reject_batch(repo, batch.id)
 
@@ -252,7 +259,7 @@ def test_branch_deleted_by_hand(repo: CaseRepo) -> None:
 def test_new_batch_id_never_reuses_a_merged_batchs_id(repo: CaseRepo,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     merged = tuned(repo)
-    merge.merge_batch(repo, merged.id)
+    merge_by_rule(repo, merged.id)
     subprocess.run(["git", "branch", "-D", merged.branch], cwd=repo.root, capture_output=True)
     ids = iter([merged.id, "2026-11-29-beef"])  # the daily random part collides once
     monkeypatch.setattr(batches, "new_batch_id", lambda: next(ids))
@@ -297,7 +304,7 @@ def test_verify_reports_direct_baseline_commit(repo: CaseRepo) -> None:
                              capture_output=True, text=True)
     assert refused.returncode != 0 and "gated batch merge" in refused.stderr
     git(repo, "commit", "--no-verify", "-m", "quick fix")
-    violations = history.verify_history(repo)
+    violations = audit.verify_history(repo)
     assert len(violations) == 1
     assert "quick fix" in violations[0].line() and "direct change" in violations[0].why
     assert run_cli("verify", "--repo", str(repo.root)) == 1
@@ -306,37 +313,35 @@ def test_verify_reports_direct_baseline_commit(repo: CaseRepo) -> None:
 def test_verify_reads_each_good_commit_once_and_never_caches_a_violation(
         repo: CaseRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     merged = tuned(repo)
-    merge_commit = merge.merge_batch(repo, merged.id)
-    assert history.verify_history(repo) == []
+    merge_commit = merge_by_rule(repo, merged.id)
+    assert audit.verify_history(repo) == []
     (cache,) = cache_dir(repo.root).glob("verified-commits-*.txt")
     assert merge_commit in cache.read_text().split()
     victim = next((repo.root / "cases/baseline").glob("*.json"))
     victim.write_text(victim.read_text().replace('"expected": "', '"expected": "x', 1))
     git(repo, "commit", "--no-verify", "-am", "quick fix")
-    real_violation = history._violation
+    real_check_rows = audit.check_rows
     read: list[str] = []
 
-    def counting(repo_: CaseRepo, c: history.Commit, first: bool, raw: bytes | None) -> str | None:
-        read.append(c.subject)
-        return real_violation(repo_, c, first, raw)
+    def counting(report: dict, expected: list, where: str) -> dict:
+        read.append(report["batch"])
+        return real_check_rows(report, expected, where)
 
-    monkeypatch.setattr(history, "_violation", counting)
+    monkeypatch.setattr(audit, "check_rows", counting)
     for _ in range(2):  # the direct change is found every time: violations are never cached
         read.clear()
-        (violation,) = history.verify_history(repo)
+        (violation,) = audit.verify_history(repo)
         assert "quick fix" in violation.line()
-        # the merge is not read again; the bootstrap is (its verdict rests on being first, which
-        # a shallow clone fakes), at no cost: it has no report
-        assert read == ["Bootstrap the demo baseline (100 cases)", "quick fix"]
+        assert read == []  # the merge's report rows are not read again
     read.clear()
-    assert len(history.verify_history(repo, full=True)) == 1
-    assert len(read) == 3  # bootstrap, the merge and the direct change, all read again
+    assert len(audit.verify_history(repo, full=True)) == 1
+    assert read == [merged.id]  # --full reads them all again
     assert run_cli("verify", "--full", "--repo", str(repo.root)) == 1
 
 
 def test_a_merged_case_is_not_restorable_as_removed(repo: CaseRepo) -> None:
     batch = tuned(repo)
-    merge.merge_batch(repo, batch.id)
+    merge_by_rule(repo, batch.id)
     with pytest.raises(NoSuchCase, match="nothing to restore"):
         curation.removed_case(repo, batch.cases[0])  # moved to the baseline, not removed
 
@@ -352,11 +357,11 @@ def _hand_merged(repo: CaseRepo, report: bytes) -> str:
 
 
 @pytest.mark.parametrize(("report", "why"), [(b"{not json", "not JSON"),
-                                             (b'{"summary": null}', "failing report")])
+                                             (b'{"summary": null}', "invalid report")])
 def test_verify_names_a_hand_made_merge_with_a_broken_report(repo: CaseRepo, report: bytes,
                                                               why: str) -> None:
     batch_id = _hand_merged(repo, report)
-    (violation,) = history.verify_history(repo)
+    (violation,) = audit.verify_history(repo)
     assert why in violation.why and batch_id in violation.why
     assert history.baseline_log(repo)[0].bwt is None  # and the log does not crash on it
 
@@ -368,13 +373,13 @@ def test_interrupted_merge_leaves_main(repo: CaseRepo, monkeypatch: pytest.Monke
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(gitio, "advance_branch", interrupted)
+    monkeypatch.setattr(gitio, "update_ref", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        merge.merge_batch(repo, batch.id)
+        merge_by_rule(repo, batch.id)
     assert gitio.rev(repo.git, "main") == main_before
     assert git(repo, "status", "--porcelain") == ""
     monkeypatch.undo()
-    merge.merge_batch(repo, batch.id)
+    merge_by_rule(repo, batch.id)
 
 
 def test_diff_shows_field_changes(repo: CaseRepo) -> None:
@@ -421,9 +426,9 @@ def test_bootstrap_first_batch_through_the_gate(tmp_path: Path) -> None:
     batch = batches.create_batch(repo, all_pending=True)
     assert batch.bootstrap and len(batch.cases) == 3
     write_report(repo, batch.id, rule_report(repo, batch.id))
-    merge.merge_batch(repo, batch.id)
+    merge_by_rule(repo, batch.id)
     assert len(repo.load().split("baseline")) == 3
-    assert history.verify_history(repo) == []
+    assert audit.verify_history(repo) == []
     curation.add_case(repo, input="another", expected="benign")
     with pytest.raises(UsageError, match="first batch"):
         batches.create_batch(repo, all_pending=True)

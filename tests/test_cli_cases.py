@@ -385,3 +385,51 @@ def test_everyday_commands_do_not_import_gitpython(demo_repo, command: list[str]
                           cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("loaded: False")
+
+
+def _editor(tmp_path: Path, steps: list[str]) -> str:
+    """A real $EDITOR: a script that, on its Nth run, saves steps[N] over the file ("" quits
+    without saving) and records what it was shown."""
+    import sys
+
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import json, pathlib, sys\n"
+        f"state = pathlib.Path({str(tmp_path / 'runs')!r})\n"
+        "runs = json.loads(state.read_text()) if state.exists() else []\n"
+        "target = pathlib.Path(sys.argv[1])\n"
+        "runs.append(target.read_text())\n"
+        "state.write_text(json.dumps(runs))\n"
+        f"steps = {steps!r}\n"
+        "step = steps[len(runs) - 1]\n"
+        "if step:\n"
+        "    target.write_text(step)\n")
+    return f"{sys.executable} {script}"
+
+
+def test_editor_reopens_with_the_error_on_top_and_keeps_the_edit(demo_repo, cli, tmp_path,
+                                                                 monkeypatch) -> None:
+    case = demo_repo.load().split("pending")[0]
+    bad = json.dumps({**case.data, "match": "fuzzy", "notes": "my careful note"}, indent=2)
+    good = json.dumps({**case.data, "notes": "my careful note"}, indent=2)
+    monkeypatch.setenv("EDITOR", _editor(tmp_path, [bad, "# straw: stale comment\n" + good]))
+    result = cli("edit", case.id, repo=demo_repo.root)
+    assert result.exit_code == 0, result.output
+    runs = json.loads((tmp_path / "runs").read_text())
+    assert len(runs) == 2
+    assert runs[1].startswith(f"# straw: {case.path}::$.match: 'fuzzy' is not one of")
+    assert "my careful note" in runs[1]  # reopened on the user's edit, not the original
+    assert json.loads(cli("show", case.id, repo=demo_repo.root).stdout)["notes"] == "my careful note"
+
+
+def test_editor_quit_after_an_error_keeps_the_draft(demo_repo, cli, tmp_path, monkeypatch) -> None:
+    case = demo_repo.load().split("pending")[0]
+    bad = json.dumps({**case.data, "match": "fuzzy", "notes": "keep me"}, indent=2)
+    monkeypatch.setenv("EDITOR", _editor(tmp_path, [bad, ""]))
+    result = cli("edit", case.id, repo=demo_repo.root)
+    assert result.exit_code == 1
+    draft = demo_repo.git_dir / f"straw-draft-{case.id}.json"
+    assert f"your edit is kept at {draft}" in _one_line(result.stderr)
+    assert "keep me" in draft.read_text()
+    assert json.loads(cli("show", case.id, repo=demo_repo.root).stdout) == {
+        "split": "pending", "path": case.path, **case.data}

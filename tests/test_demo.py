@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from repo_store import history
+from repo_store import audit
 from repo_store.lockfile import read_lock
 from repo_store.repo import open_case_repo
 from straw.commands.demo import _table
@@ -34,7 +34,7 @@ def test_demo_tells_the_story(tmp_path: Path, tiny_classifier: Path) -> None:
         assert "Straw-Batch:" in result.git_log
     else:  # the tiny model could not pass everything: the gate kept main as it was
         assert lock["reason"] == "bootstrap"
-    assert history.verify_history(repo) == []
+    assert audit.verify_history(repo) == []
     assert "Train the first production model" in result.git_log
     assert [getattr(e, "name", "") for e in events if getattr(e, "name", "") == "pharaoh"]
     table = _table(result)

@@ -144,3 +144,67 @@ def test_hooks_without_any_straw_python_warn_and_let_the_commit_through(case_rep
     assert result.returncode == 0
     assert "checks skipped" in result.stderr and "gone-venv" in result.stderr
     assert commit_count(case_repo.root) == before + 1
+
+
+def test_plain_commit_of_a_case_in_both_baseline_and_pending_is_refused(demo_repo) -> None:
+    case = demo_repo.load().split("baseline")[0]
+    copy = demo_repo.root / "cases/pending" / f"{case.id}.json"
+    copy.write_bytes((demo_repo.root / case.path).read_bytes())
+    git(demo_repo.root, "add", "-A")
+    result = _commit(demo_repo, "-m", "same case twice")
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[0] == (
+        f"straw pre-commit: cases/pending/{case.id}.json::$.id: case {case.id!r} is also in "
+        f"cases/baseline (a case is baseline or pending, never both)")
+
+
+def test_plain_commit_of_a_malformed_models_lock_is_refused(case_repo) -> None:
+    lock = case_repo.root / "models.lock"
+    lock.write_text('{"model": "sha256:' + "0" * 64 + '", "model": "x"}')
+    git(case_repo.root, "add", "models.lock")
+    result = _commit(case_repo, "-m", "hand-made lock")
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[0] == "straw pre-commit: models.lock::$: duplicate key 'model'"
+    lock.write_text(json.dumps({"model": "sha256:nope", "backend": "classifier", "base": "embedded",
+                                "promoted": "2026-01-01T00:00:00Z", "reason": "merge"}))
+    git(case_repo.root, "add", "models.lock")
+    result = _commit(case_repo, "-m", "hand-made lock")
+    assert result.returncode != 0 and "models.lock::$.model: 'sha256:nope' does not match" in result.stderr
+
+
+def test_plain_commit_of_a_symlinked_case_is_refused(case_repo) -> None:
+    (case_repo.root / "cases/pending/zero.json").symlink_to("/dev/zero")
+    git(case_repo.root, "add", "-A")
+    result = _commit(case_repo, "-m", "symlink")
+    assert result.returncode != 0
+    assert "cases/pending/zero.json::$: is a symbolic link (refused, not followed)" in result.stderr
+
+
+def test_init_chains_the_users_own_pre_commit_hook(tmp_path) -> None:
+    from repo_store.setup import init_case_repo
+
+    root = tmp_path / "r"
+    git(tmp_path, "init", "-q", "-b", "main", str(root))
+    hook = root / ".git/hooks/pre-commit"
+    ran = tmp_path / "user-hook-ran"
+    hook.write_text(f"#!/bin/sh\necho \"$@\" >> {ran}\n[ ! -f {tmp_path}/refuse ]\n")
+    hook.chmod(0o755)
+    repo, _ = init_case_repo(root)
+    init_case_repo(root)  # again: the chain stays, the user's hook is not replaced by ours
+    assert hooks.MARKER not in (root / ".git/hooks/pre-commit.pre-straw").read_text()
+    ran.unlink(missing_ok=True)  # init's own commit may have run it
+    (root / "notes.txt").write_text("x")
+    git(root, "add", "notes.txt")
+    assert _commit(repo, "-m", "plain").returncode == 0
+    assert ran.exists()  # the user's hook ran
+    (tmp_path / "refuse").write_text("")
+    (root / "notes.txt").write_text("y")
+    git(root, "add", "notes.txt")
+    refused = _commit(repo, "-m", "the user's hook says no")
+    assert refused.returncode != 0  # and its verdict counts
+    ran.unlink()
+    (root / "cases/pending/c-bad.json").write_text("{")
+    git(root, "add", "-A")
+    result = _commit(repo, "-m", "bad case")
+    assert result.returncode != 0 and "malformed JSON" in result.stderr
+    assert not ran.exists()  # straw refused first; the user's hook was not needed

@@ -289,18 +289,18 @@ def test_writes_need_main_checked_out(demo_repo) -> None:
         curation.add_case(demo_repo, input="x", expected="y")
 
 
-def test_failed_commit_takes_back_the_written_files(case_repo, monkeypatch) -> None:
+def test_failed_commit_leaves_nothing_behind(case_repo) -> None:
     before = commit_count(case_repo.root)
-
-    def broken(*_a, **_k):
-        raise GitError("git commit: simulated failure")
-
-    monkeypatch.setattr(gitio, "commit_paths", broken)
-    with pytest.raises(GitError):
+    lock = case_repo.root / ".git/refs/heads/main.lock"  # git itself refuses to move main
+    lock.write_text("")
+    with pytest.raises(GitError, match="update-ref"):
         curation.add_case(case_repo, input="x", expected="y")
+    lock.unlink()
     assert commit_count(case_repo.root) == before
     assert _pending_files(case_repo) == {".gitkeep"}
     assert gitio.dirty_paths(case_repo.root) == []
+    assert curation.finish_interrupted_write(case_repo) is None  # the marker is simply dropped
+    assert gitio.rev(case_repo.root, curation.UNFINISHED) is None
 
 
 def test_failed_commit_restores_edited_and_removed_case(demo_repo, monkeypatch) -> None:
@@ -322,45 +322,24 @@ def test_failed_commit_restores_edited_and_removed_case(demo_repo, monkeypatch) 
 
 # --- import / export -------------------------------------------------------------------------
 
-def test_ctrl_c_during_import_leaves_no_half_import(demo_repo, tmp_path, monkeypatch) -> None:
+def test_ctrl_c_during_import_leaves_no_half_import(demo_repo, tmp_path) -> None:
+    """A Ctrl-C anywhere before main moves leaves nothing; the same import then goes through."""
     source = tmp_path / "many.jsonl"
     source.write_text("".join(json.dumps({"input": f"question number {i}", "expected": "benign"}) + "\n"
                               for i in range(200)), "utf-8")
     before_commits = commit_count(demo_repo.root)
     before_files = _pending_files(demo_repo)
-    real_write = cases.atomic_write
-    calls = {"n": 0}
-
-    def interrupted_write(path, content):
-        calls["n"] += 1
-        if calls["n"] == 120:
-            raise KeyboardInterrupt
-        real_write(path, content)
-
-    monkeypatch.setattr(cases, "atomic_write", interrupted_write)
-    with pytest.raises(KeyboardInterrupt):
+    lock = demo_repo.root / ".git/refs/heads/main.lock"
+    lock.write_text("")  # main cannot move: the import fails at the last step, as a Ctrl-C would
+    with pytest.raises(GitError):
         io_formats.import_file(demo_repo, source)
+    lock.unlink()
     assert commit_count(demo_repo.root) == before_commits
     assert _pending_files(demo_repo) == before_files
     assert gitio.dirty_paths(demo_repo.root) == [] and _stray(demo_repo) == []
-    # and the same import afterwards goes through whole
-    monkeypatch.setattr(cases, "atomic_write", real_write)
     assert len(io_formats.import_file(demo_repo, source)) == 200
     assert commit_count(demo_repo.root) == before_commits + 1
-
-
-def test_ctrl_c_at_the_commit_leaves_no_half_import(case_repo, tmp_path, monkeypatch) -> None:
-    source = tmp_path / "few.jsonl"
-    source.write_text("".join(json.dumps({"input": f"q{i}", "expected": "a"}) + "\n" for i in range(5)))
-
-    def interrupted(*_a, **_k):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(gitio, "commit_paths", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        io_formats.import_file(case_repo, source)
-    assert _pending_files(case_repo) == {".gitkeep"}
-    assert gitio.dirty_paths(case_repo.root) == [] and _stray(case_repo) == []
+    assert gitio.dirty_paths(demo_repo.root) == []
 
 
 def test_import_banking77_as_it_is(case_repo, banking77) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from report_helpers import rule_report
+from report_helpers import model_report, rule_report, stored_tiny_model
 from textual.widgets import DataTable, Input, Label, Select, Static, TextArea
 
 from repo_store import batches, curation, gitio, lockfile, reports
@@ -112,13 +112,14 @@ async def test_add_with_bad_input_shows_inline_error_and_keeps_the_draft(repo) -
         assert app.screen is form  # still open
         error = form.query_one("#err-expected", Label)
         assert "not valid JSON" in plain(error) and error.has_class("shown")
-        # a schema error from the library lands at its field too: label with leading space
+        # a schema error from the library lands at its field too, in words: a label too long
         form.query_one("#f-match", Select).value = "label"
-        form.query_one("#f-expected", Input).value = " shipping"
+        form.query_one("#f-expected", Input).value = "shipping" * 20
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert app.screen is form
-        assert "$.expected" in plain(form.query_one("#err-expected", Label))
+        said = plain(form.query_one("#err-expected", Label))
+        assert "expected is too long" in said and "$." not in said
         assert form.query_one("#f-input", TextArea).text.startswith("my parcel never arrived")
         form.query_one("#f-expected", Input).value = "shipping"
         await pilot.press("ctrl+s")
@@ -203,7 +204,7 @@ async def test_create_a_batch_from_the_oldest_pending_cases(repo) -> None:
         assert len(screen.selected) == 1
         await pilot.press("c")  # 1 case: below min_size → inline refusal
         await settle(pilot)
-        assert "at least 10" in plain(screen.query_one("#batch-status", Static))
+        assert "at least 10" in plain(screen.query_one("#batch-status", Static))  # see test_tui_forms
         await pilot.press("o")
         assert len(screen.selected) == 20
         await pilot.press("c")
@@ -219,8 +220,17 @@ def make_batch(repo, passing: bool = True) -> str:
     return batch.id
 
 
-async def test_pull_request_review_and_merge_then_history_and_monitor(repo) -> None:
-    batch_id = make_batch(repo)
+async def test_pull_request_review_and_merge_then_history_and_monitor(repo, tiny_classifier) -> None:
+    # the merge reruns the report's model: a real one (random weights), at thresholds 0 on main
+    from repo_store.config_set import set_value
+    from repo_store.repo import open_case_repo
+
+    for key in ("gate.baseline_threshold", "gate.new_threshold"):
+        set_value(repo, key, "0.0")
+    repo = open_case_repo(repo.root)
+    model, predict_all = stored_tiny_model(repo, tiny_classifier)
+    batch_id = batches.create_batch(repo).id
+    reports.write_report(repo, batch_id, model_report(repo, batch_id, model, predict_all))
     app = make_app(repo.root)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -384,13 +394,17 @@ async def test_a_reload_unfreezes_what_the_last_load_froze(repo) -> None:
     class Node:
         pass
 
+    gc.unfreeze()  # an earlier test's frozen objects would make the count below say nothing
+    cycle = Node()  # made before the app starts: alive at its first freeze, however early that is
+    cycle.me = cycle  # type: ignore[attr-defined]
     app = make_app(repo.root)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
-        cycle = Node()
-        cycle.me = cycle  # type: ignore[attr-defined]
         await settle(pilot)
-        await asyncio.sleep(screen.SETTLE_AFTER_S + 0.1)
+        for _ in range(100):  # the freeze follows the painted load by SETTLE_AFTER_S (later under load)
+            await asyncio.sleep(screen.SETTLE_AFTER_S)
+            if gc.get_freeze_count() > 0:
+                break
         assert gc.get_freeze_count() > 0
         gone = weakref.ref(cycle)
         del cycle  # now cyclic garbage, but frozen: the collector skips it
@@ -398,7 +412,10 @@ async def test_a_reload_unfreezes_what_the_last_load_froze(repo) -> None:
         assert gone() is not None
         await pilot.press("r")
         await settle(pilot)
-        await asyncio.sleep(screen.SETTLE_AFTER_S + 0.1)
+        for _ in range(100):
+            await asyncio.sleep(screen.SETTLE_AFTER_S)
+            if gone() is None:
+                break
         assert gone() is None
     gc.unfreeze()
 

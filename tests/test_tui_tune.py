@@ -4,6 +4,7 @@ live progress, a cancel that leaves the branch as it was, and a finished tune's 
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,8 @@ def use_tiny_model(repo, tiny_model: Path, rounds: int) -> None:
     (repo.root / "straw.toml").write_text(
         f'[model]\nbase = "{tiny_model}"\nmax_length = 32\n\n'
         f"[train]\nmax_iterations = {rounds}\nepochs_per_round = 1\nbatch_size = 32\n", encoding="utf-8")
+    # tune uses main's committed settings only
+    gitio.commit_paths(repo.root, ["straw.toml"], "tiny model")
 
 
 async def settle(pilot) -> None:
@@ -60,6 +63,14 @@ async def test_cancelling_a_tune_leaves_the_branch_as_it_was(demo_repo, tiny_mod
             if "round" in plain(pr.query_one("#tune-status", Static)):
                 break
         assert pr.tuning
+        seen = ""
+        for _ in range(600):  # a step of the round: its loss and the time left in the round
+            await asyncio.sleep(0.05)
+            seen = plain(pr.query_one("#tune-status", Static))
+            if "loss" in seen and "left in this round" in seen:
+                break
+        pattern = r"round \d+/50 · step \d+/\d+ · loss \d+\.\d{4} · about \d+ (s|min) left"
+        assert re.search(pattern, seen), seen
         await pilot.press("x")
         await settle(pilot)
         assert not pr.tuning
@@ -82,3 +93,31 @@ async def test_a_finished_tune_commits_its_report_and_shows_it(demo_repo, tiny_m
         assert pr.query_one("#pr-report", DataTable).row_count > 0
         assert "report:" in plain(pr.query_one("#pr-report-summary", Static))
     assert reports.read_report(demo_repo, batch.id) is not None
+
+
+async def test_q_while_tuning_asks_and_quitting_cancels_the_tune(demo_repo, tiny_model: Path) -> None:
+    from tui.dialogs.confirm import Confirm
+
+    use_tiny_model(demo_repo, tiny_model, rounds=50)
+    batch = batches.create_batch(demo_repo)
+    before = gitio.rev(demo_repo.git, f"refs/heads/{batch.branch}")
+    app = make_app(demo_repo.root)
+    async with app.run_test(size=SIZE) as pilot:
+        pr = await open_pull(pilot, batch.id)
+        await pilot.press("t")
+        for _ in range(600):
+            await asyncio.sleep(0.05)
+            if "round" in plain(pr.query_one("#tune-status", Static)):
+                break
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm) and "tune is running" in app.screen.question.plain
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is pr and pr.tuning and not app._exit
+        await pilot.press("q", "y")
+        await pilot.pause()
+        assert pr.cancel.is_set() and app._exit
+        await app.workers.wait_for_complete()
+    assert gitio.rev(demo_repo.git, f"refs/heads/{batch.branch}") == before
+    assert reports.read_report(demo_repo, batch.id) is None

@@ -197,6 +197,14 @@ def test_cli_tune_then_eval(tiny_repo, cli) -> None:
     missing = cli("eval", "--model", "sha256:" + "0" * 64, repo=repo.root)
     assert missing.exit_code == 1 and "sha256:" + "0" * 64 in missing.stderr
     assert cli("tune", "no-such-batch", repo=repo.root).exit_code == 2
+    # the honest path: the gate passes, the merge reruns the tuned model and agrees, verify is ok
+    assert cli("gate", batch_id, repo=repo.root).exit_code == 0
+    merged = cli("merge", batch_id, repo=repo.root)
+    assert merged.exit_code == 0, merged.output
+    verified = cli("verify", "--full", repo=repo.root)
+    # this fixture seeds its baseline with a plain commit, which verify names; nothing else
+    assert "1 violation(s)" in verified.stderr and "'cases'" in verified.stdout, verified.output
+    assert "Merge batch" not in verified.stdout
 
 
 def test_sigterm_mid_training_leaves_branch_and_store_consistent(tiny_repo, tiny_model) -> None:

@@ -11,34 +11,43 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from textual import on
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from repo_store.errors import StrawError
 from repo_store.repo import CaseRepo, open_case_repo
 from tui.commands import StrawCommands
+from tui.dialogs.confirm import Confirm
+from tui.modes import SCREENS_IN_ORDER
 from tui.screens.batches import BatchesScreen
 from tui.screens.cases import CasesScreen
+from tui.screens.fresh import FreshScreen
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
 from tui.screens.monitor import MonitorScreen
 from tui.screens.pulls import PullsScreen
+from tui.watcher import RepoWatcher
 
 logger = logging.getLogger(__name__)
 
-SCREENS_IN_ORDER = (
-    ("cases", "Cases", "Baseline and pending cases: search, add, edit, delete"),
-    ("batches", "Batches", "Approve pending cases as a batch branch"),
-    ("pulls", "Pull requests", "Batch branches: diff, report, tune, merge, reject"),
-    ("history", "History", "The baseline's log, one line per merged batch"),
-    ("monitor", "Monitor", "The production model and its pass rate over versions"),
-)
+class RepoChanged(Message):
+    """The watcher saw the repository change (posted from its thread)."""
+
+
+@dataclass
+class WatchFailed(Message):
+    why: str
 
 
 class StrawApp(App[None]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: a subclass elsewhere finds it too
     TITLE = "straw"
     MODES = {
         "cases": CasesScreen,
@@ -48,14 +57,17 @@ class StrawApp(App[None]):
         "monitor": MonitorScreen,
     }
     DEFAULT_MODE = "cases"
+    # below 100 columns the detail panes go under the tables, so a table keeps its input column
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     COMMANDS = App.COMMANDS | {StrawCommands}
-    BINDINGS = [
-        *(Binding(str(n), f"switch_mode('{mode}')", title, tooltip=tip, id=f"go-{mode}")
+    BINDINGS = [  # the number keys show in each screen's title line, not in the footer
+        *(Binding(str(n), f"switch_mode('{mode}')", title, tooltip=tip, id=f"go-{mode}", show=False)
           for n, (mode, title, tip) in enumerate(SCREENS_IN_ORDER, start=1)),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Every key on this screen",
                 id="help"),
-        Binding("ctrl+q", "quit", "Quit", tooltip="Leave straw (nothing unsaved is lost silently)",
-                id="quit", priority=True),
+        Binding("q", "quit_app", "Quit", tooltip="Leave straw (asks first while a tune runs)", id="quit"),
+        Binding("ctrl+q", "quit_app", "Quit", tooltip="Leave straw (asks first while a tune runs)",
+                id="quit-anywhere", priority=True, show=False),
     ]
 
     # Library calls run in worker threads and do many small reads (10,000 case files, git pipes).
@@ -71,6 +83,37 @@ class StrawApp(App[None]):
         self.repo = repo
         self._repo_lock = threading.RLock()
         self.sub_title = str(repo.root)
+        self.generation = 0  # repository changes seen so far (see FreshScreen)
+        self.watcher = RepoWatcher(repo, self._post_repo_changed, self._post_watch_failed)
+
+    def _post_repo_changed(self) -> None:  # from the watcher's thread: post_message is thread-safe
+        self.post_message(RepoChanged())
+
+    def _post_watch_failed(self, why: str) -> None:
+        self.post_message(WatchFailed(why))
+
+    @on(WatchFailed)
+    def _watch_failed(self, event: WatchFailed) -> None:
+        self.notify(event.why, title="straw", severity="warning", timeout=10)
+
+    def on_mount(self) -> None:
+        self.watcher.start()
+
+    def on_unmount(self) -> None:
+        self.watcher.close()
+
+    @on(RepoChanged)
+    def _repo_changed_outside(self) -> None:
+        self.repo_changed()
+
+    def repo_changed(self, loading: FreshScreen | None = None) -> None:
+        """The repository moved (here or in another terminal): the screens on the current stack
+        load again now, every other screen when it is shown next. `loading` is a screen that
+        is about to load by itself (to select what it just wrote)."""
+        self.generation += 1
+        for screen in self.screen_stack:
+            if isinstance(screen, FreshScreen) and screen.shown_generation >= 0 and screen is not loading:
+                screen.reload_view()
 
     @contextmanager
     def library(self) -> Iterator[CaseRepo]:
@@ -92,6 +135,41 @@ class StrawApp(App[None]):
     def fresh_repo(self) -> CaseRepo:
         """A repository object of its own, for a long call (a tune) that must not hold the lock."""
         return open_case_repo(self.repo.root)
+
+    def all_screens(self) -> list[Any]:
+        """Every screen on any mode's stack, once."""
+        stacks = [self.screen_stack, *self._screen_stacks.values()]
+        return list({id(s): s for stack in stacks for s in stack}.values())
+
+    def running_tunes(self) -> list[Any]:
+        """Pull request screens with a tune in progress."""
+        from tui.screens.pull import PullScreen
+
+        return [s for s in self.all_screens() if isinstance(s, PullScreen) and s.tuning]
+
+    def action_quit_app(self) -> None:
+        """Quit, asking first while a tune runs or a case form holds changes nobody saved."""
+        from tui.dialogs.case_form import CaseForm
+
+        tunes = self.running_tunes()
+        drafts = [s for s in self.all_screens() if isinstance(s, CaseForm) and s.changed()]
+        if not tunes and not drafts:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                for screen in tunes:
+                    screen.cancel.set()  # the tune stops at its next step; nothing half-written stays
+                self.exit()
+
+        why = []
+        if tunes:
+            why.append(f"A tune is running ({', '.join(s.batch_id for s in tunes)}): quitting cancels it "
+                       "and nothing of it is kept.")
+        if drafts:
+            why.append("The case form has changes that are not saved: quitting drops them.")
+        self.push_screen(Confirm("\n".join([*why, "Quit?"]), "Quit", "Stay"), answered)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -31,6 +31,10 @@ class CaseIndex:
         for case in self.cases:
             self._counts[case.split] = self._counts.get(case.split, 0) + 1
 
+    def labels(self) -> list[str]:
+        """The expected values of label cases: what the add/edit form offers."""
+        return sorted({c.expected for c in self.cases if c.match == "label" and isinstance(c.expected, str)})
+
     def tags(self) -> list[str]:
         return sorted({t for c in self.cases for t in c.tags})
 

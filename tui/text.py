@@ -1,5 +1,6 @@
 """Case values become `rich.text.Text` here, never markup: `[bold]`, `[/]` and `[link=…]` in a
-case show literally. Lines holding right-to-left script are put in display order (see bidi)."""
+case show literally; control characters (ESC sequences, C0, C1) show escaped. Lines holding
+right-to-left script are put in display order (see bidi)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ from typing import Any
 
 from rich.text import Text
 
-from tui.bidi import visual
+from repo_store.safe_text import printable
+from tui.bidi import fit, visual
 
 
 def as_string(value: Any) -> str:
+    """Any case value as display text, terminal controls escaped (ESC, C0, C1: see safe_text)."""
     if isinstance(value, str):
-        return value
+        return printable(value)
     if isinstance(value, list) and value and all(isinstance(m, dict) and "role" in m for m in value):
-        return "\n".join(f"{m.get('role')}: {m.get('content', '')}" for m in value)
-    return json.dumps(value, ensure_ascii=False)
+        return printable("\n".join(f"{m.get('role')}: {m.get('content', '')}" for m in value))
+    return printable(json.dumps(value, ensure_ascii=False))
 
 
 def one_line(value: Any, width: int = 80) -> str:
@@ -25,8 +28,9 @@ def one_line(value: Any, width: int = 80) -> str:
 
 
 def cell(value: Any, width: int = 80, style: str = "") -> Text:
-    """A table cell: one line, shortened, in display order, never parsed as markup."""
-    return Text(visual(one_line(value, width)), style=style, no_wrap=True, overflow="ellipsis")
+    """A table cell: one line in display order, then shortened (a right-to-left line keeps its
+    first word, on the right), never parsed as markup."""
+    return Text(fit(one_line(value, 4 * width), width), style=style, no_wrap=True, overflow="ellipsis")
 
 
 def block(value: Any, style: str = "") -> Text:

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from repo_store import checks, lockfile
-from repo_store.errors import UsageError, ValidationFailed
+from repo_store.errors import StrawError, UsageError, ValidationFailed
 from repo_store.ids import now_iso
 from repo_store.repo import MAIN, CaseRepo
 from tuning import backends
@@ -21,8 +21,10 @@ from tuning.progress import Phase, Progress, RoundDone, RoundStarted, Saved, Ste
 
 
 def train_baseline(repo: CaseRepo, *, progress: Progress | None = None,
-                   cancel: threading.Event | None = None) -> dict[str, Any]:
-    """Returns the new models.lock. Refuses when a production model exists already."""
+                   cancel: threading.Event | None = None,
+                   promote_failing: bool = False) -> dict[str, Any]:
+    """Returns the new models.lock. Refuses when a production model exists already, and (unless
+    `promote_failing`: the demo's imperfect starting model) when the model fails a case."""
     emit = progress or ignore
     if lockfile.read_lock(repo) is not None:
         raise UsageError("models.lock already names a production model; tune a batch instead")
@@ -35,7 +37,7 @@ def train_baseline(repo: CaseRepo, *, progress: Progress | None = None,
     issues = checks.cross_issues(baseline)
     if issues:
         raise ValidationFailed(issues)
-    model_s, train_s = settings_from_config(repo.config)
+    model_s, train_s = settings_from_config(repo.verdict_config)
     backend = backends.create(model_s, train_s)
     emit(Phase("loading", model_s.base))
     backend.load(model_s.base)
@@ -58,6 +60,9 @@ def train_baseline(repo: CaseRepo, *, progress: Progress | None = None,
         emit(RoundDone(number, loss, passed / len(baseline), 1.0, round(time.monotonic() - started, 3)))
         if passed == len(baseline):
             break
+    if passed < len(baseline) and not promote_failing:  # `straw tune --baseline`: the contract holds
+        raise StrawError(f"the model passes {passed}/{len(baseline)} baseline cases after "
+                         f"{train_s.max_iterations} rounds: not promoted, models.lock unchanged")
     emit(Phase("saving"))
     store = ModelStore(repo.model_store)
     model_hash = store.save(backend, {"base": model_s.base, "batch": None, "created": now_iso(),

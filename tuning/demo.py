@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repo_store import batches, merge
+from repo_store import batches
 from repo_store import config as repo_config
 from repo_store.gate import check_gate
 from repo_store.gitio import commit_paths
@@ -30,6 +30,7 @@ from tuning.bootstrap import train_baseline
 from tuning.cases_io import examples_of, passes, target_of
 from tuning.model_store import ModelStore
 from tuning.progress import Phase, Progress, ignore
+from tuning.recheck import merge_checked
 from tuning.tune import tune_batch
 
 
@@ -109,7 +110,7 @@ def straws_way(repo: CaseRepo, new: list[Any], *, progress: Progress = ignore) -
     report = tune_batch(repo, batch.id, progress=progress)
     gate = check_gate(repo, batch.id)
     if gate.passed:
-        merge.merge_batch(repo, batch.id)
+        merge_checked(repo, batch.id)
     s = report["summary"]
     return WayResult(
         "straw's way (batch + baseline, gated)", s["baseline"]["total"] - len(report["blame"]),
@@ -134,7 +135,7 @@ def run_demo(workdir: Path, *, seed: int = 0, base: str | None = None,
     commit_paths(repo.root, ["straw.toml"], "demo: settings")
     repo = open_case_repo(repo.root)
     emit(Phase("baseline", "train the first production model on the baseline"))
-    lock = train_baseline(repo, progress=emit)
+    lock = train_baseline(repo, progress=emit, promote_failing=True)  # the story's imperfect start
     pending = sorted(repo.load_ref(MAIN).split("pending"), key=lambda c: (c.created, c.id))
     new = pending[: repo.config["batch"]["max_size"]]
     naive, per_case = pharaohs_way(repo, lock["model"], new, max_steps=max_steps, progress=emit)

@@ -47,7 +47,7 @@ def evaluate(repo: CaseRepo, model_hash: str | None = None, split: str = "baseli
     warnings = [f"skipped {issue}" for issue in loaded.issues]
     wanted = ("baseline", "pending") if split == "all" else (split,)
     cases = [c for c in loaded.cases if c.split in wanted]
-    model_s, train_s = settings_from_config(repo.config)
+    model_s, train_s = settings_from_config(repo.verdict_config)
     max_length = int(meta.get("max_length", model_s.max_length))
 
     def load() -> Backend:
@@ -68,7 +68,7 @@ def evaluate(repo: CaseRepo, model_hash: str | None = None, split: str = "baseli
     pend_cases = [(c, p) for c, p in zip(cases, preds, strict=True) if c.split == "pending"]
     b_ok, b_total, _ = score([c for c, _ in base_cases], [p for _, p in base_cases])
     n_ok, n_total, _ = score([c for c, _ in pend_cases], [p for _, p in pend_cases])
-    gate = repo.config["gate"]
+    gate = repo.verdict_config["gate"]
     if not cases:
         warnings.append(f"no {split} cases at {ref}")
     report: dict[str, Any] = {

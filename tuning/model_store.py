@@ -1,9 +1,15 @@
-"""The content-addressed model store (outside git; `[model].store`, default `.straw/models`).
+"""The content-addressed model store (`[model].store`; default `.git/straw/models`, inside the git
+directory, where no commit or pull can write; linked worktrees share it).
 
 A model lives in `<store>/<hex>/`, where hex is the sha256 of its identifying files (the
-safetensors weights and the label list). Writing goes to `<store>/.tmp-<pid>-…/` and is renamed
-into place, so a crash or Ctrl-C leaves either the whole model or none of it; leftover temp
-folders of dead processes are swept on the next save. Safetensors only: never pickle."""
+safetensors weights and the label list, named in its meta file under "hashed"). A folder's name
+vouches for nothing: `load` hashes the files again the first time this machine uses them and
+remembers the verdict keyed by each file's path, size, mtime and inode (`.verified.json`), so a
+swapped weight or label file is refused, and an unchanged model is not re-read.
+
+Writing goes to `<store>/.tmp-<pid>-…/` and is renamed into place, so a crash or Ctrl-C
+leaves either the whole model or none of it; leftover temp folders of dead processes are swept
+on the next save. Safetensors only: never pickle."""
 
 from __future__ import annotations
 
@@ -30,8 +36,16 @@ HASH_RE = re.compile(r"^sha256:([0-9a-f]{64})$")
 TMP_PREFIX = ".tmp-"
 
 
+VERIFIED_FILE = ".verified.json"
+LEGACY_HASHED = ("model.safetensors", "straw_labels.json")  # models saved before "hashed" existed
+
+
 class MissingModel(StrawError):
     pass
+
+
+class TamperedModel(StrawError):
+    """A stored model whose files no longer hash to its name."""
 
 
 def hex_of(model_hash: str) -> str:
@@ -80,11 +94,62 @@ class ModelStore:
         return (self.folder(model_hash) / META_FILE).is_file()
 
     def load(self, model_hash: str) -> Path:
-        """The folder holding `model_hash`. Raises MissingModel naming the hash."""
+        """The folder holding `model_hash`, its content hash checked (see the module's note).
+        Raises MissingModel or TamperedModel naming the hash."""
         folder = self.folder(model_hash)
         if not (folder / META_FILE).is_file():
             raise MissingModel(f"model {model_hash} is not in the model store {self.root}")
+        self.verify(model_hash)
         return folder
+
+    def _hashed_files(self, model_hash: str) -> list[Path]:
+        folder = self.folder(model_hash)
+        try:
+            meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise TamperedModel(f"model {model_hash}: unreadable {META_FILE} ({err})") from None
+        names = meta.get("hashed") if isinstance(meta, dict) else None
+        if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+            names = list(LEGACY_HASHED)
+        files = [folder / n for n in names]
+        for path in files:
+            if "/" in path.name or path.parent != folder or path.is_symlink() or not path.is_file():
+                raise TamperedModel(f"model {model_hash}: {path.name} is missing or not a plain file")
+        return files
+
+    @staticmethod
+    def _stamp(files: list[Path]) -> list[list[int | str]]:
+        stamps: list[list[int | str]] = []
+        for path in files:
+            st = path.stat()
+            stamps.append([path.name, st.st_size, st.st_mtime_ns, st.st_ino])
+        return stamps
+
+    def verify(self, model_hash: str) -> None:
+        """Hash the model's files unless this machine already did for files with the same path,
+        size, mtime and inode. Raises TamperedModel when they do not hash to `model_hash`."""
+        files = self._hashed_files(model_hash)
+        stamp = self._stamp(files)
+        record = self.root / VERIFIED_FILE
+        try:
+            known = json.loads(record.read_text(encoding="utf-8"))
+            known = known if isinstance(known, dict) else {}
+        except (OSError, ValueError):
+            known = {}
+        key = hex_of(model_hash)
+        if known.get(key) == stamp:
+            return
+        actual = hash_files(files)
+        if actual != model_hash:
+            raise TamperedModel(f"model {model_hash} in {self.root} is tampered with: its files hash "
+                                f"to {actual}; restore it (tune again) or remove the folder")
+        known[key] = stamp
+        try:  # a record of work done: losing it only costs a re-hash
+            tmp = record.with_name(f"{VERIFIED_FILE}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(known), encoding="utf-8")
+            os.replace(tmp, record)
+        except OSError:
+            pass
 
     def meta(self, model_hash: str) -> dict[str, Any]:
         return json.loads((self.load(model_hash) / META_FILE).read_text(encoding="utf-8"))
@@ -115,7 +180,8 @@ class ModelStore:
         try:
             files = backend.save(tmp)
             model_hash = hash_files(files)
-            record = {"hash": model_hash, "backend": backend.name, **backend.describe(), **meta}
+            record = {"hash": model_hash, "backend": backend.name, **backend.describe(), **meta,
+                      "hashed": [f.name for f in files]}
             (tmp / META_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n",
                                          encoding="utf-8")
             _fsync_tree(tmp)

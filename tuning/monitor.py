@@ -88,7 +88,7 @@ def run_model(repo: CaseRepo, model_hash: str, cases: list[Case],
     """Load `model_hash` from the store and run it on `cases` (never a cache)."""
     from tuning.serve.model import load_model
 
-    backend = load_model(repo.model_store, repo.config, model_hash).backend
+    backend = load_model(repo.model_store, repo.verdict_config, model_hash).backend
     texts: list[str] = []
     for start in range(0, len(cases), CHUNK):
         if cancel is not None and cancel.is_set():
@@ -148,7 +148,7 @@ def endpoint_settings(repo: CaseRepo, endpoint: str | None, **overrides: Any) ->
         return None
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"endpoint {url!r}: give an http:// or https:// URL")
-    max_tokens = int(repo.config["model"].get("max_new_tokens", 32))
+    max_tokens = int(repo.verdict_config["model"].get("max_new_tokens", 32))
     given = {k: v for k, v in overrides.items() if v is not None}
     return EndpointSettings(url, max_tokens=max_tokens, **given)
 
@@ -157,14 +157,15 @@ def run_monitor(repo: CaseRepo, threshold: float | None = None, rollback: bool =
                 endpoint: EndpointSettings | None = None,
                 cancel: threading.Event | None = None) -> MonitorResult:
     """One check. Raises UsageError without production; Cancelled (nothing recorded) on stop."""
-    threshold = repo.config["monitor"]["threshold"] if threshold is None else threshold
+    threshold = repo.verdict_config["monitor"]["threshold"] if threshold is None else threshold
     lock = lockfile.read_lock(repo)
     if lock is None:
         raise UsageError("no production model yet: models.lock is missing on main "
                          "(merge a batch first)")
     model = lock["model"]
     cases = baseline_cases(repo)
-    notes = local_settings.committed_command_warnings(repo.config)
+    notes = (local_settings.committed_command_warnings(repo.verdict_config)
+             or local_settings.committed_command_warnings(repo.config))
     result = MonitorResult(model, 0, len(cases), threshold, [], "ok", notes=notes)
     if endpoint is None:
         if not ModelStore(repo.model_store).has(model):

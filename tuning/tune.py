@@ -81,6 +81,7 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
                cancel: threading.Event | None = None) -> dict[str, Any]:
     emit = progress or ignore
     started = time.monotonic()
+    repo.require_committed_config()  # it trains and judges with main's committed settings
     batch = batches.require_batch(repo, batch_id)
     branch = batches.branch_name(batch.id)
     if gitio.rev(repo.git, f"refs/heads/{branch}") is None:
@@ -94,7 +95,7 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
     if issues:
         raise ValidationFailed(issues)
 
-    model_s, train_s = settings_from_config(repo.config)
+    model_s, train_s = settings_from_config(repo.verdict_config)
     store = ModelStore(repo.model_store)
     lock = lockfile.read_lock(repo)
     previous = lock["model"] if lock else None
@@ -129,7 +130,7 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
     backend.prepare(train_examples)
     inputs = [c.input for c in all_cases]
     n_base = len(baseline)
-    thresholds = repo.config["gate"]
+    thresholds = repo.verdict_config["gate"]
     epochs = train_s.epochs_per_round
     steps = -(-len(train_examples) // train_s.batch_size) * epochs
     rounds: list[dict[str, Any]] = []

@@ -8,7 +8,8 @@ from dataclasses import asdict
 
 import click
 
-from repo_store import batch_status, batches, gate, merge, review
+from repo_store import batch_status, batches, gate, review
+from repo_store.safe_text import printable
 from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
 
@@ -64,7 +65,7 @@ def show_command(batch_id: str, repo_path: str | None) -> None:
     repo = open_repo(repo_path)
     info = batch_status.batch_info(repo, batch_id)
     b = info.batch
-    click.echo(f"batch {b.id}: {b.title}\n  branch   {b.branch}\n  approver {b.approver}\n"
+    click.echo(f"batch {b.id}: {one_line(b.title, 200)}\n  branch   {b.branch}\n  approver {b.approver}\n"
                f"  created  {b.created}\n  cases    {len(b.cases)}\n  status   {info.status}: {info.reason}")
     if info.report:
         r = info.report
@@ -74,7 +75,7 @@ def show_command(batch_id: str, repo_path: str | None) -> None:
                    f"{len(r.get('rounds', []))} rounds")
         for case in sorted(r["cases"], key=lambda c: c["pass"])[:20]:
             if not case["pass"]:
-                click.echo(f"    FAIL {case['id']} ({case['split']}): expected "
+                click.echo(f"    FAIL {one_line(case['id'])} ({one_line(case['split'])}): expected "
                            f"{one_line(case['expected'], 25)}, got {one_line(case['predicted'], 25)}")
 
 
@@ -89,7 +90,7 @@ def diff_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
     if as_json:
         echo_json([asdict(c) for c in changes])
         return
-    marks = {"added": "+", "changed": "~", "removed": "-"}
+    marks = {"added": "+", "changed": "~", "removed": "-", "foreign": "!"}
     for c in changes:
         data = c.case or {}
         click.echo(f"{marks[c.kind]} {c.case_id}  {one_line(data.get('expected', ''), 20):<20} "
@@ -97,8 +98,10 @@ def diff_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
         for name, before, after in c.fields:
             click.echo(f"    {name}: {one_line(before, 40)!s} → {one_line(after, 40)!s}")
     counts = {k: sum(1 for c in changes if c.kind == k) for k in marks}
-    click.echo(f"{counts['added']} added, {counts['changed']} changed, {counts['removed']} removed",
-               err=True)
+    foreign = (f", {counts['foreign']} other file(s) changed: the gate refuses a batch that changes "
+               f"anything but its cases, manifest and report" if counts["foreign"] else "")
+    click.echo(f"{counts['added']} added, {counts['changed']} changed, {counts['removed']} removed"
+               f"{foreign}", err=True)
 
 
 @batch_group.command("update")
@@ -127,16 +130,21 @@ def push_command(batch_id: str, remote: str, repo_path: str | None) -> None:
 @repo_option
 def pr_body_command(batch_id: str, repo_path: str | None) -> None:
     """Print a Markdown pull-request description for any forge."""
-    click.echo(review.pr_body(open_repo(repo_path), batch_id), nl=False)
+    click.echo(printable(review.pr_body(open_repo(repo_path), batch_id)), nl=False)
 
 
 @click.command("gate")
 @click.argument("batch_id")
 @repo_option
 def gate_command(batch_id: str, repo_path: str | None) -> None:
-    """Exit 0 only if the batch's latest report passes and matches its current cases."""
-    result = gate.check_gate(open_repo(repo_path), batch_id)
-    if result.passed:
+    """Exit 0 only if the batch's latest report passes and matches its current cases, and the model
+    it names is in the model store with its content hash (`straw merge` also reruns it)."""
+    repo = open_repo(repo_path)
+    result = gate.check_gate(repo, batch_id)
+    if result.passed and result.report is not None:
+        from tuning.model_store import ModelStore  # no torch: hashes files only
+
+        ModelStore(repo.model_store).load(result.report["model"]["hash"])
         click.echo(result.reason)
         return
     click.echo(f"straw: gate: {result.reason}", err=True)
@@ -147,9 +155,12 @@ def gate_command(batch_id: str, repo_path: str | None) -> None:
 @click.argument("batch_id")
 @repo_option
 def merge_command(batch_id: str, repo_path: str | None) -> None:
-    """Gate, then merge the batch into main and promote its model in models.lock."""
+    """Gate, rerun the report's model on every case of the branch, then merge the batch into main
+    and promote the model in models.lock (only if the rerun predicts what the report says)."""
     repo = open_repo(repo_path)
-    commit = merge.merge_batch(repo, batch_id)
+    from tuning.recheck import merge_checked  # torch: only when merging
+
+    commit = merge_checked(repo, batch_id)
     click.echo(f"merged batch/{batches.batch_id_of(batch_id)} into main ({commit[:8]}); "
                f"models.lock promoted")
     from repo_store.lockfile import read_lock

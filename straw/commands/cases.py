@@ -10,10 +10,35 @@ import click
 
 from repo_store import cases as case_files
 from repo_store import curation
-from repo_store.errors import UsageError
+from repo_store.errors import Issue, StrawError, UsageError, ValidationFailed
+from repo_store.repo import CaseRepo
+from repo_store.safe_text import printable
 from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
 MATCH_RULES = click.Choice(["exact", "label", "contains", "regex", "json", "one_of"])
+
+
+def _utf8(ctx: click.Context, param: click.Parameter, value: object) -> object:
+    """Refuse an argument that is not UTF-8 (Python hands such bytes over as lone surrogates,
+    which no file can hold): exit 2 naming the option, instead of a crash while writing."""
+    for item in value if isinstance(value, tuple) else (value,):
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as err:
+                bad = ord(item[err.start])
+                byte = f" (byte 0x{bad - 0xDC00:02x})" if 0xDC80 <= bad <= 0xDCFF else ""
+                raise UsageError(f"{param.opts[0]}: not valid UTF-8 text{byte}") from None
+    return value
+
+
+def _check_pattern(match: str | None, expected: str | None) -> None:
+    if match == "regex" and expected is not None:
+        from repo_store import matching
+
+        reason = matching.pattern_issue(expected)
+        if reason:
+            raise UsageError(f"--expected: {reason}")
 
 
 def _expected_value(match: str, expected: str) -> object:
@@ -45,29 +70,36 @@ def init_command(directory: str, demo: bool) -> None:
 
 
 @click.command("add")
-@click.option("--input", "input_text", required=True, help="The input text.")
-@click.option("--expected", required=True, help="Expected output (one_of: a|b|c or a JSON list).")
-@click.option("--match", type=MATCH_RULES, default="label", show_default=True)
-@click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
-@click.option("--notes", default=None)
-@click.option("--source", default=None, help="Who reported it, ticket.")
+@click.option("--input", "input_text", required=True, callback=_utf8, help="The input text.")
+@click.option("--expected", required=True, callback=_utf8,
+              help="Expected output (one_of: a|b|c or a JSON list).")
+@click.option("--match", type=MATCH_RULES, default="label", show_default=True,
+              help="How a prediction is compared with --expected (regex: a pattern it must match).")
+@click.option("--tag", "tags", multiple=True, callback=_utf8, help="Tag (repeatable).")
+@click.option("--notes", default=None, callback=_utf8, help="Free text for reviewers.")
+@click.option("--source", default=None, callback=_utf8, help="Who reported it, ticket.")
 @repo_option
 def add_command(input_text: str, expected: str, match: str, tags: tuple[str, ...],
                 notes: str | None, source: str | None, repo_path: str | None) -> None:
     """Add a pending case; prints its id."""
     repo = open_repo(repo_path)
+    _check_pattern(match, expected)
+    warnings: list[str] = []
     case = curation.add_case(repo, input=input_text, expected=_expected_value(match, expected),
-                             match=match, tags=list(tags), notes=notes, source=source)
+                             match=match, tags=list(tags), notes=notes, source=source,
+                             warn=warnings.append)
+    for warning in warnings:  # after the add: a refused case needs no warning
+        click.echo(f"straw: warning: {printable(warning)}", err=True)
     click.echo(case.id)
 
 
 @click.command("edit")
 @click.argument("case_id")
-@click.option("--input", "input_text", default=None)
-@click.option("--expected", default=None)
-@click.option("--match", type=MATCH_RULES, default=None)
-@click.option("--tag", "tags", multiple=True, help="Replace the tags (repeatable).")
-@click.option("--notes", default=None)
+@click.option("--input", "input_text", default=None, callback=_utf8, help="New input text.")
+@click.option("--expected", default=None, callback=_utf8, help="New expected output.")
+@click.option("--match", type=MATCH_RULES, default=None, help="New match rule.")
+@click.option("--tag", "tags", multiple=True, callback=_utf8, help="Replace the tags (repeatable).")
+@click.option("--notes", default=None, callback=_utf8, help="New notes.")
 @repo_option
 def edit_command(case_id: str, input_text: str | None, expected: str | None, match: str | None,
                  tags: tuple[str, ...], notes: str | None, repo_path: str | None) -> None:
@@ -79,25 +111,57 @@ def edit_command(case_id: str, input_text: str | None, expected: str | None, mat
         changes["input"] = input_text
     if match is not None:
         changes["match"] = match
+    if expected is not None or match is not None:
+        _check_pattern(match or case.match, expected if expected is not None else case.expected)
     if expected is not None:
         changes["expected"] = _expected_value(match or case.match, expected)
     if tags:
         changes["tags"] = list(tags)
     if notes is not None:
         changes["notes"] = notes
-    if not changes:
-        edited = click.edit(json.dumps(case.data, indent=2, ensure_ascii=False), extension=".json")
-        if edited is None:
+    if changes:
+        updated = curation.edit_case(repo, case_id, changes)
+    else:
+        updated = _edit_in_editor(repo, case)
+        if updated is None:
             click.echo("no change")
             return
-        try:
-            changes = json.loads(edited)
-        except json.JSONDecodeError as err:
-            draft = Path(repo.git_dir) / f"straw-draft-{case_id}.json"
-            draft.write_text(edited, encoding="utf-8")
-            raise UsageError(f"{case.path}: malformed JSON ({err.msg}); draft kept at {draft}") from None
-    updated = curation.edit_case(repo, case_id, changes)
     click.echo(f"edited {updated.path}")
+
+
+EDITOR_ROUNDS = 10  # an editor that saves the same fault again and again must not loop forever
+
+
+def _edit_in_editor(repo: CaseRepo, case: case_files.Case) -> case_files.Case | None:
+    """Open the case in $EDITOR; when the edit fails validation, open it again with the error on
+    top in `#` lines (as `git commit` shows its message), so nothing typed is lost. Quitting
+    without saving after an error keeps the draft in the git directory and says where."""
+    text = json.dumps(case.data, indent=2, ensure_ascii=False) + "\n"
+    error = None
+    for _ in range(EDITOR_ROUNDS):
+        shown = text if error is None else (
+            f"# straw: {error}\n# Fix the case below and save; lines starting with # are ignored.\n"
+            f"# Quit without saving to give up (your draft is kept).\n{text}")
+        edited = click.edit(shown, extension=".json", require_save=True)
+        if edited is None:  # closed without saving
+            if error is None:
+                return None
+            break
+        text = "".join(line for line in edited.splitlines(keepends=True) if not line.startswith("#"))
+        if not text.strip():
+            return None  # emptied: given up, as with `git commit`
+        try:
+            changes = json.loads(text)
+            if not isinstance(changes, dict):
+                raise UsageError("the edited case must be a JSON object")
+            return curation.edit_case(repo, case.id, changes)
+        except json.JSONDecodeError as err:
+            error = f"malformed JSON: {err.msg} at line {err.lineno} column {err.colno}"
+        except StrawError as err:
+            error = printable(str(err), keep_lines=False)
+    draft = Path(repo.git_dir) / f"straw-draft-{case.id}.json"
+    draft.write_text(text, encoding="utf-8")
+    raise ValidationFailed([Issue(case.path, "$", f"{error}; your edit is kept at {draft}")])
 
 
 @click.command("rm")
@@ -151,7 +215,8 @@ SPLIT = click.Choice(["all", "baseline", "pending"])
 @click.command("list")
 @click.option("--split", type=SPLIT, default="all", show_default=True)
 @click.option("--tag", multiple=True, help="Only cases with this tag (repeatable: all of them).")
-@click.option("--search", "-s", default=None, help="Text the input or expected output contains.")
+@click.option("--search", "-s", default=None, callback=_utf8,
+              help="Text the input or expected output contains.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of cases.")
 @repo_option
 def list_command(split: str, tag: tuple[str, ...], search: str | None, as_json: bool,
@@ -161,9 +226,11 @@ def list_command(split: str, tag: tuple[str, ...], search: str | None, as_json: 
     if as_json:
         echo_json([{"split": c.split, **c.data} for c in found])
         return
+    if found:
+        click.echo(f"{'ID':<27} {'SPLIT':<8} {'EXPECTED':<18} {'TAGS':<20} INPUT")
     for c in found:
-        tags = ",".join(c.tags)
-        click.echo(f"{c.id:<22} {c.split:<8} {one_line(c.expected, 18):<18} {tags:<20} "
+        tags = one_line(",".join(c.tags), 40)
+        click.echo(f"{one_line(c.id, 100):<27} {c.split:<8} {one_line(c.expected, 18):<18} {tags:<20} "
                    f"{one_line(c.text, 60)}")
     click.echo(f"{len(found)} cases", err=True)
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from repo_store.repo import CaseRepo, open_case_repo
+from repo_store.safe_text import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,13 +23,21 @@ def repo_option(func: F) -> F:
 
 
 def open_repo(repo_path: str | None) -> CaseRepo:
-    return open_case_repo(repo_path)
+    repo = open_case_repo(repo_path)
+    from repo_store.curation import finish_interrupted_write
+
+    note = finish_interrupted_write(repo)  # one stat unless a killed write left its marker
+    if note:
+        click.echo(f"straw: {note}", err=True)
+    return repo
 
 
 def echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    # json escapes C0 controls itself; printable() also escapes C1 (still valid JSON: \u009b)
+    click.echo(printable(json.dumps(value, indent=2, ensure_ascii=False)))
 
 
 def one_line(text: Any, width: int = 70) -> str:
-    line = " ".join(str(text).split())
+    """One line of at most `width` characters, terminal controls escaped (see safe_text)."""
+    line = " ".join(printable(str(text)).split())
     return line if len(line) <= width else line[: width - 1] + "…"

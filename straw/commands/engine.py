@@ -95,7 +95,7 @@ def print_cases(report: dict[str, Any], all_cases: bool) -> None:
             continue
         mark = "pass" if row["pass"] else "FAIL"
         cut = "  (truncated)" if row.get("truncated") else ""
-        click.echo(f"{mark}  {row['split']:<8} {row['id']:<28} expected "
+        click.echo(f"{mark}  {one_line(row['split'], 8):<8} {one_line(row['id'], 100):<28} expected "
                    f"{one_line(json.dumps(row['expected'], ensure_ascii=False), 30)}  got "
                    f"{one_line(row['predicted'], 30)}{cut}")
         shown += 1
@@ -158,13 +158,17 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
             printer.close()
     if not speaks:
         return
+    passed = report["summary"]["passed"]
     if as_json:
         echo_json(report)
-        return
+        sys.exit(0 if passed else 1)
     print_cases(report, all_cases)
     print_summary(report)
     click.echo(f"report committed on batch/{report['batch']} (reports/{report['batch']}.json) "
-               f"in {report['seconds']:.1f}s; next: straw gate {report['batch']}")
+               f"in {report['seconds']:.1f}s; next: "
+               + (f"straw gate {report['batch']}" if passed else "fix or add cases and tune again"))
+    if not passed:
+        sys.exit(1)  # CI: a tune whose report fails the thresholds is a failure
 
 
 @click.command("eval")
@@ -194,9 +198,11 @@ def eval_command(model_hash: str | None, split: str, ref: str, as_json: bool, ou
             fh.write("\n")
     if as_json:
         echo_json(report)
-        return
-    print_cases(report, all_cases)
-    print_summary(report)
+    else:
+        print_cases(report, all_cases)
+        print_summary(report)
+    if not report["summary"]["passed"]:
+        sys.exit(1)  # it printed FAILED
 
 
 @click.command("export-model")

@@ -10,6 +10,7 @@ from dataclasses import asdict
 import click
 
 from repo_store import history
+from repo_store.safe_text import printable
 from straw.commands.common import echo_json, one_line, open_repo, repo_option
 
 
@@ -46,19 +47,28 @@ def log_command(case_id: str | None, monitor: bool, as_json: bool, repo_path: st
         echo_json([asdict(e) for e in entries])
         return
     for e in entries:
-        click.echo(e.line())
+        click.echo(printable(e.line()))
 
 
 @click.command("verify")
 @click.option("--full", is_flag=True,
-              help="Re-read every report, also of commits an earlier run found good.")
+              help="Re-read every report, also of merges an earlier run found good.")
+@click.option("--ref", default=None,
+              help="Audit this branch or commit's first-parent history (default: main; without a "
+                   "local main, the checked-out commit).")
 @repo_option
-def verify_command(full: bool, repo_path: str | None) -> None:
-    """Audit main: every baseline change came through a passing, matching report."""
-    violations = history.verify_history(open_repo(repo_path), full=full)
-    for v in violations:
+def verify_command(full: bool, ref: str | None, repo_path: str | None) -> None:
+    """Audit main: baseline, models.lock and settings changes all came through straw."""
+    from repo_store import audit
+
+    result = audit.audit(open_repo(repo_path), ref, full=full)
+    for change in result.settings:
+        click.echo(f"setting {change.line()}")
+    for v in result.violations:
         click.echo(v.line())
-    if violations:
-        click.echo(f"straw: verify: {len(violations)} baseline change(s) bypassed the gate", err=True)
+    where = f"{result.audited} at {result.tip[:8]} ({result.commits} first-parent commits read)"
+    if result.violations:
+        click.echo(f"straw: verify: {len(result.violations)} violation(s) in {where}", err=True)
         sys.exit(1)
-    click.echo("ok: every baseline change on main came through the gate")
+    click.echo(f"ok: {where}: every baseline, models.lock and gate-setting change came through "
+               f"straw")

@@ -125,7 +125,7 @@ def compare_command(model_a: str, model_b: str, split: str, repo_path: str | Non
                          ("broken by B (A passes, B fails)", c.broken)):
         click.echo(f"{title}: {len(flips)}")
         for f in flips[:30]:
-            click.echo(f"  {f['id']:<22} expected {one_line(f['expected'], 18):<18} "
+            click.echo(f"  {one_line(f['id'], 100):<22} expected {one_line(f['expected'], 18):<18} "
                        f"A {one_line(f['a'], 18):<18} B {one_line(f['b'], 18)}")
     verdict = "a real difference" if c.test.significant else "no significant difference"
     click.echo(f"McNemar exact test: {c.test.a_only} vs {c.test.b_only} discordant, "

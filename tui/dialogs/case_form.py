@@ -18,14 +18,20 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from repo_store.cases import Case
 from repo_store.errors import Issue, StrawError, ValidationFailed
+from tui.bidi import has_rtl
+from tui.dialogs.choice_picker import ChoicePicker
+from tui.dialogs.form_words import in_words
+from tui.text import block
 from tui.widgets.footer import StrawFooter
 
 MATCH_RULES = ["label", "exact", "contains", "regex", "json", "one_of"]
 FIELDS = ("input", "expected", "match", "tags", "source", "notes")
+PREVIEWED = ("input", "expected", "tags", "source", "notes")  # free text that may be right-to-left
 POINTER = re.compile(r"^\$\.?([A-Za-z_]+)?")
 
 Saver = Callable[[dict[str, Any]], Case]
@@ -89,6 +95,8 @@ class CaseForm(ModalScreen[Case | None]):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", tooltip="Validate and commit the case", priority=True),
         Binding("escape", "discard", "Close", tooltip="Close the form (asks first if you changed it)"),
+        Binding("ctrl+l", "pick_label", "Pick label", tooltip="Pick the expected label from those cases use",
+                priority=True),
     ]
 
     @dataclass
@@ -100,10 +108,11 @@ class CaseForm(ModalScreen[Case | None]):
         issues: list[Issue]
         message: str
 
-    def __init__(self, save: Saver, case: Case | None = None) -> None:
+    def __init__(self, save: Saver, case: Case | None = None, labels: list[str] | None = None) -> None:
         super().__init__()
         self.save_with = save
         self.case = case
+        self.labels = labels or []  # the labels cases use now, offered for `expected`
         self.saving = False
         self._initial: dict[str, Any] | None = None
 
@@ -120,19 +129,26 @@ class CaseForm(ModalScreen[Case | None]):
             shown_input = (raw_input if isinstance(raw_input, str)
                            else json.dumps(raw_input, ensure_ascii=False, indent=1))
             yield TextArea(shown_input, id="f-input", soft_wrap=True, show_line_numbers=False)
+            yield Label("", id="shown-input", classes="bidi-preview")
             yield Label("", id="err-input", classes="field-error")
             with Horizontal(classes="row"):
                 yield Select([(m, m) for m in MATCH_RULES], value=match, allow_blank=False, id="f-match")
                 yield Input(format_expected(match, data["expected"]) if "expected" in data else "",
-                            placeholder="expected (one_of: a | b | c)", id="f-expected")
+                            placeholder="expected (one_of: a | b | c)", id="f-expected",
+                            suggester=SuggestFromList(self.labels, case_sensitive=False))
+            yield Label("", id="shown-expected", classes="bidi-preview")
+            yield Label("", id="labels-hint", classes="note")
             yield Label("", id="err-match", classes="field-error")
             yield Label("", id="err-expected", classes="field-error")
             yield Input(", ".join(data.get("tags", [])), placeholder="tags, comma separated", id="f-tags")
+            yield Label("", id="shown-tags", classes="bidi-preview")
             yield Label("", id="err-tags", classes="field-error")
             yield Input(data.get("source", ""), placeholder="source: who reported it, ticket", id="f-source")
+            yield Label("", id="shown-source", classes="bidi-preview")
             yield Label("", id="err-source", classes="field-error")
             yield Label("Notes")
             yield TextArea(data.get("notes", ""), id="f-notes", soft_wrap=True)
+            yield Label("", id="shown-notes", classes="bidi-preview")
             yield Label("", id="err-notes", classes="field-error")
             with Horizontal(classes="buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary")
@@ -141,7 +157,56 @@ class CaseForm(ModalScreen[Case | None]):
 
     def on_mount(self) -> None:
         self._initial = self.draft()
+        for name in PREVIEWED:
+            self._preview(name)
+        self._label_hint()
         self.query_one("#f-input", TextArea).focus()
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    def _text_changed(self, event: Input.Changed | TextArea.Changed) -> None:
+        name = (event.control.id or "").removeprefix("f-")
+        if name in PREVIEWED:
+            self._preview(name)
+        if name == "expected":
+            self._label_hint()
+
+    @on(Select.Changed, "#f-match")
+    def _rule_changed(self) -> None:
+        self._label_hint()
+
+    def _label_hint(self) -> None:
+        """Under `expected` for the label rule: how to pick a known label, or that this one is new."""
+        hint = self.query_one("#labels-hint", Label)
+        if self.query_one("#f-match", Select).value != "label" or not self.labels:
+            hint.update("")
+            return
+        typed = self.query_one("#f-expected", Input).value.strip()
+        if typed and typed not in self.labels:
+            hint.update(Text.assemble((f"'{typed}' is a new label", "yellow"), ": no case uses it yet · "
+                                      f"ctrl+l picks one of {len(self.labels)} known"))
+        else:
+            hint.update(f"{len(self.labels)} known labels: ctrl+l picks one, → takes the suggestion")
+
+    def action_pick_label(self) -> None:
+        def picked(label: str | None) -> None:
+            if label:
+                self.query_one("#f-match", Select).value = "label"
+                field = self.query_one("#f-expected", Input)
+                field.value = label
+                field.focus()
+
+        self.app.push_screen(ChoicePicker("Pick the expected label", self.labels), picked)
+
+    def _preview(self, name: str) -> None:
+        """Fields edit in logical order (the cursor needs it); right-to-left text is shown once
+        more below its field the way the tables show it."""
+        field = self.query_one(f"#f-{name}")
+        text = field.text if isinstance(field, TextArea) else field.value  # type: ignore[attr-defined]
+        label = self.query_one(f"#shown-{name}", Label)
+        rtl = has_rtl(text)
+        label.update(Text.assemble(("reads: ", "dim"), block(text)) if rtl else Text(""))
+        label.set_class(rtl, "shown")
 
     def draft(self) -> dict[str, Any]:
         """The form's raw text, field by field (what must survive a failed save)."""
@@ -164,10 +229,14 @@ class CaseForm(ModalScreen[Case | None]):
             value["input"] = parse_input(raw["input"], was_chat)
         except ValueError as err:
             issues.append(Issue("form", "$.input", str(err)))
-        try:
-            value["expected"] = parse_expected(raw["match"], raw["expected"])
-        except ValueError as err:
-            issues.append(Issue("form", "$.expected", str(err)))
+        expected = raw["expected"].strip() if raw["match"] == "label" else raw["expected"]  # a stray space
+        if not expected.strip():
+            issues.append(Issue("form", "$.expected", "give the output the model must produce"))
+        else:
+            try:
+                value["expected"] = parse_expected(raw["match"], expected)
+            except ValueError as err:
+                issues.append(Issue("form", "$.expected", str(err)))
         value["tags"] = list(dict.fromkeys(t.strip() for t in raw["tags"].split(",") if t.strip()))
         value["source"] = raw["source"].strip() or None
         value["notes"] = raw["notes"] if raw["notes"].strip() else None
@@ -178,7 +247,8 @@ class CaseForm(ModalScreen[Case | None]):
     def show_issues(self, issues: list[Issue], message: str = "") -> None:
         by_field: dict[str, list[str]] = {}
         for issue in issues:
-            by_field.setdefault(field_of(issue), []).append(f"{issue.pointer}: {issue.message}")
+            name = field_of(issue)
+            by_field.setdefault(name, []).append(in_words(name, issue))
         if message and not issues:
             by_field.setdefault("general", []).append(message)
         for name in ("general", *FIELDS):
@@ -229,8 +299,11 @@ class CaseForm(ModalScreen[Case | None]):
         else:
             self.action_discard()
 
+    def changed(self) -> bool:
+        return self._initial is not None and self.draft() != self._initial
+
     def action_discard(self) -> None:
-        if self.draft() == self._initial:
+        if not self.changed():
             self.dismiss(None)
             return
         from tui.dialogs.confirm import Confirm

@@ -8,9 +8,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from tui.widgets.footer import StrawFooter
+
 
 class AskText(ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without doing anything")]
+    BINDINGS = [
+        Binding("enter", "submit", "OK", tooltip="Use what you typed"),
+        Binding("escape", "cancel", "Cancel", tooltip="Close without doing anything"),
+    ]
 
     def __init__(self, question: str, placeholder: str = "", required: bool = False) -> None:
         super().__init__()
@@ -22,8 +27,9 @@ class AskText(ModalScreen[str | None]):
             yield Input(placeholder=self.placeholder, id="answer")
             yield Label("", id="answer-error", classes="field-error")
             with Horizontal(classes="buttons"):
-                yield Button("OK", id="ok", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("OK (enter)", id="ok", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+        yield StrawFooter()
 
     def _submit(self) -> None:
         value = self.query_one("#answer", Input).value.strip()
@@ -33,6 +39,9 @@ class AskText(ModalScreen[str | None]):
         self.dismiss(value)
 
     def on_input_submitted(self, _event: Input.Submitted) -> None:
+        self._submit()
+
+    def action_submit(self) -> None:
         self._submit()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -9,6 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.text import block
 from tui.widgets.footer import StrawFooter
 
 
@@ -21,7 +22,8 @@ class TextView(ModalScreen[None]):
     def __init__(self, title: str, text: str | Text) -> None:
         super().__init__()
         self.title_text = title
-        self.body = text if isinstance(text, Text) else Text(text)
+        self.copy_text = text if isinstance(text, str) else text.plain  # copied as stored
+        self.body = text if isinstance(text, Text) else block(text)  # shown in display order
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide"):
@@ -30,7 +32,7 @@ class TextView(ModalScreen[None]):
         yield StrawFooter()
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.body.plain)
+        self.app.copy_to_clipboard(self.copy_text)
         self.notify("copied to the clipboard")
 
     def action_close(self) -> None:

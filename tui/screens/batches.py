@@ -6,23 +6,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Checkbox, DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from repo_store import batches
 from repo_store.batches import Batch
 from repo_store.cases import Case
+from tui.screens.fresh import FreshScreen
 from tui.text import cell
+from tui.widgets.case_table import MIN_INPUT, room_for, set_column_width
 from tui.widgets.footer import StrawFooter
+from tui.widgets.title import ScreenTitle
 
 
-class BatchesScreen(Screen[None]):
+class BatchesScreen(FreshScreen):
     HELP_TITLE = "Batches"
     HELP = ("Approve 10–20 pending cases (bounds in straw.toml [batch]) as a batch: a branch batch/<id> "
             "where they join the baseline. Main is not touched until the batch is tuned and merged.")
@@ -34,6 +36,8 @@ class BatchesScreen(Screen[None]):
         Binding("n", "none", "Clear", tooltip="Unselect every case", id="select-none"),
         Binding("c", "create", "Create batch", tooltip="Approve the selected cases as a batch branch",
                 id="create"),
+        Binding("a", "allow_small", "Allow small", tooltip="Tick or untick 'allow fewer than min_size'",
+                id="allow-small"),
         Binding("r", "reload", "Reload", tooltip="Read the pending cases again", id="reload"),
     ]
 
@@ -52,12 +56,14 @@ class BatchesScreen(Screen[None]):
         self.free: list[Case] = []
         self.selected: set[str] = set()
         self.bounds = (10, 20)
+        self._fitted_width = 0
+        self.note: Text | None = None  # the last outcome, kept under the table across reloads
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("straw · Batches", style="bold"), classes="screen-title")
+        yield ScreenTitle("Batches")
         with Horizontal(classes="filters"):
             yield Input(placeholder="batch title (optional)", id="batch-title")
-            yield Checkbox("allow fewer than min_size", id="allow-small")
+            yield Checkbox("allow fewer than min_size (a)", id="allow-small")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="pending-table")
         yield Static("", id="batch-status", classes="note")
         yield StrawFooter()
@@ -72,6 +78,7 @@ class BatchesScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="batches-load")
     def load(self) -> None:
+        self.mark_fresh()
         with self.app.library() as repo:  # type: ignore[attr-defined]
             pending = repo.load().split("pending")
             held = batches.open_batches_holding(repo, {c.id for c in pending}) if pending else {}
@@ -83,14 +90,30 @@ class BatchesScreen(Screen[None]):
     def _loaded(self, event: Loaded) -> None:
         self.free, self.bounds = event.free, event.bounds
         self.selected &= {c.id for c in self.free}
+        self.held_count = event.held
+        self._fill()
+        self._status()
+
+    def _fill(self) -> None:
         table = self.query_one(DataTable)
+        width = room_for(table, "input", MIN_INPUT)
+        set_column_width(table, "input", width)
+        row = table.cursor_row
         table.clear()
         for case in self.free:
             table.add_row(self._mark(case.id), cell(case.id, 22), cell(case.created, 20),
                           cell(case.expected, 18),
-                          cell(", ".join(case.tags), 14), cell(case.text, 60), key=case.id)
-        self.held_count = event.held
-        self._status()
+                          cell(", ".join(case.tags), 14), cell(case.text, width), key=case.id)
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
+        self._fitted_width = width
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self.call_after_refresh(self._refit)  # after the table got its new size
+
+    def _refit(self) -> None:
+        if self.free and room_for(self.query_one(DataTable), "input", MIN_INPUT) != self._fitted_width:
+            self._fill()
 
     def _mark(self, case_id: str) -> Text:
         return Text("✓", style="bold green") if case_id in self.selected else Text(" ")
@@ -105,11 +128,14 @@ class BatchesScreen(Screen[None]):
             f" · {getattr(self, 'held_count', 0)} already in open batches",
         )
         if extra is not None:
+            self.note = extra
+        if self.note is not None:
             line.append("\n")
-            line.append_text(extra)
+            line.append_text(self.note)
         self.query_one("#batch-status", Static).update(line)
 
     def action_toggle(self) -> None:
+        self.note = None
         table = self.query_one(DataTable)
         if not table.row_count:
             return
@@ -137,6 +163,9 @@ class BatchesScreen(Screen[None]):
     def action_reload(self) -> None:
         self.load()
 
+    def action_allow_small(self) -> None:
+        self.query_one("#allow-small", Checkbox).toggle()
+
     def action_create(self) -> None:
         if not self.selected:
             self._status(Text("select cases first (space, or o for the oldest)", style="yellow"))
@@ -144,6 +173,13 @@ class BatchesScreen(Screen[None]):
         order = [c.id for c in self.free if c.id in self.selected]
         title = self.query_one("#batch-title", Input).value.strip()
         allow_small = self.query_one("#allow-small", Checkbox).value
+        low = self.bounds[0]
+        if len(order) < low and not allow_small:
+            # the library's refusal names the CLI flag; here the remedy is the checkbox on screen
+            self._status(Text(f"a batch needs at least {low} cases ([batch] min_size), {len(order)} "
+                              "selected: select more (o takes the oldest), or tick "
+                              "'allow fewer than min_size' above the table (a)", style="bold yellow"))
+            return
         self._create(order, title, allow_small)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="batches-create")
@@ -157,7 +193,7 @@ class BatchesScreen(Screen[None]):
         self.selected = set()
         self.query_one("#batch-title", Input).value = ""
         self.notify(f"created {event.batch.branch} with {len(event.batch.cases)} cases")
-        self.load()
+        self.app.repo_changed()  # type: ignore[attr-defined]  # reloads this screen too
         self._status(Text(f"created {event.batch.branch}: review it under Pull requests (3)", style="green"))
 
     @on(Worker.StateChanged)

@@ -13,7 +13,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Input, Select, Static, Tab, Tabs
 
 from repo_store import batches, curation
@@ -22,15 +21,17 @@ from tui.dialogs.case_form import CaseForm
 from tui.dialogs.case_history import open_case_history
 from tui.dialogs.confirm import Confirm
 from tui.index import CaseIndex
-from tui.text import one_line
+from tui.screens.fresh import FreshScreen
+from tui.text import cell
 from tui.widgets.case_detail import CaseDetail
 from tui.widgets.case_table import CaseTable
 from tui.widgets.footer import StrawFooter
+from tui.widgets.title import ScreenTitle
 
 SPLITS = ("pending", "baseline", "all")
 
 
-class CasesScreen(Screen[None]):
+class CasesScreen(FreshScreen):
     HELP_TITLE = "Cases"
     HELP = ("New cases always land in pending; baseline cases change only through a batch. "
             "Type to search (every word must appear in the id, input, expected, tags, source or notes).")
@@ -73,7 +74,7 @@ class CasesScreen(Screen[None]):
         self.last_filter_ms = 0.0
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("straw · Cases", style="bold"), classes="screen-title")
+        yield ScreenTitle("Cases")
         yield Tabs(Tab("Pending", id="pending"), Tab("Baseline", id="baseline"), Tab("All", id="all"),
                    id="split-tabs")
         with Horizontal(classes="filters"):
@@ -94,6 +95,7 @@ class CasesScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="cases-load")
     def load(self, select: str | None = None) -> None:
+        self.mark_fresh()
         with self.app.library() as repo:  # type: ignore[attr-defined]
             loaded = repo.load()
             pending = {c.id for c in loaded.cases if c.split == "pending"}
@@ -195,6 +197,9 @@ class CasesScreen(Screen[None]):
     def action_reload(self) -> None:
         self.load(self.query_one(CaseTable).current_id())
 
+    def reload_view(self) -> None:  # the repository changed: keep the selected case selected
+        self.action_reload()
+
     def _pending_selected(self, verb: str) -> Case | None:
         case = self.current_case()
         if case is None:
@@ -211,7 +216,7 @@ class CasesScreen(Screen[None]):
             with self.app.library() as repo:  # type: ignore[attr-defined]
                 return curation.add_case(repo, **fields)
 
-        self.app.push_screen(CaseForm(save), self._after_form)
+        self.app.push_screen(CaseForm(save, labels=self.index.labels()), self._after_form)
 
     def action_edit(self) -> None:
         case = self._pending_selected("edit")
@@ -222,13 +227,14 @@ class CasesScreen(Screen[None]):
             with self.app.library() as repo:  # type: ignore[attr-defined]
                 return curation.edit_case(repo, case.id, fields)
 
-        self.app.push_screen(CaseForm(save, case), self._after_form)
+        self.app.push_screen(CaseForm(save, case, self.index.labels()), self._after_form)
 
     def _after_form(self, case: Case | None) -> None:
         if case is not None:
             self.notify(f"saved {case.path}")
             if self.split == "baseline":
                 self.query_one(Tabs).active = "pending"
+            self.app.repo_changed(loading=self)  # type: ignore[attr-defined]
             self.load(case.id)
 
     def action_delete(self) -> None:
@@ -236,7 +242,7 @@ class CasesScreen(Screen[None]):
         if case is None:
             return
         question = Text.assemble("Delete pending case ", (case.id, "bold"), "?\n",
-                                 one_line(case.text, 70), "\n(u undoes it)")
+                                 cell(case.text, 70), "\n(u undoes it)")
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -254,6 +260,7 @@ class CasesScreen(Screen[None]):
     def _removed(self, event: Removed) -> None:
         self.undo_stack.append(event.case)
         self.notify(f"deleted {event.case.id} — press u to undo")
+        self.app.repo_changed(loading=self)  # type: ignore[attr-defined]
         self.load()
 
     def action_undo(self) -> None:
@@ -275,6 +282,7 @@ class CasesScreen(Screen[None]):
     @on(Restored)
     def _restored(self, event: Restored) -> None:
         self.notify(f"restored {event.case.id}")
+        self.app.repo_changed(loading=self)  # type: ignore[attr-defined]
         self.load(event.case.id)
 
     def action_case_log(self) -> None:

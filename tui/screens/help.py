@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from tui.widgets.footer import StrawFooter
+
 
 def bindings_table(screen: Screen) -> Table:
     table = Table(box=None, show_header=True, header_style="bold", expand=True)
@@ -43,6 +45,7 @@ class HelpScreen(ModalScreen[None]):
             if intro:
                 yield Static(Text(intro))
             yield Static(bindings_table(self.below))
+        yield StrawFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)

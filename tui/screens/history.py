@@ -11,7 +11,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from repo_store import batches, history, reports
@@ -19,17 +18,21 @@ from repo_store.errors import StrawError
 from repo_store.history import LogEntry
 from repo_store.repo import MAIN
 from tui.dialogs.case_history import open_case_history
-from tui.dialogs.reason import AskText
-from tui.text import cell, one_line
+from tui.dialogs.case_picker import CasePicker
+from tui.screens.fresh import FreshScreen
+from tui.text import cell
 from tui.widgets.footer import StrawFooter
+from tui.widgets.title import ScreenTitle
 
 
-class HistoryScreen(Screen[None]):
+class HistoryScreen(FreshScreen):
     HELP_TITLE = "History"
     HELP = "main's first-parent log of the baseline and models.lock: merges, the bootstrap, rollbacks."
     BINDINGS = [
-        Binding("enter", "open", "Open", tooltip="The selected merge's cases and report", id="open"),
-        Binding("c", "case_log", "Case log", tooltip="One case's history (asks for its id)", id="case-log"),
+        Binding("enter", "open", "Open", tooltip="The selected merge's cases and report", id="open",
+                priority=True),  # before the table's own Enter, so the footer shows it
+        Binding("c", "case_log", "Case log", tooltip="One case's history (pick it from a list)",
+                id="case-log"),
         Binding("r", "reload", "Reload", tooltip="Read the log again", id="reload"),
     ]
 
@@ -46,7 +49,7 @@ class HistoryScreen(Screen[None]):
         self.entries: list[LogEntry] = []
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("straw · History", style="bold"), classes="screen-title")
+        yield ScreenTitle("History")
         with Vertical(classes="main", id="history-main"):  # the log is wide: full width, detail below
             yield DataTable(cursor_type="row", zebra_stripes=True, id="history-table")
             with VerticalScroll(classes="detail"):
@@ -63,11 +66,9 @@ class HistoryScreen(Screen[None]):
         table.focus()
         self.load()
 
-    def on_screen_resume(self) -> None:
-        self.load()
-
     @work(thread=True, exclusive=True, exit_on_error=False, group="history-load")
     def load(self) -> None:
+        self.mark_fresh()
         with self.app.library() as repo:  # type: ignore[attr-defined]
             entries = history.baseline_log(repo)
         self.post_message(self.Loaded(entries))
@@ -132,8 +133,11 @@ class HistoryScreen(Screen[None]):
                            f"{len(report.get('rounds', []))} rounds\n",
                            style="bold")
                 for row in [r for r in report["cases"] if not r["pass"]][:20]:
-                    out.append(f"  ✗ {row['id']} expected {one_line(row['expected'], 30)} "
-                               f"got {one_line(row['predicted'], 30)}\n", style="red")
+                    out.append(f"  ✗ {row['id']} expected ", style="red")
+                    out.append_text(cell(row["expected"], 30, "red"))
+                    out.append(" got ", style="red")
+                    out.append_text(cell(row["predicted"], 30, "red"))
+                    out.append("\n")
         self.post_message(self.Detail(out))
 
     @on(Detail)
@@ -141,9 +145,16 @@ class HistoryScreen(Screen[None]):
         self.query_one("#history-detail", Static).update(event.text)
 
     def action_case_log(self) -> None:
+        self._pick_case()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="history-pick")
+    def _pick_case(self) -> None:
+        with self.app.library() as repo:  # type: ignore[attr-defined]
+            cases = repo.load().cases
+
         def answered(case_id: str | None) -> None:
             if case_id:
                 open_case_history(self, case_id)
 
-        self.app.push_screen(AskText("Which case? (its id)", "c-20260901-…", required=True), answered)
+        self.app.call_from_thread(self.app.push_screen, CasePicker("Which case's history?", cases), answered)
 

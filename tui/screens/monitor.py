@@ -12,15 +12,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from repo_store import lockfile, monitor_log
 from repo_store.lockfile import LockVersion
 from tui.dialogs.confirm import Confirm
+from tui.screens.fresh import FreshScreen
 from tui.text import cell
 from tui.widgets.charts import PassRateChart
 from tui.widgets.footer import StrawFooter
+from tui.widgets.title import ScreenTitle
 
 
 def _rate(score: dict[str, int] | None) -> float | None:
@@ -29,7 +30,7 @@ def _rate(score: dict[str, int] | None) -> float | None:
     return score["passed"] / score["total"]
 
 
-class MonitorScreen(Screen[None]):
+class MonitorScreen(FreshScreen):
     HELP_TITLE = "Monitor"
     HELP = ("The production model is the one models.lock names on main. The monitor runs it on the "
             "baseline (or asks the endpoint in git config straw.monitorEndpoint) and rolls back when it "
@@ -59,7 +60,7 @@ class MonitorScreen(Screen[None]):
         self.lock: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("straw · Monitor", style="bold"), classes="screen-title")
+        yield ScreenTitle("Monitor")
         yield Static("loading…", id="monitor-head")
         with Horizontal(classes="main"):
             with Vertical(id="monitor-tables"):
@@ -84,6 +85,7 @@ class MonitorScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-load")
     def load(self) -> None:
+        self.mark_fresh()
         with self.app.library() as repo:  # type: ignore[attr-defined]
             lock = lockfile.read_lock(repo)
             versions = lockfile.lock_history(repo)
@@ -179,4 +181,4 @@ class MonitorScreen(Screen[None]):
     @on(Done)
     def _done(self, event: Done) -> None:
         self.notify(event.text, severity="information" if event.ok else "warning", timeout=10)
-        self.load()
+        self.app.repo_changed()  # type: ignore[attr-defined]  # every screen shows the new state

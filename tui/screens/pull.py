@@ -16,21 +16,23 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Log, ProgressBar, Static, TabbedContent, TabPane
 
-from repo_store import batch_status, batches, merge, review
+from repo_store import batch_status, batches, review
 from repo_store.batch_status import BatchInfo
 from repo_store.batches import CaseChange
-from repo_store.errors import StrawError
+from repo_store.errors import NoSuchBatch, StrawError
 from tui.dialogs.confirm import Confirm
 from tui.dialogs.reason import AskText
 from tui.dialogs.text_view import TextView
+from tui.screens.fresh import FreshScreen
 from tui.screens.pulls import status_cell
 from tui.text import cell, plural
 from tui.widgets.charts import PassRateChart
 from tui.widgets.diff_view import diff_text
 from tui.widgets.footer import StrawFooter
+from tui.widgets.title import ScreenTitle
+from tuning.recheck import merge_checked
 
 
 def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -38,7 +40,22 @@ def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(report.get("cases", []), key=lambda c: (c["pass"], c["split"] != "new", c["id"]))
 
 
-class PullScreen(Screen[None]):
+def step_line(round_no: int, rounds: int, step: Any, elapsed: float) -> str:
+    """`round 2/5 · step 30/120 · loss 0.4312 · about 14 s left in this round`: the ETA is the
+    round's pace so far (steps in a round cost about the same)."""
+    parts = [f"round {round_no}/{rounds}", f"step {step.step}/{step.total}"]
+    if step.loss is not None:
+        parts.append(f"loss {step.loss:.4f}")
+    if step.step and step.total > step.step:
+        left = elapsed / step.step * (step.total - step.step)
+        parts.append(f"about {left:.0f} s left in this round" if left < 120
+                     else f"about {left / 60:.0f} min left in this round")
+    elif step.step >= step.total:
+        parts.append("checking the cases…")
+    return " · ".join(parts)
+
+
+class PullScreen(FreshScreen):
     HELP_TITLE = "Pull request"
     HELP = ("A batch branch under review. Tune until every case passes; the gate then allows the merge, "
             "which brings the cases into the baseline and promotes the model.")
@@ -64,6 +81,10 @@ class PullScreen(Screen[None]):
         seconds: float
 
     @dataclass
+    class Gone(Message):
+        reason: str
+
+    @dataclass
     class Done(Message):
         what: str
         detail: str
@@ -87,17 +108,20 @@ class PullScreen(Screen[None]):
     class Body(Message):
         text: str
 
-    def __init__(self, batch_id: str) -> None:
+    def __init__(self, batch_id: str, then: str | None = None) -> None:
         super().__init__()
         self.batch_id = batch_id
+        self.then = then  # an action asked for in the command palette, run after the first load
+        self.gone = False  # the batch no longer exists (rejected from another terminal)
         self.info: BatchInfo | None = None
         self.cancel = threading.Event()
         self.tuning = False
         self.round_total = (1, 1)
+        self.round_started = time.monotonic()
         self.load_seconds = 0.0
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"straw · Pull request {self.batch_id}", style="bold"), classes="screen-title")
+        yield ScreenTitle("Pull requests", f"Pull request {self.batch_id}")
         yield Static("loading…", id="pr-head")
         yield Static("", id="pr-gate")
         with TabbedContent(initial="tab-diff", id="pr-tabs"):
@@ -126,15 +150,28 @@ class PullScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="pull-load")
     def load(self) -> None:
+        self.mark_fresh()
         started = time.perf_counter()
         with self.app.library() as repo:  # type: ignore[attr-defined]
-            info = batch_status.batch_info(repo, self.batch_id)
+            try:
+                info = batch_status.batch_info(repo, self.batch_id)
+            except NoSuchBatch as err:  # rejected or deleted, here or in another terminal
+                self.post_message(self.Gone(str(err)))
+                return
             changes, error = None, None
             try:
                 changes = batches.batch_diff(repo, self.batch_id)
             except StrawError as err:
                 error = str(err)
         self.post_message(self.Loaded(info, changes, error, time.perf_counter() - started))
+
+    @on(Gone)
+    def _gone(self, event: Gone) -> None:
+        self.gone = True
+        self.query_one("#pr-head", Static).update(Text(event.reason, style="yellow"))
+        self.query_one("#pr-gate", Static).update(Text("gate: this pull request is closed (esc: back)",
+                                                       style="dim"))
+        self.refresh_bindings()
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
@@ -146,15 +183,17 @@ class PullScreen(Screen[None]):
                              f" · approved by {b.approver} on {b.created[:10]}",
                              f" · branch {b.branch}")
         self.query_one("#pr-head", Static).update(head)
-        passed = info.status == "passing"
-        gate = Text.assemble(("gate: ", "bold"), ("✓ " if passed else "✗ ", "green" if passed else "red"),
-                             info.reason)
+        mark = {"passing": ("✓ ", "green"), "merged": ("● ", "blue"), "rejected": ("⊘ ", "dim")}
+        gate = Text.assemble(("gate: ", "bold"), mark.get(info.status, ("✗ ", "red")), info.reason)
         self.query_one("#pr-gate", Static).update(gate)
         self.refresh_bindings()
         diff = diff_text(event.changes) if event.changes is not None else Text(event.diff_error or "")
         self.query_one("#pr-diff", Static).update(diff)
         self._show_report(info.report)
         self.load_seconds = event.seconds
+        if self.then:
+            action, self.then = self.then, None
+            self.call_later(self.run_action, action)
 
     def _show_report(self, report: dict[str, Any] | None) -> None:
         table = self.query_one("#pr-report", DataTable)
@@ -191,6 +230,8 @@ class PullScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Merge shows only while the gate passes; cancel only while a tune runs; a merged or
         rejected batch is closed: nothing to tune, update or reject."""
+        if self.gone and action in ("merge", "tune", "update", "reject", "pr_body"):
+            return False
         if action == "merge":
             return self.info is not None and self.info.status == "passing" and not self.tuning
         if action == "cancel_tune":
@@ -242,7 +283,7 @@ class PullScreen(Screen[None]):
     def _run(self, what: str, reason: str = "") -> None:
         with self.app.library() as repo:  # type: ignore[attr-defined]
             if what == "merge":
-                commit = merge.merge_batch(repo, self.batch_id)
+                commit = merge_checked(repo, self.batch_id)
                 detail = f"merged into main as {commit[:8]}"
             elif what == "reject":
                 tag = batches.reject_batch(repo, self.batch_id, reason)
@@ -257,8 +298,7 @@ class PullScreen(Screen[None]):
         self.notify(event.detail)
         if event.what == "reject":
             self.app.pop_screen()
-        else:
-            self.load()
+        self.app.repo_changed()  # type: ignore[attr-defined]  # this screen and the list below it
 
     def action_pr_body(self) -> None:
         self._body()
@@ -332,12 +372,14 @@ class PullScreen(Screen[None]):
             log.write_line(f"{event.name} {event.detail}".strip())
         elif isinstance(event, RoundStarted):
             self.round_total = (event.round, event.max_rounds)
+            self.round_started = time.monotonic()
             bar.update(total=max(1, event.steps * event.max_rounds), progress=event.steps * (event.round - 1))
             status.update(Text(f"round {event.round}/{event.max_rounds}: training {event.steps} steps"))
         elif isinstance(event, Step):
             rnd, rounds = self.round_total
             total = max(1, event.total)
             bar.update(total=total * rounds, progress=total * (rnd - 1) + event.step)
+            status.update(Text(step_line(rnd, rounds, event, time.monotonic() - self.round_started)))
         elif isinstance(event, RoundDone):
             loss = f"{event.loss:.4f}" if event.loss is not None else "-"
             log.write_line(f"round {event.round}: loss {loss}, baseline {event.baseline_pass:.1%}, "
@@ -355,4 +397,4 @@ class PullScreen(Screen[None]):
         if message.ok:
             self.query_one(ProgressBar).update(progress=self.query_one(ProgressBar).total)
         self.notify(message.text, severity="information" if message.ok else "warning")
-        self.load()
+        self.app.repo_changed()  # type: ignore[attr-defined]

@@ -10,13 +10,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from repo_store import batch_status
 from repo_store.batch_status import BatchInfo
+from tui.screens.fresh import FreshScreen
 from tui.text import cell
 from tui.widgets.footer import StrawFooter
+from tui.widgets.title import ScreenTitle
 
 STATUS_STYLE = {"open": ("○", "yellow"), "tuned-failing": ("✗", "red"), "stale": ("↻", "magenta"),
                 "passing": ("✓", "green"), "merged": ("●", "blue"), "rejected": ("⊘", "dim")}
@@ -27,11 +28,12 @@ def status_cell(status: str) -> Text:
     return Text(f"{mark} {status}", style=style)
 
 
-class PullsScreen(Screen[None]):
+class PullsScreen(FreshScreen):
     HELP_TITLE = "Pull requests"
     HELP = "Each batch branch as a pull request. Enter opens one: diff, report, chart, tune, merge."
     BINDINGS = [
-        Binding("enter", "open", "Open", tooltip="Open the selected pull request", id="open"),
+        Binding("enter", "open", "Open", tooltip="Open the selected pull request", id="open",
+                priority=True),  # before the table's own Enter, so the footer shows it
         Binding("r", "reload", "Reload", tooltip="Read the batch branches again", id="reload"),
         Binding("f", "filter_open", "Open only", tooltip="Show only open batches / show all", id="only-open"),
     ]
@@ -44,9 +46,12 @@ class PullsScreen(Screen[None]):
         super().__init__()
         self.infos: list[BatchInfo] = []
         self.only_open = False
+        self.loading = False
+        self.open_when_loaded = False  # Enter pressed while the list was being read again
+        self.then: str | None = None  # an action to run on the pull request once it is open
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("straw · Pull requests", style="bold"), classes="screen-title")
+        yield ScreenTitle("Pull requests")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="pulls-table")
         yield Static("loading…", id="pulls-note", classes="note")
         yield StrawFooter()
@@ -60,25 +65,34 @@ class PullsScreen(Screen[None]):
         table.focus()
         self.load()
 
-    def on_screen_resume(self) -> None:
-        if self.infos:
-            self.load()
+    def load(self) -> None:
+        self.mark_fresh()
+        self.loading = True  # set here, not in the thread: an Enter right after must see it
+        self._read()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="pulls-load")
-    def load(self) -> None:
+    def _read(self) -> None:
         with self.app.library() as repo:  # type: ignore[attr-defined]
             infos = batch_status.list_batches(repo)
         self.post_message(self.Loaded(infos))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
+        known = {i.batch.id for i in self.infos}
         self.infos = event.infos
-        self._fill()
+        self.loading = False
+        # a batch that appeared since the last look is what the user came for: the cursor goes
+        # there, not to the row it was on (which a new row above would otherwise push down)
+        arrived = [i.batch.id for i in event.infos if known and i.batch.id not in known]
+        self._fill(arrived[0] if arrived else None)
+        if self.open_when_loaded:
+            self.open_when_loaded = False
+            self.action_open()
 
-    def _fill(self) -> None:
+    def _fill(self, select: str | None = None) -> None:
         table = self.query_one(DataTable)
-        current = None
-        if table.row_count:
+        current = select
+        if current is None and table.row_count:
             current = table.coordinate_to_cell_key(table.cursor_coordinate)[0].value
         table.clear()
         shown = [i for i in self.infos if not self.only_open or i.status not in ("merged", "rejected")]
@@ -92,7 +106,7 @@ class PullsScreen(Screen[None]):
                 table.move_cursor(row=table.get_row_index(current))
             except Exception:  # noqa: BLE001 - the row is gone
                 pass
-        counts = {}
+        counts: dict[str, int] = {}
         for info in self.infos:
             counts[info.status] = counts.get(info.status, 0) + 1
         summary = (" · ".join(f"{n} {s}" for s, n in counts.items())
@@ -110,11 +124,22 @@ class PullsScreen(Screen[None]):
     def _selected(self) -> None:
         self.action_open()
 
+    def open_selected(self, then: str | None = None) -> None:
+        """Open the pull request under the cursor and run `then` there once it has loaded."""
+        self.then = then
+        self.action_open()
+
     def action_open(self) -> None:
+        if self.loading:  # the rows on screen may be the old ones: open what the new list shows
+            self.open_when_loaded = True
+            return
         table = self.query_one(DataTable)
+        then, self.then = self.then, None
         if not table.row_count:
+            if then:
+                self.notify("no pull requests yet: create a batch under Batches (2)", severity="warning")
             return
         batch_id = str(table.coordinate_to_cell_key(table.cursor_coordinate)[0].value)
         from tui.screens.pull import PullScreen
 
-        self.app.push_screen(PullScreen(batch_id))
+        self.app.push_screen(PullScreen(batch_id, then=then))

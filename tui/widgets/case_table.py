@@ -16,6 +16,29 @@ from tui.text import cell
 # the input comes right after the expectation: it is what a curator reads first
 COLUMNS = (("id", "id", 20), ("split", "split", 8), ("expected", "expected", 16),
            ("input", "input", 60), ("tags", "tags", 16), ("match", "match", 8))
+MIN_INPUT = 12  # below this the column may run past the edge (scroll right to read)
+
+
+def room_for(table: DataTable, key: str, minimum: int) -> int:
+    """The width column `key` gets when it takes what the columns before it leave of the
+    table's visible width. A right-to-left input is cut on its left, so its first word (on the
+    right) must be on screen, not beyond the table's right edge."""
+    used = 0
+    for column_key, column in table.columns.items():
+        if column_key.value == key:
+            break
+        used += column.get_render_width(table)
+    padding = 2 * table.cell_padding
+    visible = table.size.width - table.styles.scrollbar_size_vertical  # a scrollbar may come with rows
+    return max(minimum, visible - used - padding)
+
+
+def set_column_width(table: DataTable, key: str, width: int) -> None:
+    for column_key, column in table.columns.items():
+        if column_key.value == key:
+            column.width = width
+    table._require_update_dimensions = True  # Textual re-measures only when told
+    table.refresh()
 
 
 class CaseTable(DataTable):
@@ -24,6 +47,7 @@ class CaseTable(DataTable):
         self.page = page
         self.held: dict[str, str] = {}
         self.matches: list[Case] = []
+        self.input_width = 60
 
     def on_mount(self) -> None:
         for label, key, width in COLUMNS:
@@ -33,7 +57,21 @@ class CaseTable(DataTable):
         split_style = "green" if case.split == "baseline" else "yellow"
         split = "batch" if case.id in self.held else case.split
         return (cell(case.id, 20), cell(split, 8, split_style), cell(case.expected, 16),
-                cell(case.text, 60), cell(", ".join(case.tags), 16), cell(case.match, 8))
+                cell(case.text, self.input_width), cell(", ".join(case.tags), 16), cell(case.match, 8))
+
+    def on_resize(self) -> None:
+        width = room_for(self, "input", MIN_INPUT)
+        if width == self.input_width:
+            return
+        self.input_width = width
+        set_column_width(self, "input", width)
+        current, matches = self.current_id(), self.matches
+        self.matches = []  # the rows are cut to the old width: build them again
+        self.clear()
+        self.matches = matches
+        self.show_more(self.page)
+        if current:
+            self.select_id(current)
 
     def show(self, matches: list[Case]) -> None:
         """Show these cases, the first page of them now. The same cases (a typed space, a letter

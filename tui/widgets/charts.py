@@ -1,12 +1,36 @@
-"""Pass-rate charts (textual-plotext)."""
+"""Pass-rate charts (textual-plotext). The y axis spans the data, not 0–100 %: the story of a
+tune is often 99.2 % against 100 % (a round broke one case, the next fixed it), which a 0–100
+axis draws as one flat line. Ticks sit on the lowest and highest values, labelled finely
+enough to tell them apart."""
 
 from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
+MIN_SPAN = 1.0  # percentage points shown at least: equal values still get an axis
+
+
+def y_axis(values: list[float]) -> tuple[tuple[float, float], list[float], list[str]]:
+    """(limits, ticks, tick labels) for values in percent."""
+    if not values:
+        return (0.0, 100.0), [0.0, 50.0, 100.0], ["0", "50", "100"]
+    low, high = min(values), max(values)
+    pad = max((high - low) * 0.15, 0.1)
+    top, bottom = min(100.0, high + pad), max(0.0, low - pad)
+    if top - bottom < MIN_SPAN:
+        bottom = max(0.0, top - MIN_SPAN)
+        top = max(top, bottom + MIN_SPAN)
+    span = high - low
+    count = 1 if span == 0 else 3 if span < 5 else 5
+    ticks = [low + span * i / max(1, count - 1) for i in range(count)]
+    return (bottom, top), ticks, [f"{t:.2f}".rstrip("0").rstrip(".") for t in ticks]
+
 
 class PassRateChart(PlotextPlot):
     """Baseline and new pass rate (in %) per point: rounds of a tune, or model versions."""
+
+    y_limits: tuple[float, float] = (0.0, 100.0)
+    y_labels: list[str] = []
 
     def plot_rates(self, title: str, xlabel: str, labels: list[str], series: dict[str, list[float]]) -> None:
         plt = self.plt
@@ -14,11 +38,13 @@ class PassRateChart(PlotextPlot):
         plt.clear_figure()
         plt.title(title)
         plt.xlabel(xlabel)
-        plt.ylim(0, 100)
-        xs = list(range(1, len(labels) + 1))
-        for name, values in series.items():
-            if values:
-                plt.plot(xs, [v * 100 for v in values], label=name, marker="braille")
+        percents = {name: [v * 100 for v in values] for name, values in series.items() if values}
+        self.y_limits, ticks, self.y_labels = y_axis([v for vs in percents.values() for v in vs])
+        plt.ylim(*self.y_limits)
+        plt.yticks(ticks, self.y_labels)
+        xs = [float(x) for x in range(1, len(labels) + 1)]
+        for name, values in percents.items():
+            plt.plot(xs[: len(values)], values, label=name, marker="braille")
         if labels:
             plt.xticks(xs, labels)
         self.refresh()

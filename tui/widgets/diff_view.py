@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from repo_store.batches import CaseChange
-from tui.text import block, one_line
+from tui.text import cell
 
 MARK = {"added": ("+", "green"), "changed": ("~", "yellow"), "removed": ("-", "red")}
 
@@ -24,7 +24,7 @@ def diff_text(changes: list[CaseChange]) -> Text:
             for name in ("input", "expected", "match"):
                 if name in data:
                     out.append(f"    {name}: ", style="dim")
-                    out.append_text(block(one_line(data[name], 200)))
+                    out.append_text(cell(data[name], 200))
                     out.append("\n")
             if data.get("tags"):
                 out.append("    tags: ", style="dim")
@@ -32,9 +32,9 @@ def diff_text(changes: list[CaseChange]) -> Text:
         for name, before, after in change.fields:
             label = "since pending" if change.kind == "added" else "changed"
             out.append(f"    {name} ({label}): ", style="yellow")
-            out.append_text(block(one_line(before if before is not None else "∅", 90), style="red"))
+            out.append_text(cell(before if before is not None else "∅", 90, "red"))
             out.append(" → ")
-            out.append_text(block(one_line(after if after is not None else "∅", 90), style="green"))
+            out.append_text(cell(after if after is not None else "∅", 90, "green"))
             out.append("\n")
         out.append("\n")
     return out

@@ -44,7 +44,7 @@ def build_server(repo: CaseRepo, host: str = "127.0.0.1", port: int = 8000,
                  on_ready: Callable[[ServedModel], None] | None = None) -> Server:
     """Load main's production model and build the server (not started). Raises StrawError when
     there is no production model or it cannot be loaded."""
-    store, config = repo.model_store, repo.config
+    store, config = repo.model_store, repo.verdict_config  # main's committed settings
     swapper = Swapper(repo.root, lambda model_hash: load_model(store, config, model_hash), poll_s)
     model = swapper.start()
     if on_ready:

@@ -1,0 +1,71 @@
+"""Pick one of a list of words (a known label): type to narrow, Enter picks, Esc closes."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui.text import cell
+from tui.widgets.footer import StrawFooter
+
+
+class ChoicePicker(ModalScreen[str | None]):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", tooltip="Close without picking"),
+        Binding("enter", "pick", "Pick", tooltip="Take the highlighted one", priority=True),
+        Binding("down", "move(1)", "Down", show=False),
+        Binding("up", "move(-1)", "Up", show=False),
+    ]
+
+    def __init__(self, title: str, choices: list[str]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="choice-picker"):
+            yield Static(Text(self.title_text, style="bold"), classes="question")
+            yield Input(placeholder="type to narrow", id="choice-search")
+            yield OptionList(id="choice-options")
+        yield StrawFooter()
+
+    def on_mount(self) -> None:
+        self._fill("")
+        self.query_one(Input).focus()
+
+    @on(Input.Changed, "#choice-search")
+    def _typed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def _fill(self, needle: str) -> None:
+        words = needle.casefold().split()
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options(Option(cell(c, 60), id=c) for c in self.choices
+                            if all(w in c.casefold() for w in words))
+        if options.option_count:
+            options.highlighted = 0
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one(OptionList)
+        if options.option_count:
+            now = options.highlighted if options.highlighted is not None else -step
+            options.highlighted = max(0, min(options.option_count - 1, now + step))
+
+    @on(OptionList.OptionSelected)
+    def _clicked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_pick(self) -> None:
+        options = self.query_one(OptionList)
+        if options.highlighted is not None and options.option_count:
+            self.dismiss(options.get_option_at_index(options.highlighted).id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

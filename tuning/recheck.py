@@ -1,0 +1,58 @@
+"""The merge's own check of a report: load the stored model the report names (its files hashed
+again by the model store), run it on every case of the batch branch's current tip, without the
+prediction cache, and hand the predictions to repo_store's merge, which merges only if they are
+the report's, case for case. The cost is one validation pass (see benchmarks/merge_rerun.py)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from repo_store import gitio
+from repo_store.batch_branches import require_batch
+from repo_store.errors import NoSuchBatch
+from repo_store.gate import GateRefused, branch_cases, check_gate
+from repo_store.merge import Rerun, merge_batch
+from repo_store.repo import CaseRepo
+from repo_store.reports import read_report, report_path
+from tuning import backends
+from tuning.backends.base import settings_from_config
+from tuning.model_store import ModelStore
+from tuning.progress import Phase, Progress, ignore
+
+
+def rerun_batch(repo: CaseRepo, batch_id: str, progress: Progress | None = None) -> Rerun:
+    """The report's model run on every baseline case of the branch's tip (baseline, then the
+    batch's new cases: the order the tune predicted them in)."""
+    emit = progress or ignore
+    batch = require_batch(repo, batch_id)
+    tip = gitio.rev(repo.git, f"refs/heads/{batch.branch}")
+    if tip is None:
+        raise NoSuchBatch(f"batch {batch.id} has no branch (merged or rejected)")
+    report = read_report(repo, batch.id, tip)
+    if report is None:
+        raise GateRefused(f"{batch.branch} has no {report_path(batch.id)}")
+    model_hash = report["model"]["hash"]
+    store = ModelStore(repo.model_store)
+    emit(Phase("loading", model_hash))
+    folder = store.load(model_hash)  # MissingModel / TamperedModel name the hash
+    meta = store.meta(model_hash)
+    model_s, train_s = settings_from_config(repo.verdict_config)
+    settings = type(model_s)(**{**asdict(model_s), "backend": meta.get("backend", model_s.backend),
+                                "max_length": int(meta.get("max_length", model_s.max_length))})
+    backend = backends.create(settings, train_s)
+    backend.load(folder)
+    found = branch_cases(repo, batch, tip)
+    cases = [c for c, split in found if split == "baseline"] + [c for c, split in found if split == "new"]
+    emit(Phase("validating", f"{len(cases)} cases"))
+    preds = backend.predict([c.input for c in cases]) if cases else []
+    return Rerun(batch.id, tip, model_hash, {c.id: p.text for c, p in zip(cases, preds, strict=True)})
+
+
+def merge_checked(repo: CaseRepo, batch_id: str, progress: Progress | None = None) -> str:
+    """Gate, rerun the model, merge: what `straw merge` and the TUI's merge do. Returns the merge
+    commit id."""
+    batch = require_batch(repo, batch_id)
+    result = check_gate(repo, batch.id)
+    if not result.passed:  # before loading a model: the cheap refusals first
+        raise GateRefused(f"gate refused {batch.branch}: {result.reason}")
+    return merge_batch(repo, batch.id, rerun=rerun_batch(repo, batch.id, progress))
