@@ -114,12 +114,16 @@ def test_unreachable_exit_code_from_the_cli(repo: CaseRepo, cli) -> None:  # noq
     assert cli("monitor", "--endpoint", "ftp://x", repo=repo.root).exit_code == 2
 
 
-def test_a_server_that_does_not_report_hashes_is_judged_with_a_note(repo: CaseRepo) -> None:
+def test_a_server_that_does_not_report_hashes_is_judged_with_a_note(repo: CaseRepo, cli) -> None:  # noqa: ANN001
     with fake_endpoint("answers", "my-llm") as url:
         result = run_monitor(repo, endpoint=EndpointSettings(url, **QUICK), rollback=False)
     # it answers "billing" to everything: the greeting cases fail
     assert result.action == "alert" and result.passed == 5 and len(result.failing) == 5
     assert any("does not report model hashes" in n for n in result.notes)
+    assert "monitor/log.jsonl" in subprocess.run(["git", "show", "--name-only", "main"], cwd=repo.root,
+                                                 capture_output=True, text=True).stdout
+    verify = cli("verify", repo=repo.root)  # the alert's commit on main is no contract change
+    assert verify.exit_code == 0, verify.output
 
 
 def _start_serve(root: Path) -> tuple[subprocess.Popen[str], str]:
