@@ -5,7 +5,7 @@ and none of the widgets' internals, and at 80x24 the Cases table keeps its input
 from __future__ import annotations
 
 import pytest
-from report_helpers import rule_report
+from report_helpers import model_report, rule_report, stored_tiny_model
 from textual.command import CommandPalette
 from textual.widgets import DataTable
 from textual.widgets._footer import FooterKey
@@ -100,8 +100,17 @@ async def test_the_palette_lists_every_straw_action_and_no_widget_internals(demo
         assert internals == []
 
 
-async def test_merge_from_the_palette_on_the_cases_screen(demo_repo) -> None:
-    batch_id = passing_batch(demo_repo)
+async def test_merge_from_the_palette_on_the_cases_screen(demo_repo, tiny_classifier) -> None:
+    # the merge reruns the report's model: a real one (random weights), at thresholds 0 on main
+    from repo_store.config_set import set_value
+    from repo_store.repo import open_case_repo
+
+    for key in ("gate.baseline_threshold", "gate.new_threshold"):
+        set_value(demo_repo, key, "0.0")
+    demo_repo = open_case_repo(demo_repo.root)
+    model, predict_all = stored_tiny_model(demo_repo, tiny_classifier)
+    batch_id = batches.create_batch(demo_repo).id
+    reports.write_report(demo_repo, batch_id, model_report(demo_repo, batch_id, model, predict_all))
     app = make_app(demo_repo.root)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
