@@ -49,7 +49,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "batch": {"min_size": 10, "max_size": 20},
     "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0, "require_signed": False,
              "max_watch_negative_flips": 0},
-    "monitor": {"threshold": 0.95, "alert_command": ""},
+    "monitor": {"threshold": 1.0, "alert_command": ""},  # alert_command: ignored, see local_settings
 }
 
 TEMPLATE = """\
@@ -87,8 +87,10 @@ require_signed = false        # true: merges and `straw config set` sign; verify
 max_watch_negative_flips = 0  # watch cases the production model passed that a merge may break
 
 [monitor]
-threshold = 0.95
-alert_command = ""            # run with the alert summary on stdin, e.g. "mail -s straw ops@x"
+threshold = 1.0               # any failing baseline case is a regression
+# Commands come from local settings only, never from this shared file:
+#   git config straw.alertCommand "mail -s straw ops@example.com"   (alert summary on stdin)
+#   git config straw.deployCommand "./deploy.sh"   (STRAW_MODEL_HASH, STRAW_MODEL_DIR set)
 """
 
 

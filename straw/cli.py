@@ -40,6 +40,7 @@ COMMANDS = {
     "monitor": "straw.commands.monitor:monitor_command",
     "rollback": "straw.commands.monitor:rollback_command",
     "report": "straw.commands.monitor:report_command",
+    "serve": "straw.commands.serve:serve_command",
     "log": "straw.commands.history:log_command",
     "verify": "straw.commands.history:verify_command",
     "config": "straw.commands.config:config_group",

@@ -9,51 +9,19 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import git
+from prod_helpers import IDENTITY, bad_model, copy_repo, deploy_by_hand, good_repo
 
-from repo_store import batches, config, curation, history, lockfile, monitor_log
+from repo_store import config, curation, history, lockfile, monitor_log
 from repo_store.customer_report import render_html
 from repo_store.errors import UsageError
 from repo_store.forgetting import bwt, mcnemar
 from repo_store.gitio import commit_paths
-from repo_store.ids import now_iso
 from repo_store.repo import CaseRepo, open_case_repo
-from tuning import backends
-from tuning.backends.base import Example, settings_from_config
 from tuning.compare import compare_models
 from tuning.evaluate import evaluate
 from tuning.model_store import ModelStore
 from tuning.monitor import run_monitor
-from tuning.recheck import merge_checked
-from tuning.tune import tune_batch
-
-CASES = {
-    "greeting": ["hello there friend", "good morning to you", "hi how are you doing",
-                 "hey nice to meet you", "greetings and salutations"],
-    "billing": ["refund my invoice charge", "why was my card charged twice", "invoice payment failed",
-                "billing statement is wrong", "cancel the subscription charge"],
-}
-
-
-def _good_repo(root: Path, tiny: Path) -> CaseRepo:
-    from repo_store.setup import init_case_repo
-
-    repo, _ = init_case_repo(root)
-    config.write(repo.root, {
-        "model": {"base": str(tiny), "max_length": 16},
-        "train": {"learning_rate": 5e-3, "epochs_per_round": 10, "batch_size": 8,
-                  "max_iterations": 4},
-    })
-    commit_paths(repo.root, ["straw.toml"], "tiny model")
-    repo = open_case_repo(repo.root)
-    texts = [(label, text) for label, group in CASES.items() for text in group]
-    for n, (label, text) in enumerate(texts):  # fixed ids: training order follows them
-        curation.add_case(repo, input=text, expected=label, tags=["[bold]x[/]"],
-                          case_id=f"c-20261101-{n:08x}", created=f"2026-11-01T00:00:{n:02d}Z")
-    batch = batches.create_batch(repo, all_pending=True, title="first baseline")
-    report = tune_batch(repo, batch.id)
-    assert report["summary"]["passed"], report["rounds"]
-    merge_checked(repo, batch.id)
-    return repo
 
 
 @pytest.fixture(scope="module")
@@ -61,53 +29,39 @@ def good(tmp_path_factory: pytest.TempPathFactory, tiny_classifier: Path) -> Pat
     """A repository whose production model passes its 10-case baseline (built once; tests copy)."""
     import os
 
-    for key, value in {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
-                       "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com"}.items():
+    for key, value in IDENTITY.items():
         os.environ.setdefault(key, value)
-    return _good_repo(tmp_path_factory.mktemp("good") / "repo", tiny_classifier).root
+    return good_repo(tmp_path_factory.mktemp("good") / "repo", tiny_classifier).root
 
 
 @pytest.fixture
 def repo(good: Path, tmp_path: Path) -> CaseRepo:
-    import shutil
-
-    shutil.copytree(good, tmp_path / "repo", symlinks=True)
-    return open_case_repo(tmp_path / "repo")
+    return copy_repo(good, tmp_path / "repo")
 
 
-def _bad_model(repo: CaseRepo) -> str:
-    """A model trained on swapped labels, stored like any other: what a bad deploy ships."""
-    model_s, train_s = settings_from_config(repo.config)
-    backend = backends.create(model_s, train_s)
-    backend.load(model_s.base)
-    swap = {"greeting": "billing", "billing": "greeting"}
-    examples = [Example(t, swap[label]) for label, texts in CASES.items() for t in texts]
-    backend.prepare(examples)
-    backend.train(examples, 10, None, seed=0)
-    return ModelStore(repo.model_store).save(backend, {"base": model_s.base, "created": now_iso()})
+_bad_model = bad_model
+_bad_deploy = deploy_by_hand
 
 
-def _bad_deploy(repo: CaseRepo, model: str) -> None:
-    lock = {**(lockfile.read_lock(repo) or {}), "model": model, "promoted": now_iso()}
-    (repo.root / "models.lock").write_text(json.dumps(lock, indent=2) + "\n")
-    commit_paths(repo.root, ["models.lock"], "deploy hotfix model")
-
-
-def test_healthy_model_is_recorded(repo: CaseRepo) -> None:
+def test_healthy_model_is_recorded_off_main(repo: CaseRepo) -> None:
+    main_before = git(repo.root, "rev-parse", "main").stdout
     result = run_monitor(repo)
     assert result.healthy and result.passed == result.total == 10
     entries = monitor_log.read_entries(repo)
     assert entries[-1]["action"] == "ok" and entries[-1]["model"] == result.model
+    assert git(repo.root, "rev-parse", "main").stdout == main_before  # an ok run: no commit on main
+    assert "(ok)" in git(repo.root, "log", "-1", "--format=%s", monitor_log.BRANCH).stdout
+    assert git(repo.root, "status", "--porcelain").stdout == ""
 
 
 def test_bad_deploy_alerts_and_rolls_back(repo: CaseRepo, tmp_path: Path) -> None:
     good_model = lockfile.read_lock(repo)["model"]  # type: ignore[index]
     bad = _bad_model(repo)
     _bad_deploy(repo, bad)
-    marker = tmp_path / "alert.txt"
-    config.write(repo.root, {"monitor": {"alert_command": f"cat > {marker}"}})
-    commit_paths(repo.root, ["straw.toml"], "alert to a file")
-    repo = open_case_repo(repo.root)
+    marker, deployed = tmp_path / "alert.txt", tmp_path / "deployed.txt"
+    git(repo.root, "config", "straw.alertCommand", f"cat > {marker}")
+    git(repo.root, "config", "straw.deployCommand",
+        f'echo "$STRAW_MODEL_HASH $STRAW_MODEL_DIR" > {deployed}')
 
     result = run_monitor(repo)
     assert result.action == "rollback" and result.rolled_back_to == good_model
@@ -116,6 +70,9 @@ def test_bad_deploy_alerts_and_rolls_back(repo: CaseRepo, tmp_path: Path) -> Non
     assert "ALERT" in marker.read_text() and bad[:19] in marker.read_text()
     entry = monitor_log.read_entries(repo)[-1]
     assert entry["action"] == "rollback" and entry["model"] == bad
+    model_hash, folder = deployed.read_text().split()
+    assert model_hash == good_model and (Path(folder) / "config.json").is_file()
+    assert json.loads((Path(folder) / "config.json").read_text())["id2label"]
     log = history.baseline_log(repo)
     assert log[0].kind == "rollback" and log[0].model == good_model
     assert run_monitor(repo).healthy  # production is good again
@@ -138,12 +95,37 @@ def test_no_passing_rollback_target_changes_nothing(repo: CaseRepo) -> None:
 
 def test_failing_alert_command_is_reported_and_result_recorded(repo: CaseRepo) -> None:
     _bad_deploy(repo, _bad_model(repo))
-    config.write(repo.root, {"monitor": {"alert_command": "echo boom >&2; exit 7"}})
-    commit_paths(repo.root, ["straw.toml"], "broken alert")
+    git(repo.root, "config", "straw.alertCommand", "echo boom >&2; exit 7")
+    main_before = git(repo.root, "rev-parse", "main").stdout
     result = run_monitor(open_case_repo(repo.root), rollback=False)
     assert result.action == "alert"
     assert any("exited 7" in n and "boom" in n for n in result.notes)
     assert monitor_log.read_entries(repo)[-1]["notes"] == result.notes
+    assert git(repo.root, "rev-parse", "main").stdout != main_before  # an alert is a commit on main
+    assert git(repo.root, "show", f"main:{monitor_log.LOG_FILE}").stdout.count("\n") == 1
+
+
+def test_a_committed_alert_command_never_runs(repo: CaseRepo, tmp_path: Path, cli) -> None:  # noqa: ANN001
+    _bad_deploy(repo, _bad_model(repo))
+    pwned = tmp_path / "pwned"
+    config.write(repo.root, {"monitor": {"alert_command": f"touch {pwned}"}})
+    commit_paths(repo.root, ["straw.toml"], "pulled from someone")
+    result = cli("monitor", "--no-rollback", repo=repo.root)
+    assert result.exit_code == 1 and "ALERT" in result.stderr
+    assert "alert_command is ignored" in result.stderr and "git config straw.alertCommand" in result.stderr
+    assert not pwned.exists()
+
+
+def test_a_pulled_prediction_cache_is_not_believed(repo: CaseRepo) -> None:
+    """Issue 12 item 9: a cache claiming every answer is wrong changes nothing; the model runs."""
+    from tuning.cases_io import input_key
+
+    good_model = lockfile.read_lock(repo)["model"]  # type: ignore[index]
+    cache = ModelStore(repo.model_store).root / "predictions" / f"{good_model[7:]}.jsonl"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text("".join(json.dumps({"key": input_key(c, 16), "predicted": "nonsense"}) + "\n"
+                             for c in repo.load_ref("main").cases))
+    assert run_monitor(repo).healthy
 
 
 def test_monitor_refusals(repo: CaseRepo, tmp_path: Path, cli) -> None:  # noqa: ANN001
@@ -174,6 +156,7 @@ def test_two_monitors_at_once_both_record(repo: CaseRepo) -> None:
         t.join()
     assert errors == []
     assert len(monitor_log.read_entries(repo)) == 2
+    assert git(repo.root, "rev-list", "--count", monitor_log.BRANCH).stdout.strip() == "2"
 
 
 def test_compare_and_mcnemar(repo: CaseRepo) -> None:
@@ -233,3 +216,60 @@ def last_commit_message(repo: CaseRepo) -> str:
 
     return subprocess.run(["git", "log", "-1", "--format=%B", "main"], cwd=repo.root,
                           capture_output=True, text=True, check=True).stdout
+
+
+def test_log_and_the_tui_read_runs_from_the_monitor_branch(repo: CaseRepo, cli) -> None:  # noqa: ANN001
+    import asyncio
+
+    from textual.widgets import DataTable
+
+    from tui import make_app
+
+    run_monitor(repo)
+    _bad_deploy(repo, _bad_model(repo))
+    run_monitor(open_case_repo(repo.root))
+    result = cli("log", "--monitor", repo=repo.root)
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 0 and len(lines) == 2
+    assert " ok " in lines[0] and "in-process" in lines[0] and " rollback " in lines[1] and "→" in lines[1]
+    assert [r["action"] for r in json.loads(cli("log", "--monitor", "--json", repo=repo.root).stdout)] == \
+        ["ok", "rollback"]
+
+    async def screen() -> list[str]:
+        app = make_app(repo.root)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("5")
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            table = app.screen.query_one("#runs-table", DataTable)
+            return [str(table.get_row_at(n)[-1]) for n in range(table.row_count)]
+
+    assert asyncio.run(screen()) == ["rollback", "ok"]  # newest first
+
+
+def test_deploy_command_runs_after_merge_and_its_failure_is_exit_1(repo: CaseRepo, tmp_path: Path,
+                                                                    cli) -> None:  # noqa: ANN001
+    from repo_store import batches
+
+    deployed = tmp_path / "deployed.txt"
+    git(repo.root, "config", "straw.deployCommand",
+        f'echo "$STRAW_MODEL_HASH $STRAW_MODEL_DIR" >> {deployed}')
+    for n, text in enumerate(["good evening everyone", "my invoice total is wrong"] * 5):
+        curation.add_case(repo, input=f"{text} {n}", expected="greeting" if "evening" in text else "billing")
+    batch = batches.create_batch(repo, title="more")
+    assert cli("tune", batch.id, repo=repo.root).exit_code == 0
+    result = cli("merge", batch.id, repo=repo.root)
+    assert result.exit_code == 0, result.output
+    merged = lockfile.read_lock(open_case_repo(repo.root))["model"]  # type: ignore[index]
+    model_hash, folder = deployed.read_text().split()
+    assert model_hash == merged and (Path(folder) / "model.safetensors").is_file()
+
+    git(repo.root, "config", "straw.deployCommand", "echo registry refused >&2; exit 3")
+    earlier = lockfile.lock_history(repo)[1].lock["model"]
+    result = cli("rollback", earlier[7:19], repo=repo.root)
+    assert result.exit_code == 1
+    assert "deploy_command exited 3: registry refused" in result.stderr
+    assert f"production on main is {earlier[:19]} all the same" in result.stderr
+    assert lockfile.read_lock(open_case_repo(repo.root))["model"] == earlier  # type: ignore[index]

@@ -215,12 +215,16 @@ def merge_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
     from tuning.recheck import merge_checked  # torch: only when merging
 
     commit = merge_checked(repo, batch_id)
-    if as_json:
-        from repo_store.lockfile import read_lock
+    from repo_store.lockfile import read_lock
+    from straw.commands.monitor import deployed
 
-        echo_json({"batch": batch_id, "commit": commit, "lock": read_lock(repo)})
-        return
-    click.echo(f"{status('merged')} batch/{batch_id} into main ({commit[:8]}); models.lock promoted")
+    lock = read_lock(repo)
+    if as_json:
+        echo_json({"batch": batch_id, "commit": commit, "lock": lock})
+    else:
+        click.echo(f"{status('merged')} batch/{batch_id} into main ({commit[:8]}); models.lock promoted")
+    if lock:
+        deployed(repo, lock["model"])  # the local deploy command, when one is set
 
 
 @click.command("reject")

@@ -36,12 +36,23 @@ the model forgot earlier batches). "bwt -", like a `Straw-BWT: -` trailer on the
 commit, means there was nothing to measure: no batch had been merged before (the first
 batch, a bootstrap, a rollback), or the report is not one straw wrote.""")
 @click.argument("case_id", metavar="[CASE]", required=False, shell_complete=complete_case)
+@click.option("--monitor", "monitor", is_flag=True,
+              help="The monitor's runs (branch straw/monitor, and alerts on main) instead.")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @repo_option
-def log_command(case_id: str | None, as_json: bool, repo_path: str | None) -> None:
+def log_command(case_id: str | None, monitor: bool, as_json: bool, repo_path: str | None) -> None:
     """The baseline's history (one line per merged batch), or one case's history (CASE: an id or
     a unique prefix)."""
     repo = open_repo(repo_path)
+    if monitor:
+        from repo_store import monitor_log
+
+        runs = monitor_log.read_entries(repo)
+        if as_json:
+            echo_json(runs)
+        for run in ([] if as_json else runs):
+            click.echo(monitor_log.line(run))
+        return
     if case_id:
         case_id = resolve.case_id(repo, case_id)
         events = history.case_log(repo, case_id)

@@ -9,6 +9,7 @@ import click
 
 from repo_store import customer_report, lockfile, resolve
 from repo_store.errors import UsageError
+from repo_store.repo import CaseRepo
 from straw.commands.common import (
     JSON_HELP,
     complete_model,
@@ -23,38 +24,73 @@ from straw.commands.common import (
 
 @click.command("monitor")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
-              help="Baseline pass rate below which to alert and roll back (default: [monitor]).")
+              help="Baseline pass rate below which to alert and roll back (default: [monitor], 1.0).")
 @click.option("--no-rollback", is_flag=True, help="Alert only; leave models.lock as it is.")
+@click.option("--endpoint", default=None, metavar="URL",
+              help="Judge an OpenAI-compatible server's answers (default: git config "
+                   "straw.monitorEndpoint; unset: run the model here).")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=None, help="Requests at once (8).")
+@click.option("--timeout", type=click.FloatRange(0.1, 600), default=None,
+              help="Seconds per request (10).")
+@click.option("--tries", type=click.IntRange(1, 20), default=None,
+              help="Tries per request, with backoff (3).")
+@click.option("--every", default=None, metavar="DURATION",
+              help="Run as a loop (30s, 10m, 1h) until SIGTERM or Ctrl-C.")
 @click.option("--json", "as_json", is_flag=True,
-              help=JSON_HELP + " The exit code is the same: 0 healthy, 1 alert.")
-@click.option("--quiet", "-q", is_flag=True,
-              help="No progress bar on a terminal (off a terminal there is none).")
+              help=JSON_HELP + " The exit code is the same: 0 healthy, 1 alert, 4 unreachable.")
 @repo_option
-def monitor_command(threshold: float | None, no_rollback: bool, as_json: bool, quiet: bool,
-                    repo_path: str | None) -> None:
-    """Check the production model on main's baseline; alert and roll back when it slips."""
+def monitor_command(threshold: float | None, no_rollback: bool, endpoint: str | None,
+                    concurrency: int | None, timeout: float | None, tries: int | None,
+                    every: str | None, as_json: bool, repo_path: str | None) -> None:
+    """Check what users get: run production on main's baseline (or ask --endpoint); alert and
+    roll back on a regression. Exit 0 ok, 1 alert, 4 endpoint unreachable."""
+    import signal
+    import threading
     from dataclasses import asdict
 
-    from straw.commands.engine import ProgressPrinter
-    from tuning.monitor import run_monitor
+    from repo_store.repo import open_case_repo
+    from tuning.monitor import MonitorResult, endpoint_settings, parse_interval, run_every, run_monitor
 
     repo = open_repo(repo_path)
-    # a monitor runs from cron or a service: off a terminal it prints what it always did
-    printer = ProgressPrinter(quiet=quiet or as_json or not sys.stderr.isatty())
-    try:
-        result = run_monitor(repo, threshold, rollback=not no_rollback, progress=printer)
-    finally:
-        printer.close()
-    if as_json:
-        echo_json({**asdict(result), "rate": result.rate})
-    for note in result.notes:
-        click.echo(f"straw: {note}", err=True)
-    if result.healthy:
-        if not as_json:
-            click.echo(f"{status('ok')}: {result.summary()}")
+    root = repo.root
+
+    def check(stop: threading.Event | None = None) -> MonitorResult:
+        fresh = open_case_repo(root)  # each run reads main as it is now
+        settings = endpoint_settings(fresh, endpoint, concurrency=concurrency, timeout_s=timeout,
+                                     tries=tries)
+        return run_monitor(fresh, threshold, rollback=not no_rollback, endpoint=settings, cancel=stop)
+
+    def report(result: MonitorResult | None, error: str | None) -> None:
+        if error is not None:
+            click.echo(f"straw: {error}", err=True)
+            return
+        assert result is not None
+        if as_json:
+            echo_json({**asdict(result), "rate": result.rate})
+        for note in result.notes:
+            click.echo(f"straw: {note}", err=True)
+        if result.healthy:
+            if not as_json:
+                click.echo(f"{status('ok')}: {result.summary()}")
+        else:
+            click.echo(f"straw: {result.summary()}", err=True)
+
+    if every is None:
+        result = check()
+        report(result, None)
+        if result.exit_code:
+            sys.exit(result.exit_code)
         return
-    click.echo(f"straw: {result.summary()}", err=True)
-    sys.exit(1)
+    interval = parse_interval(every)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        click.echo(f"monitoring every {every}; SIGTERM or Ctrl-C stops", err=True)
+        run_every(check, interval, stop, report)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo("stopped: no run was left half-recorded", err=True)
 
 
 @click.command("rollback")
@@ -68,6 +104,17 @@ def rollback_command(model: str, reason: str, repo_path: str | None) -> None:
     version = lockfile.earlier_version(repo, resolve.model_hash(repo, model, production_only=True))
     commit = lockfile.rollback_to(repo, version.lock, reason)
     click.echo(f"production is {version.lock['model'][:19]} again ({commit[:8]})")
+    deployed(repo, version.lock["model"])
+
+
+def deployed(repo: CaseRepo, model: str) -> None:
+    """Run the local deploy command after production changed; its failure exits 1."""
+    from tuning.deploy import deploy
+
+    failure = deploy(repo, model)
+    if failure:
+        click.echo(f"straw: {failure}; production on main is {model[:19]} all the same", err=True)
+        sys.exit(1)
 
 
 @click.command("compare")

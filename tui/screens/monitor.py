@@ -32,8 +32,9 @@ def _rate(score: dict[str, int] | None) -> float | None:
 
 class MonitorScreen(FreshScreen):
     HELP_TITLE = "Monitor"
-    HELP = ("The production model is the one models.lock names on main. The monitor evaluates it on the "
-            "baseline and rolls back when it falls below [monitor] threshold.")
+    HELP = ("The production model is the one models.lock names on main. The monitor runs it on the "
+            "baseline (or asks the endpoint in git config straw.monitorEndpoint) and rolls back when it "
+            "falls below [monitor] threshold. Runs are recorded on the straw/monitor branch.")
     BINDINGS = [
         Binding("m", "run_monitor", "Run monitor", tooltip="Evaluate production on the baseline now",
                 id="run-monitor"),
@@ -142,10 +143,11 @@ class MonitorScreen(FreshScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-run")
     def _monitor(self) -> None:
-        from tuning.monitor import run_monitor
+        from tuning.monitor import endpoint_settings, run_monitor
 
-        result = run_monitor(self.app.fresh_repo())  # type: ignore[attr-defined]
-        self.post_message(self.Done(result.summary(), result.healthy))
+        repo = self.app.fresh_repo()  # type: ignore[attr-defined]
+        result = run_monitor(repo, endpoint=endpoint_settings(repo, None))
+        self.post_message(self.Done("; ".join([result.summary(), *result.notes]), result.healthy))
 
     def action_rollback(self) -> None:
         table = self.query_one("#versions-table", DataTable)
@@ -170,7 +172,11 @@ class MonitorScreen(FreshScreen):
         with self.app.library() as repo:  # type: ignore[attr-defined]
             target = version.lock["model"]
             lockfile.rollback_to(repo, version.lock, "Rolled back by hand from the TUI.")
-        self.post_message(self.Done(f"production is {target[:19]} again", True))
+            from tuning.deploy import deploy
+
+            failure = deploy(repo, target)  # the local deploy command, when one is set
+        text = f"production is {target[:19]} again" + (f"; {failure}" if failure else "")
+        self.post_message(self.Done(text, not failure))
 
     @on(Done)
     def _done(self, event: Done) -> None:
