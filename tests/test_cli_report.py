@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import straw_executable
-from test_monitor import _bad_model, _good_repo
+from prod_helpers import bad_model, good_repo
 
 from repo_store import curation, history, lockfile
 from repo_store.customer_report import human_date, render_html
@@ -27,7 +27,7 @@ def good(tmp_path_factory: pytest.TempPathFactory, tiny_classifier: Path) -> Pat
     for key, value in {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
                        "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com"}.items():
         os.environ.setdefault(key, value)
-    return _good_repo(tmp_path_factory.mktemp("good") / "repo", tiny_classifier).root
+    return good_repo(tmp_path_factory.mktemp("good") / "repo", tiny_classifier).root
 
 
 @pytest.fixture
@@ -172,7 +172,7 @@ def test_human_dates() -> None:
 def test_compare_and_monitor_json_and_model_prefixes(repo: CaseRepo, cli) -> None:  # noqa: ANN001
     root = str(repo.root)
     good = lockfile.read_lock(repo)["model"]  # type: ignore[index]
-    bad = _bad_model(repo)
+    bad = bad_model(repo)
     result = cli("compare", good[7:15], bad[7:15], "--split", "baseline", "--json", "--repo", root)
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)

@@ -24,10 +24,12 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_classifier(tmp_path_factory.mktemp("tiny") / "model")
 
 
-def use_tiny_model(repo, tiny_model: Path, rounds: int) -> None:
+def use_tiny_model(repo, tiny_model: Path, rounds: int, learning_rate: float = 1e-4,
+                   epochs: int = 1) -> None:
     (repo.root / "straw.toml").write_text(
         f'[model]\nbase = "{tiny_model}"\nmax_length = 32\n\n'
-        f"[train]\nmax_iterations = {rounds}\nepochs_per_round = 1\nbatch_size = 32\n", encoding="utf-8")
+        f"[train]\nmax_iterations = {rounds}\nepochs_per_round = {epochs}\nbatch_size = 32\n"
+        f"learning_rate = {learning_rate}\n", encoding="utf-8")
     # tune uses main's committed settings only
     gitio.commit_paths(repo.root, ["straw.toml"], "tiny model")
 
@@ -51,7 +53,9 @@ def plain(widget: Static) -> str:
 
 
 async def test_cancelling_a_tune_leaves_the_branch_as_it_was(demo_repo, tiny_model: Path) -> None:
-    use_tiny_model(demo_repo, tiny_model, rounds=50)
+    # a learning rate too small to learn anything and long rounds: the tune cannot end by itself
+    # before it is cancelled
+    use_tiny_model(demo_repo, tiny_model, rounds=50, learning_rate=1e-12, epochs=100)
     batch = batches.create_batch(demo_repo)
     before = gitio.rev(demo_repo.git, f"refs/heads/{batch.branch}")
     app = make_app(demo_repo.root)
@@ -98,7 +102,9 @@ async def test_a_finished_tune_commits_its_report_and_shows_it(demo_repo, tiny_m
 async def test_q_while_tuning_asks_and_quitting_cancels_the_tune(demo_repo, tiny_model: Path) -> None:
     from tui.dialogs.confirm import Confirm
 
-    use_tiny_model(demo_repo, tiny_model, rounds=50)
+    # a learning rate too small to learn anything and long rounds: the tune cannot end by itself
+    # before it is cancelled
+    use_tiny_model(demo_repo, tiny_model, rounds=50, learning_rate=1e-12, epochs=100)
     batch = batches.create_batch(demo_repo)
     before = gitio.rev(demo_repo.git, f"refs/heads/{batch.branch}")
     app = make_app(demo_repo.root)

@@ -13,7 +13,7 @@ from straw.commands.common import echo_json, one_line, open_repo, repo_option
 @click.option("--model", "model", default=None, help="The new model (with --vs).")
 @click.option("--vs", "vs", default=None, help="The model it is compared with (the old one).")
 @click.option("--promote", is_flag=True, help="Move the flipped cases from watch into pending.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="The flips as JSON, one object per case.")
 @repo_option
 def flips_command(batch_id: str | None, model: str | None, vs: str | None, promote: bool,
                   as_json: bool, repo_path: str | None) -> None:

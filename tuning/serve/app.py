@@ -191,7 +191,7 @@ def create_app(swapper: Swapper, limits: Limits | None = None) -> FastAPI:
         return reply({"object": "list", "data": [{
             "id": current.hash, "object": "model", "created": int(current.loaded_at),
             "owned_by": "straw", "backend": current.kind,
-            "labels": list(current.meta.get("labels") or [])}]}, current.hash)
+            "labels": list(getattr(current.backend, "labels", None) or [])}]}, current.hash)
 
     @app.post("/v1/completions")
     async def completions(req: CompletionRequest) -> JSONResponse:
