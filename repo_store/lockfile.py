@@ -89,10 +89,11 @@ def rollback_to(repo: CaseRepo, target: dict[str, Any], why: str,
                 baseline: dict[str, int] | None = None) -> str:
     """Make `target` (a models.lock from the history) production again, as one commit on main
     with the trailers `straw log` reads. `baseline`: its score on the current baseline, when
-    measured. Returns the commit id."""
+    measured (otherwise the commit claims no score). Returns the commit id."""
     current = read_lock(repo)
     lock = {**target, "promoted": now_iso(), "reason": "rollback"}
     lock.pop("new", None)
+    lock.pop("baseline", None)  # the target's score was on the baseline of its day: stale now
     if baseline is not None:
         lock["baseline"] = baseline
     score = lock.get("baseline")

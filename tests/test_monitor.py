@@ -209,6 +209,9 @@ def test_rollback_by_hand_from_the_cli(repo: CaseRepo, capsys: pytest.CaptureFix
     log = history.baseline_log(repo)
     assert log[0].kind == "rollback" and log[0].model == good_model
     assert "hotfix misroutes billing" in last_commit_message(repo)
+    # nothing was measured by hand: no score of the baseline of the old model's day is claimed
+    assert "Straw-Baseline" not in last_commit_message(repo)
+    assert "baseline" not in lockfile.read_lock(repo)  # type: ignore[operator]
 
 
 def last_commit_message(repo: CaseRepo) -> str:

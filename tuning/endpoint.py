@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from tuning.progress import Predicted, Progress, ignore
+
 HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -109,7 +111,8 @@ def _text_of(data: dict[str, Any], chat: bool, what: str) -> str:
 
 
 async def _ask_all(s: EndpointSettings, inputs: list[Any], ids: list[str], production: str,
-                   cancel: threading.Event | None) -> EndpointAnswers:
+                   cancel: threading.Event | None, progress: Progress | None) -> EndpointAnswers:
+    emit = progress or ignore
     limits = httpx.Limits(max_connections=s.concurrency, max_keepalive_connections=s.concurrency)
     async with httpx.AsyncClient(base_url=s.url.rstrip("/"), timeout=s.timeout_s, limits=limits) as client:
         listing = await _models(client, s)
@@ -118,6 +121,7 @@ async def _ask_all(s: EndpointSettings, inputs: list[Any], ids: list[str], produ
             return out  # a straw server serving another model: its answers would judge nothing
         name = production if production in listing or not listing else listing[0]
         gate = asyncio.Semaphore(s.concurrency)
+        done = 0
 
         async def one(n: int) -> None:
             async with gate:
@@ -131,6 +135,9 @@ async def _ask_all(s: EndpointSettings, inputs: list[Any], ids: list[str], produ
                 out.texts[n] = _text_of(data, chat, f"case {ids[n]}")
                 if isinstance(data.get("model"), str):
                     out.served.add(data["model"])
+                nonlocal done
+                done += 1
+                emit(Predicted(done, len(inputs)))
 
         tasks = [asyncio.create_task(one(n)) for n in range(len(inputs))]
         try:
@@ -157,6 +164,7 @@ async def _models(client: httpx.AsyncClient, s: EndpointSettings) -> list[str]:
 
 
 def ask(s: EndpointSettings, inputs: list[Any], ids: list[str], production: str,
-        cancel: threading.Event | None = None) -> EndpointAnswers:
-    """Every input's answer, in order. Raises Unreachable or Cancelled."""
-    return asyncio.run(_ask_all(s, inputs, ids, production, cancel))
+        cancel: threading.Event | None = None, progress: Progress | None = None) -> EndpointAnswers:
+    """Every input's answer, in order; `progress` gets Predicted(done, total). Raises Unreachable
+    or Cancelled."""
+    return asyncio.run(_ask_all(s, inputs, ids, production, cancel, progress))

@@ -27,6 +27,7 @@ from repo_store.repo import MAIN, CaseRepo
 from tuning.cases_io import passes
 from tuning.endpoint import Cancelled, EndpointSettings, Unreachable, ask, is_hash
 from tuning.model_store import ModelStore
+from tuning.progress import Predicted, Progress, ignore
 
 logger = logging.getLogger(__name__)
 
@@ -84,16 +85,18 @@ def baseline_cases(repo: CaseRepo) -> list[Case]:
 
 
 def run_model(repo: CaseRepo, model_hash: str, cases: list[Case],
-              cancel: threading.Event | None = None) -> list[str]:
+              cancel: threading.Event | None = None, progress: Progress | None = None) -> list[str]:
     """Load `model_hash` from the store and run it on `cases` (never a cache)."""
     from tuning.serve.model import load_model
 
+    emit = progress or ignore
     backend = load_model(repo.model_store, repo.verdict_config, model_hash).backend
     texts: list[str] = []
     for start in range(0, len(cases), CHUNK):
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         texts += [p.text for p in backend.predict([c.input for c in cases[start:start + CHUNK]])]
+        emit(Predicted(len(texts), len(cases)))
     return texts
 
 
@@ -155,8 +158,10 @@ def endpoint_settings(repo: CaseRepo, endpoint: str | None, **overrides: Any) ->
 
 def run_monitor(repo: CaseRepo, threshold: float | None = None, rollback: bool = True,
                 endpoint: EndpointSettings | None = None,
-                cancel: threading.Event | None = None) -> MonitorResult:
-    """One check. Raises UsageError without production; Cancelled (nothing recorded) on stop."""
+                cancel: threading.Event | None = None,
+                progress: Progress | None = None) -> MonitorResult:
+    """One check. Raises UsageError without production; Cancelled (nothing recorded) on stop.
+    `progress` gets Predicted(done, total) while production answers the baseline."""
     threshold = repo.verdict_config["monitor"]["threshold"] if threshold is None else threshold
     lock = lockfile.read_lock(repo)
     if lock is None:
@@ -171,11 +176,12 @@ def run_monitor(repo: CaseRepo, threshold: float | None = None, rollback: bool =
         if not ModelStore(repo.model_store).has(model):
             raise UsageError(f"models.lock names {model}, which is not in the model store "
                              f"({repo.model_store}); restore it or roll back by hand")
-        texts = run_model(repo, model, cases, cancel)
+        texts = run_model(repo, model, cases, cancel, progress)
     else:
         result.source = endpoint.url
         try:
-            answers = ask(endpoint, [c.input for c in cases], [c.id for c in cases], model, cancel)
+            answers = ask(endpoint, [c.input for c in cases], [c.id for c in cases], model, cancel,
+                          progress)
         except Unreachable as err:
             result.action, result.reason = "unreachable", str(err)
             return _finish(repo, result)

@@ -144,6 +144,7 @@ def edit_command(case_id: str, input_text: str | None, expected: str | None, mat
         changes["tags"] = list(tags)
     if notes is not None:
         changes["notes"] = notes
+    updated: case_files.Case | None
     if changes:
         updated = curation.edit_case(repo, case_id, changes)
     else:

@@ -38,10 +38,11 @@ from straw.commands.common import (
               help="Run as a loop (30s, 10m, 1h) until SIGTERM or Ctrl-C.")
 @click.option("--json", "as_json", is_flag=True,
               help=JSON_HELP + " The exit code is the same: 0 healthy, 1 alert, 4 unreachable.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @repo_option
 def monitor_command(threshold: float | None, no_rollback: bool, endpoint: str | None,
                     concurrency: int | None, timeout: float | None, tries: int | None,
-                    every: str | None, as_json: bool, repo_path: str | None) -> None:
+                    every: str | None, as_json: bool, quiet: bool, repo_path: str | None) -> None:
     """Check what users get: run production on main's baseline (or ask --endpoint); alert and
     roll back on a regression. Exit 0 ok, 1 alert, 4 endpoint unreachable."""
     import signal
@@ -49,6 +50,7 @@ def monitor_command(threshold: float | None, no_rollback: bool, endpoint: str | 
     from dataclasses import asdict
 
     from repo_store.repo import open_case_repo
+    from straw.commands.engine import ProgressPrinter
     from tuning.monitor import MonitorResult, endpoint_settings, parse_interval, run_every, run_monitor
 
     repo = open_repo(repo_path)
@@ -58,7 +60,10 @@ def monitor_command(threshold: float | None, no_rollback: bool, endpoint: str | 
         fresh = open_case_repo(root)  # each run reads main as it is now
         settings = endpoint_settings(fresh, endpoint, concurrency=concurrency, timeout_s=timeout,
                                      tries=tries)
-        return run_monitor(fresh, threshold, rollback=not no_rollback, endpoint=settings, cancel=stop)
+        # a bar on a terminal for a single run; a loop's log stays plain
+        printer = ProgressPrinter(quiet=quiet or as_json or every is not None)
+        return run_monitor(fresh, threshold, rollback=not no_rollback, endpoint=settings, cancel=stop,
+                           progress=printer)
 
     def report(result: MonitorResult | None, error: str | None) -> None:
         if error is not None:

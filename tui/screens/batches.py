@@ -29,7 +29,7 @@ class BatchesScreen(FreshScreen):
     HELP = ("Approve 10–20 pending cases (bounds in straw.toml [batch]) as a batch: a branch batch/<id> "
             "where they join the baseline. Main is not touched until the batch is tuned and merged.")
     BINDINGS = [
-        Binding("space", "toggle", "Toggle", tooltip="Select or unselect the case under the cursor",
+        Binding("space", "toggle_case", "Toggle", tooltip="Select or unselect the case under the cursor",
                 id="toggle"),
         Binding("o", "oldest", "Oldest N", tooltip="Select the oldest pending cases, up to max_size",
                 id="oldest"),
@@ -134,7 +134,7 @@ class BatchesScreen(FreshScreen):
             line.append_text(self.note)
         self.query_one("#batch-status", Static).update(line)
 
-    def action_toggle(self) -> None:
+    def action_toggle_case(self) -> None:  # not action_toggle: App/Widget define it (attribute)
         self.note = None
         table = self.query_one(DataTable)
         if not table.row_count:

@@ -99,7 +99,7 @@ class HistoryScreen(FreshScreen):
         table = self.query_one(DataTable)
         if not table.row_count:
             return
-        entry = self.entries[int(table.coordinate_to_cell_key(table.cursor_coordinate)[0].value)]
+        entry = self.entries[int(str(table.coordinate_to_cell_key(table.cursor_coordinate)[0].value))]
         self._detail(entry)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="history-detail")

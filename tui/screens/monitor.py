@@ -57,7 +57,7 @@ class MonitorScreen(FreshScreen):
     def __init__(self) -> None:
         super().__init__()
         self.versions: list[LockVersion] = []
-        self.lock: dict[str, Any] | None = None
+        self.production: dict[str, Any] | None = None  # not `lock`: Widget.lock is its RLock
 
     def compose(self) -> ComposeResult:
         yield ScreenTitle("Monitor")
@@ -94,7 +94,7 @@ class MonitorScreen(FreshScreen):
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
-        self.lock, self.versions = event.lock, event.versions
+        self.production, self.versions = event.lock, event.versions
         head = self.query_one("#monitor-head", Static)
         if event.lock is None:
             head.update(Text("no production model yet: models.lock is missing on main (merge a batch first)",
@@ -135,7 +135,7 @@ class MonitorScreen(FreshScreen):
         self.load()
 
     def action_run_monitor(self) -> None:
-        if self.lock is None:
+        if self.production is None:
             self.notify("no production model yet: merge a batch first", severity="warning")
             return
         self.query_one("#monitor-head", Static).update("monitor running…")
@@ -151,11 +151,11 @@ class MonitorScreen(FreshScreen):
 
     def action_rollback(self) -> None:
         table = self.query_one("#versions-table", DataTable)
-        if not table.row_count or not self.lock:
+        if not table.row_count or not self.production:
             self.notify("no earlier model version to roll back to", severity="warning")
             return
-        version = self.versions[int(table.coordinate_to_cell_key(table.cursor_coordinate)[0].value)]
-        if version.lock["model"] == self.lock["model"]:
+        version = self.versions[int(str(table.coordinate_to_cell_key(table.cursor_coordinate)[0].value))]
+        if version.lock["model"] == self.production["model"]:
             self.notify("that version is the production model already", severity="warning")
             return
         question = Text.assemble("Roll production back to ", (version.lock["model"][:23], "bold"), "?\n",

@@ -32,6 +32,7 @@ from tui.widgets.charts import PassRateChart
 from tui.widgets.diff_view import diff_text
 from tui.widgets.footer import StrawFooter
 from tui.widgets.title import ScreenTitle
+from tuning.progress import Event
 from tuning.recheck import merge_checked
 
 
@@ -289,8 +290,8 @@ class PullScreen(FreshScreen):
                 tag = batches.reject_batch(repo, self.batch_id, reason)
                 detail = f"rejected; archived as tag {tag}; its cases are pending again"
             else:
-                commit = batches.update_batch(repo, self.batch_id)
-                detail = f"updated from main ({commit[:8]}); tune again" if commit else "already up to date"
+                updated = batches.update_batch(repo, self.batch_id)
+                detail = f"updated from main ({updated[:8]}); tune again" if updated else "already up to date"
         self.post_message(self.Done(what, detail))
 
     @on(Done)
@@ -336,6 +337,9 @@ class PullScreen(FreshScreen):
             self.cancel.set()
             self.query_one("#tune-status", Static).update("cancelling after the current step…")
 
+    def _post_tune_event(self, event: Event) -> None:  # from the tune's thread
+        self.post_message(self.TuneEvent(event))
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="tune")
     def _tune(self, cancel: threading.Event) -> None:
         from tuning.errors import Cancelled
@@ -343,7 +347,7 @@ class PullScreen(FreshScreen):
 
         repo = self.app.fresh_repo()  # type: ignore[attr-defined]
         try:
-            report = tune_batch(repo, self.batch_id, progress=lambda e: self.post_message(self.TuneEvent(e)),
+            report = tune_batch(repo, self.batch_id, progress=self._post_tune_event,
                                 cancel=cancel)
         except Cancelled as err:
             self.post_message(self.TuneEnded(False, str(err)))
@@ -395,6 +399,8 @@ class PullScreen(FreshScreen):
         self.query_one("#tune-status", Static).update(Text(message.text, style=style))
         self.query_one("#tune-log", Log).write_line(message.text)
         if message.ok:
-            self.query_one(ProgressBar).update(progress=self.query_one(ProgressBar).total)
+            bar = self.query_one(ProgressBar)
+            if bar.total is not None:
+                bar.update(progress=bar.total)
         self.notify(message.text, severity="information" if message.ok else "warning")
         self.app.repo_changed()  # type: ignore[attr-defined]
