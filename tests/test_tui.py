@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from report_helpers import model_report, rule_report, stored_tiny_model
 from textual.widgets import DataTable, Input, Label, Select, Static, TextArea
+from tui_helpers import plain, settle
 
 from repo_store import batches, curation, gitio, lockfile, reports
 from tui import make_app
@@ -25,17 +26,6 @@ from tui.widgets.case_table import CaseTable
 SIZE = (120, 40)
 MARKUP = "[bold]not bold[/] [link=https://x.invalid]click[/link] [red]"
 HEBREW = "שלום, החשבון שלי ננעל"
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def plain(widget: Static) -> str:
-    rendered = widget.render()
-    return getattr(rendered, "plain", str(rendered))
 
 
 @pytest.fixture

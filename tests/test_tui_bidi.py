@@ -4,7 +4,8 @@ show display order too. And History's case log: a picker, and "no such case" for
 
 from __future__ import annotations
 
-from textual.widgets import Label, OptionList, Static
+from textual.widgets import Label, OptionList
+from tui_helpers import plain, settle
 
 from repo_store import curation
 from tui import make_app
@@ -16,17 +17,6 @@ from tui.widgets.case_table import CaseTable
 SIZE = (120, 40)
 FIRST = "שלום"
 LONG_HEBREW = FIRST + " " + " ".join(["החשבון שלי ננעל אחרי שלושה ניסיונות"] * 4)
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def plain(widget: Static) -> str:
-    rendered = widget.render()
-    return getattr(rendered, "plain", str(rendered))
 
 
 def test_bidi_reorders_mirrors_and_keeps_numbers() -> None:

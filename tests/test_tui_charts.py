@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from report_helpers import rule_report
+from tui_helpers import settle
 
 from repo_store import batches, reports
 from tui import make_app
 from tui.screens.pull import PullScreen
 from tui.widgets.charts import PassRateChart, y_axis
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def test_the_axis_zooms_to_the_data_and_labels_its_ends() -> None:

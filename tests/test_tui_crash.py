@@ -4,6 +4,7 @@ screen of a dismissed form), and a crash of any kind reaching the shell as exit 
 from __future__ import annotations
 
 from textual.widgets import DataTable
+from tui_helpers import settle
 
 from straw.commands.tui import run_app
 from tui import make_app
@@ -11,12 +12,6 @@ from tui.app import StrawApp
 from tui.screens.cases import CasesScreen
 
 SIZE = (140, 42)
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def test_saving_a_form_after_a_search_does_not_crash(demo_repo) -> None:

@@ -9,6 +9,7 @@ from report_helpers import model_report, rule_report, stored_tiny_model
 from textual.command import CommandPalette
 from textual.widgets import DataTable
 from textual.widgets._footer import FooterKey
+from tui_helpers import settle
 
 from repo_store import batches, reports
 from tui import make_app
@@ -16,12 +17,6 @@ from tui.commands import StrawCommands
 from tui.dialogs.confirm import Confirm
 from tui.screens.pull import PullScreen
 from tui.widgets.footer import StrawFooter
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def passing_batch(repo) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Checkbox, Input, Label, OptionList, Static
+from tui_helpers import plain, settle
 
 from repo_store import batches, schemas
 from tui import make_app
@@ -15,17 +16,6 @@ from tui.dialogs.form_words import in_words
 from tui.screens.cases import CasesScreen
 
 SIZE = (120, 40)
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def plain(widget: Static) -> str:
-    rendered = widget.render()
-    return getattr(rendered, "plain", str(rendered))
 
 
 @pytest.mark.parametrize("field", ["f-input", "f-match", "f-expected", "f-tags", "f-source", "f-notes"])

@@ -8,6 +8,7 @@ import asyncio
 
 from report_helpers import MODEL, merge_by_rule, rule_report
 from textual.widgets import DataTable, Static, Tab
+from tui_helpers import plain, settle
 
 from repo_store import batches, lockfile, reports
 from tui import make_app
@@ -15,17 +16,6 @@ from tui.screens.pull import PullScreen
 
 SIZE = (120, 40)
 OTHER_MODEL = "sha256:" + "cd" * 32
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def plain(widget: Static) -> str:
-    rendered = widget.render()
-    return getattr(rendered, "plain", str(rendered))
 
 
 async def until(pilot, check, seconds: float = 5.0) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Log, Static
+from tui_helpers import plain, settle
 
 from repo_store import batches, gitio, reports
 from tui import make_app
@@ -34,22 +35,11 @@ def use_tiny_model(repo, tiny_model: Path, rounds: int, learning_rate: float = 1
     gitio.commit_paths(repo.root, ["straw.toml"], "tiny model")
 
 
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 async def open_pull(pilot, batch_id: str) -> PullScreen:
     await settle(pilot)
     pilot.app.push_screen(PullScreen(batch_id))
     await settle(pilot)
     return pilot.app.screen
-
-
-def plain(widget: Static) -> str:
-    rendered = widget.render()
-    return getattr(rendered, "plain", str(rendered))
 
 
 async def test_cancelling_a_tune_leaves_the_branch_as_it_was(demo_repo, tiny_model: Path) -> None:

@@ -9,24 +9,20 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from repo_store.cases import Case
+from tui.dialogs.picker_base import PickerBase
 from tui.index import CaseIndex
 from tui.text import cell
 from tui.widgets.footer import StrawFooter
 
 
-class CasePicker(ModalScreen[str | None]):
+class CasePicker(PickerBase):
     SHOWN = 200  # options listed at a time; typing narrows the rest
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", tooltip="Close without picking"),
-        Binding("enter", "pick", "Pick", tooltip="Show the highlighted case's history", priority=True),
-        Binding("down", "move(1)", "Down", show=False),
-        Binding("up", "move(-1)", "Up", show=False),
-    ]
+    BINDINGS = [Binding("enter", "pick", "Pick", tooltip="Show the highlighted case's history",
+                        priority=True)]
 
     def __init__(self, title: str, cases: list[Case]) -> None:
         super().__init__()
@@ -62,16 +58,6 @@ class CasePicker(ModalScreen[str | None]):
         more = f" (first {self.SHOWN} shown: type to narrow)" if len(found) > self.SHOWN else ""
         self.query_one("#picker-note", Static).update(Text(f"{len(found)} matching{more}"))
 
-    def action_move(self, step: int) -> None:
-        options = self.query_one(OptionList)
-        if options.option_count:
-            now = options.highlighted if options.highlighted is not None else -step
-            options.highlighted = max(0, min(options.option_count - 1, now + step))
-
-    @on(OptionList.OptionSelected)
-    def _clicked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
     def action_pick(self) -> None:
         options = self.query_one(OptionList)
         typed = self.query_one("#picker-search", Input).value.strip()
@@ -79,6 +65,3 @@ class CasePicker(ModalScreen[str | None]):
             self.dismiss(options.get_option_at_index(options.highlighted).id)
         elif typed:
             self.dismiss(typed)  # not in the list: the history says whether there is such a case
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -7,21 +7,16 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui.dialogs.picker_base import PickerBase
 from tui.text import cell
 from tui.widgets.footer import StrawFooter
 
 
-class ChoicePicker(ModalScreen[str | None]):
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", tooltip="Close without picking"),
-        Binding("enter", "pick", "Pick", tooltip="Take the highlighted one", priority=True),
-        Binding("down", "move(1)", "Down", show=False),
-        Binding("up", "move(-1)", "Up", show=False),
-    ]
+class ChoicePicker(PickerBase):
+    BINDINGS = [Binding("enter", "pick", "Pick", tooltip="Take the highlighted one", priority=True)]
 
     def __init__(self, title: str, choices: list[str]) -> None:
         super().__init__()
@@ -52,20 +47,7 @@ class ChoicePicker(ModalScreen[str | None]):
         if options.option_count:
             options.highlighted = 0
 
-    def action_move(self, step: int) -> None:
-        options = self.query_one(OptionList)
-        if options.option_count:
-            now = options.highlighted if options.highlighted is not None else -step
-            options.highlighted = max(0, min(options.option_count - 1, now + step))
-
-    @on(OptionList.OptionSelected)
-    def _clicked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
     def action_pick(self) -> None:
         options = self.query_one(OptionList)
         if options.highlighted is not None and options.option_count:
             self.dismiss(options.get_option_at_index(options.highlighted).id)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
