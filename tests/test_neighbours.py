@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from repo_store import batches, schemas
+from repo_store import batches, curation, schemas
 from repo_store.cases import case_path, serialize
 from repo_store.repo import open_case_repo
 from tests.test_training import Spy, baseline_cases, make_backend, make_case, new_cases
@@ -81,9 +81,16 @@ def test_cli_adds_imports_lists_shows_and_exports_watch_cases(case_repo, cli, tm
     exported = out.read_text().splitlines()
     assert len(exported) == 2 and all(json.loads(line)["split"] == "watch" for line in exported)
 
-    refused = cli("rm", case_id, repo=root)
-    assert refused.exit_code == 2 and "watch cases are not edited" in refused.output
+    # watch cases are curated like pending ones: edited, removed and restored in place
+    edited = curation.edit_case(open_case_repo(root), case_id, {"notes": "a neighbour"})
+    assert edited.split == "watch"
+    assert json.loads((root / case_path("watch", case_id)).read_text())["notes"] == "a neighbour"
+    removed = cli("rm", case_id, repo=root)
+    assert removed.exit_code == 0 and not (root / case_path("watch", case_id)).exists()
+    restored = cli("restore", case_id, repo=root)
+    assert restored.exit_code == 0, restored.output
     assert (root / case_path("watch", case_id)).is_file()
+    assert not (root / case_path("pending", case_id)).exists()
 
     # a watch case is not approvable: a batch takes pending cases only
     batch = batches.create_batch(open_case_repo(root), allow_small=True)
