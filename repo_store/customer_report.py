@@ -150,9 +150,9 @@ def chart_svg(points: list[Point], width: int = 640, height: int = 180) -> str:
 
 
 def contract_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The baseline rows: an eval report also carries watch rows, which are not the contract
-    (they show only among the flips)."""
-    return [r for r in report["cases"] if r.get("split", "baseline") == "baseline"]
+    """The rows the page lists: every eval report also carries watch rows, which are not the
+    contract (they show only among the flips)."""
+    return [r for r in report["cases"] if r.get("split") != "watch"]
 
 
 def _input_html(case: Case | None) -> str:
