@@ -409,3 +409,18 @@ def test_a_report_with_watch_rows_gates_merges_through_the_rerun_and_verifies(wa
     # the one violation is the fixture's seeding commit; the batch's merge (watch rows) is good
     assert "1 violation(s)" in verified.stderr, verified.output
     assert "not a straw batch merge" in verified.stdout and batch_id not in verified.stdout
+
+
+def test_eval_of_a_model_that_is_not_production_records_its_flips(flipped_repo, cli) -> None:
+    """`evaluate` judges a candidate the way a tune does: its baseline and watch flips against
+    the production model, the same as the tune report's; production itself has none."""
+    repo, batch_id, production = flipped_repo
+    tuned = tune_batch(repo, batch_id)
+    candidate = tuned["model"]["hash"]
+    report = evaluate(repo, candidate, "baseline")  # main: its baseline and watch cases
+    schemas.check("report", report, "report")
+    assert report["flips"] == tuned["flips"]
+    assert "w-password" in [f["id"] for f in report["flips"]["watch"]["negative"]]
+    assert "flips" not in evaluate(repo, production, "baseline")
+    shown = cli("eval", "--model", candidate, repo=repo.root)
+    assert "flips vs production: watch: " in shown.stdout and "w-password" in shown.stdout
