@@ -41,12 +41,12 @@ BASELINE = [case(f"b-{n}", p, e, "baseline") for n, (p, e) in enumerate(PAIRS)]
 NEW_CASES = [case(f"n-{n}", p, e, "new") for n, (p, e) in enumerate(NEW)]
 
 
-def make(base: Path, source: Path, **train: Any) -> Backend:
+def make(base: Path, source: Path, adapter: str = "none", **train: Any) -> Backend:
     settings = {"learning_rate": 2e-3, "batch_size": 8, "weight_decay": 0.0,
                 "epochs_per_round": 10, "max_iterations": 4, "replay": "all",
                 "new_case_weight": 1, **train}
     backend = backends.create(ModelSettings(backend="causal_lm", base=str(base),
-                                            max_new_tokens=16, max_length=64),
+                                            max_new_tokens=16, max_length=64, adapter=adapter),
                               TrainSettings(**settings))
     backend.load(str(source))
     return backend
@@ -147,3 +147,51 @@ def test_lm_interpolation_keeps_a_lambda_below_1_that_spares_a_watch_case(produc
     now = [p.text for p in model.predict([c.input for c in data.cases])]
     assert now == [p.text for p in chosen.validation.predictions]
     assert all(passes(c, p) for c, p in zip(data.baseline + data.new, now, strict=False))
+
+
+@pytest.fixture(scope="module")
+def lora_production(production, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(base folder, production adapter folder): a LoRA adapter on the tiny GPT-2 trained on
+    the baseline until it answers every case."""
+    base, _ = production
+    model = make(base, base, adapter="lora", learning_rate=3e-3)
+    examples = examples_of(BASELINE, "causal_lm")
+    model.prepare(examples)
+    for seed in range(6):
+        model.train(examples, 10, seed=seed)
+        if [p.text for p in model.predict([e.input for e in examples])] == [e.target
+                                                                             for e in examples]:
+            break
+    else:
+        pytest.fail("the tiny LM's adapter did not learn its baseline")
+    folder = tmp_path_factory.mktemp("lm-lora") / "production"
+    folder.mkdir()
+    model.save(folder)
+    return base, folder
+
+
+def test_lm_lora_interpolation_scales_the_adapter_delta(lora_production) -> None:
+    """With LoRA only the adapter moves: θ(λ) = θ_old + λ·Δ over the adapter's parameters, the
+    frozen base untouched; the kept λ is the smallest that still passes (no watch case here)."""
+    import torch
+
+    base, prod = lora_production
+    model = make(base, prod, adapter="lora", learning_rate=3e-3)
+    frozen = {n: p.detach().clone() for n, p in model.model.named_parameters()
+              if not p.requires_grad}
+    data = TrainingSet([], NEW_CASES, [])
+    old = model.snapshot()
+    assert old and all("lora_" in name for name in old)  # the snapshot is the adapter only
+    outcome = train_until_pass(model, data, model.train_settings, all_pass)
+    assert outcome.passed
+    new = model.snapshot()
+    chosen = interpolation.interpolate(model, old, data, outcome.validation, all_pass, [])
+    assert chosen.lam < 1.0  # production's adapter plus part of the change already passes
+    assert chosen.lam == min(t["lambda"] for t in chosen.tried if t["passed"])
+    now = model.snapshot()
+    for name, was in old.items():
+        assert torch.allclose(now[name], was + chosen.lam * (new[name] - was), atol=1e-6), name
+    assert all(torch.equal(p, frozen[n]) for n, p in model.model.named_parameters()
+               if not p.requires_grad)
+    assert [p.text for p in model.predict([c.input for c in data.cases])] == [
+        p.text for p in chosen.validation.predictions]
