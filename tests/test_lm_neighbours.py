@@ -195,3 +195,47 @@ def test_lm_lora_interpolation_scales_the_adapter_delta(lora_production) -> None
                if not p.requires_grad)
     assert [p.text for p in model.predict([c.input for c in data.cases])] == [
         p.text for p in chosen.validation.predictions]
+
+
+def test_a_causal_lm_tune_from_production_distils_interpolates_and_records_both(
+        production, tmp_path: Path) -> None:
+    """Through `tune_batch`: production is batch 1's model (models.lock); batch 2 tunes with
+    [train] distill and interpolate on; the report records both settings, every λ tried, and
+    the flips against production, and passes the schema."""
+    import subprocess
+
+    from test_causal_lm import case_repo_for
+
+    from repo_store import batches, curation, lockfile, schemas
+    from repo_store.repo import open_case_repo
+    from tuning.tune import tune_batch
+
+    base, _ = production
+    repo = case_repo_for(tmp_path, base, learning_rate=2e-3)
+    first = batches.create_batch(repo, all_pending=True)
+    report = tune_batch(repo, first.id)
+    assert report["summary"]["passed"], report["rounds"]
+    lockfile.commit_lock(repo, {"model": report["model"]["hash"], "backend": "causal_lm",
+                                "base": report["model"]["base"], "batch": first.id,
+                                "promoted": "2026-11-02T00:00:00Z", "reason": "merge"}, "promote")
+    for n, (text, expected) in enumerate(NEW):
+        curation.add_case(repo, input=text, expected=expected, match="exact",
+                          case_id=f"c-20261102-{n:08x}", created=f"2026-11-02T00:00:{n:02d}Z")
+    curation.add_case(repo, split="watch", input=PAIRS[0][0] + "?", expected=PAIRS[0][1],
+                      match="exact", case_id="c-20261103-00000000")
+    with open(repo.root / "straw.toml", "a", encoding="utf-8") as fh:
+        fh.write("interpolate = true\ndistill = 0.1\ndistill_temperature = 2.0\n")
+    subprocess.run(["git", "commit", "-qam", "repairs on"], cwd=repo.root, check=True)
+    repo = open_case_repo(repo.root)
+    second = batches.create_batch(repo, [f"c-20261102-{n:08x}" for n in range(len(NEW))],
+                                  allow_small=True)
+    tuned = tune_batch(repo, second.id)
+    schemas.check("report", tuned, "report")
+    hyper = tuned["hyperparameters"]
+    assert hyper["distill"] == 0.1 and hyper["distill_temperature"] == 2.0
+    assert hyper["interpolate"] is True
+    assert tuned["summary"]["passed"], tuned["rounds"]
+    assert tuned["interpolation"]["grid"] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert tuned["interpolation"]["lambda"] in tuned["interpolation"]["grid"]
+    assert tuned["flips"]["production"] == report["model"]["hash"]
+    assert tuned["flips"]["watch"]["cases"] == 1
