@@ -27,10 +27,11 @@ SPLITS = ("baseline", "pending", "watch", "all")
 
 def evaluate(repo: CaseRepo, model_hash: str | None = None, split: str = "baseline",
              ref: str = MAIN, *, progress: Progress | None = None,
-             backend: Backend | None = None) -> dict[str, Any]:
+             backend: Backend | None = None, with_flips: bool = True) -> dict[str, Any]:
     """`backend`: an already loaded model to use on cache misses (else it is loaded from the
     store only if some prediction is missing). The report's `new` score counts pending cases;
-    watch cases are always included and count in neither score."""
+    watch cases are always included and count in neither score. `with_flips`: a model that is
+    not production also gets its flips against production (which may load that model too)."""
     emit = progress or ignore
     started = time.monotonic()
     if split not in SPLITS:
@@ -63,7 +64,7 @@ def evaluate(repo: CaseRepo, model_hash: str | None = None, split: str = "baseli
     lock = lockfile.read_lock(repo)
     production = lock["model"] if lock else None
     against: dict[str, Any] | None = None
-    if production and production != model_hash:
+    if with_flips and production and production != model_hash:
         rows = case_rows(cases, [c.split for c in cases], preds)
         against = production_flips(store, production, cases, rows,
                                    loader(store, production, model_s, train_s, emit), emit, warnings)
