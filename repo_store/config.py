@@ -72,8 +72,8 @@ new_case_weight = 2           # each new case appears this many times per epoch
 seed = 0
 replay = "adaptive"           # baseline cases trained on per round: "all" or "adaptive"
 replay_size = 256             # adaptive: cases replayed per round besides the failing ones
-interpolate = false           # classifier: blend production and tuned weights to spare watch cases
-distill = 0.0                 # classifier: weight of the KL term to the production model (0: off)
+interpolate = false           # blend production and tuned weights (LoRA: the adapter) to spare watch cases
+distill = 0.0                 # weight of the KL term to the production model (0: off)
 distill_temperature = 2.0
 
 [batch]

@@ -221,12 +221,10 @@ def get_case(repo: CaseRepo, case_id: str) -> Case:
     raise NoSuchCase(f"no case {case_id!r} in {', '.join(f'cases/{s}' for s in cases.SPLITS)}")
 
 
-def _pending(repo: CaseRepo, case_id: str) -> Case:
+def _curated(repo: CaseRepo, case_id: str) -> Case:
+    """A pending or watch case (the splits a person writes to directly), safe to rewrite."""
     case = get_case(repo, case_id)
-    if case.split == "watch":
-        raise UsageError(f"{case.path}: watch cases are not edited or removed by straw yet; "
-                         f"`straw flips --promote` moves flipped ones into pending")
-    if case.split != "pending":
+    if case.split not in cases.CURATED:
         raise UsageError(f"{case.path}: baseline cases change only through a batch "
                          f"(`straw batch create`); edit a pending case instead")
     if gitio.dirty_paths(repo.root, case.path):
@@ -237,7 +235,7 @@ def _pending(repo: CaseRepo, case_id: str) -> Case:
 def edit_case(repo: CaseRepo, case_id: str, changes: dict[str, Any]) -> Case:
     repo.require_on_main()
     with repo.write_lock():
-        case = _pending(repo, case_id)
+        case = _curated(repo, case_id)
         if "id" in changes and changes["id"] != case_id:
             raise UsageError(f"{case.path}::$.id: a case keeps its id (add a new case instead)")
         data = copy.deepcopy(case.data)
@@ -246,8 +244,8 @@ def edit_case(repo: CaseRepo, case_id: str, changes: dict[str, Any]) -> Case:
                 data.pop(key, None)
             else:
                 data[key] = value
-        content = cases.check_new(data, "pending")
-        updated = Case(data, "pending")
+        content = cases.check_new(data, case.split)
+        updated = Case(data, case.split)
         issues = _conflicts(repo, [updated], replacing={case_id})
         if issues:
             raise ValidationFailed(issues)
@@ -255,7 +253,7 @@ def edit_case(repo: CaseRepo, case_id: str, changes: dict[str, Any]) -> Case:
         head = gitio.head_commit(repo.root)
         try:
             cases.atomic_write(repo.root / case.path, content)
-            _commit(repo, [case.path], f"Edit pending case {case_id}")
+            _commit(repo, [case.path], f"Edit {case.split} case {case_id}")
         except BaseException:
             if gitio.head_commit(repo.root) == head:
                 cases.atomic_write(repo.root / case.path, old)
@@ -267,7 +265,7 @@ def edit_case(repo: CaseRepo, case_id: str, changes: dict[str, Any]) -> Case:
 def remove_case(repo: CaseRepo, case_id: str) -> Case:
     repo.require_on_main()
     with repo.write_lock():
-        case = _pending(repo, case_id)
+        case = _curated(repo, case_id)
         from repo_store.batches import open_batches_holding
 
         holders = open_batches_holding(repo, {case_id})
@@ -279,7 +277,7 @@ def remove_case(repo: CaseRepo, case_id: str) -> Case:
         head = gitio.head_commit(repo.root)
         try:
             target.unlink()
-            _commit(repo, [case.path], f"Remove pending case {case_id}: {_short(case.text)}")
+            _commit(repo, [case.path], f"Remove {case.split} case {case_id}: {_short(case.text)}")
         except BaseException:
             if gitio.head_commit(repo.root) == head:
                 cases.atomic_write(target, old)
@@ -289,29 +287,34 @@ def remove_case(repo: CaseRepo, case_id: str) -> Case:
 
 
 def removed_case(repo: CaseRepo, case_id: str) -> Case:
-    """A pending case as it was just before its last removal on main (for `straw restore`)."""
+    """A pending or watch case as it was just before its last removal on main (for
+    `straw restore`)."""
     if not is_safe_id(case_id):
         raise UsageError(f"{case_id!r} is not a case id: {unsafe_id_reason(case_id)}")
-    path = cases.case_path("pending", case_id)
     if not gitio.rev(repo.root, f"refs/heads/{MAIN}"):
         raise NoSuchCase(f"{MAIN} has no commits: nothing to restore")
-    for split, what in (("baseline", "was merged into the baseline"), ("pending", "is pending")):
+    for split, what in (("baseline", "was merged into the baseline"), ("pending", "is pending"),
+                        ("watch", "is in watch")):
         if gitio.rev(repo.root, f"refs/heads/{MAIN}:{cases.case_path(split, case_id)}"):
             raise NoSuchCase(f"case {case_id} {what} on {MAIN}: nothing to restore")
-    # main's own history (first parent): the last commit on main that took the file away
-    commit = gitio.run(repo.root, "log", "-1", "--first-parent", "--diff-filter=D", "--format=%H",
-                        "--diff-merges=first-parent", "--no-patch", f"refs/heads/{MAIN}",
-                        "--", path)
-    if not commit:
-        raise NoSuchCase(f"no removal of {path} on {MAIN}: nothing to restore")
-    raw = gitio.run(repo.root, "show", f"{commit}^:{path}").encode("utf-8")
-    case, issues = cases.parse(raw, path, "pending")  # it may have been removed for being broken
-    if case is None:
-        raise ValidationFailed(issues)
-    return case
+    for split in cases.CURATED:
+        path = cases.case_path(split, case_id)
+        # main's own history (first parent): the last commit on main that took the file away
+        commit = gitio.run(repo.root, "log", "-1", "--first-parent", "--diff-filter=D",
+                           "--format=%H", "--diff-merges=first-parent", "--no-patch",
+                           f"refs/heads/{MAIN}", "--", path)
+        if commit:
+            raw = gitio.run(repo.root, "show", f"{commit}^:{path}").encode("utf-8")
+            case, issues = cases.parse(raw, path, split)  # it may have been removed for being broken
+            if case is None:
+                raise ValidationFailed(issues)
+            return case
+    raise NoSuchCase(f"no removal of {cases.case_path('pending', case_id)} or "
+                     f"{cases.case_path('watch', case_id)} on {MAIN}: nothing to restore")
 
 
 def restore_case(repo: CaseRepo, case: Case) -> Case:
-    """Undo a removal: the same case, same id, back in pending."""
-    (added,) = add_cases(repo, [case.data], f"Restore pending case {case.id}")
+    """Undo a removal: the same case, same id, back in its split (pending or watch)."""
+    split = case.split if case.split in cases.CURATED else "pending"
+    (added,) = add_cases(repo, [case.data], f"Restore {split} case {case.id}", split=split)
     return added

@@ -1,6 +1,7 @@
 """The production model's baseline as a page a customer reads (`straw report`): what the contract
 is, a summary per label and per tag, the pass rate over production versions (an inline SVG), the
-history of merges and rollbacks, then every case, failing first, with a search box.
+history of merges and rollbacks, the flips against the previous production model when the report
+has them, then every case, failing first, with a search box.
 
 One self-contained file: no external assets, so it works offline and as an e-mail attachment; the
 few lines of script only add the search box (the page reads the same without them). Everything
@@ -15,6 +16,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from repo_store.cases import Case
+from repo_store.flips import FLIP_SPLITS, flip_rows
 
 if TYPE_CHECKING:
     from repo_store.history import LogEntry
@@ -147,6 +149,12 @@ def chart_svg(points: list[Point], width: int = 640, height: int = 180) -> str:
     return "".join(parts)
 
 
+def contract_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows the page lists: every eval report also carries watch rows, which are not the
+    contract (they show only among the flips)."""
+    return [r for r in report["cases"] if r.get("split") != "watch"]
+
+
 def _input_html(case: Case | None) -> str:
     if case is None:
         return ""
@@ -169,7 +177,7 @@ def summaries(report: dict[str, Any], cases: dict[str, Case]) -> tuple[list[tupl
     label_ok: Counter[str] = Counter()
     by_tag: Counter[str] = Counter()
     tag_ok: Counter[str] = Counter()
-    for r in report["cases"]:
+    for r in contract_rows(report):
         label = _label(r["expected"])
         by_label[label] += 1
         label_ok[label] += bool(r["pass"])
@@ -223,13 +231,45 @@ def _history(events: list[LogEntry]) -> str:
             f"<th>by</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
+def _flips(report: dict[str, Any]) -> str:
+    """The flips against the production model, when the report has them: per split the paired
+    cases, negative and positive flips, NFR and McNemar's p (or why it tells nothing), then each
+    flip with both answers, the ones that got worse first."""
+    found = report.get("flips")
+    if not isinstance(found, dict):
+        return ""
+    per_split = "".join(
+        f'<tr><td>{split}</td><td class="num">{e["cases"]}</td>'
+        f'<td class="num {"fail" if e["negative"] else "pass"}">{len(e["negative"])}</td>'
+        f'<td class="num">{len(e["positive"])}</td><td class="num">{e["nfr"]:.1%}</td>'
+        f'<td class="num">{e["mcnemar_p"]:.3g}</td><td>{escape(e.get("note") or "")}</td></tr>'
+        for split in FLIP_SPLITS if isinstance(e := found.get(split), dict))
+    rows = "".join(
+        f'<tr class="{"failing" if r["kind"] == "negative" else "passing"}">'
+        f'<td>{"worse" if r["kind"] == "negative" else "better"}</td><td>{r["split"]}</td>'
+        f'<td><code>{escape(r["id"])}</code></td><td dir="auto">{escape(_label(r["expected"]))}</td>'
+        f'<td dir="auto">{escape(str(r["production"]))}</td>'
+        f'<td dir="auto">{escape(str(r["candidate"]))}</td></tr>' for r in flip_rows(report))
+    listed = (f'<table id="flips"><thead><tr><th>change</th><th>split</th><th>case</th>'
+              f"<th>expected</th><th>previous model said</th><th>this model says</th></tr></thead>"
+              f"<tbody>{rows}</tbody></table>") if rows else '<p class="meta">No case changed.</p>'
+    return (f'<h2 id="flips-head">Changes against model {escape(str(found["production"])[:19])}</h2>'
+            '<p class="meta">Cases the previous model answered right and this one answers wrong '
+            "(negative flips), and the reverse. Watch cases are questions like the contract that "
+            "no model is trained on.</p>"
+            '<table id="flip-summary"><thead><tr><th>split</th><th class="num">cases</th>'
+            '<th class="num">worse</th><th class="num">better</th><th class="num">negative flip '
+            'rate</th><th class="num">McNemar p</th><th>note</th></tr></thead>'
+            f"<tbody>{per_split}</tbody></table>{listed}")
+
+
 def render_html(lock: dict[str, Any], report: dict[str, Any], cases: dict[str, Case],
                 events: list[LogEntry] | None = None) -> str:
     """The page. `events`: main's baseline history (history.baseline_log), newest first."""
     events = events or []
     s = report["summary"]["baseline"]
     failing = s["total"] - s["passed"]
-    rows = sorted(report["cases"], key=lambda r: (r["pass"], r["id"]))
+    rows = sorted(contract_rows(report), key=lambda r: (r["pass"], r["id"]))
     body = []
     for r in rows:
         status = '<span class="pass">pass</span>' if r["pass"] else '<span class="fail">FAIL</span>'
@@ -260,6 +300,7 @@ base {escape(lock['base'])}), in production since {escape(human_date(lock['promo
 <figure>{chart_svg(rate_points(events, report))}</figure>
 <h2 id="changes">History of merges and rollbacks</h2>
 {_history(events)}
+{_flips(report)}
 <h2 id="all-cases">Cases ({s['total']}; failing first)</h2>
 <input id="q" type="search" placeholder="Search cases…" aria-label="Search cases" hidden>
 <span class="search-note meta" id="shown" aria-live="polite"></span>
@@ -301,7 +342,7 @@ def render_markdown(lock: dict[str, Any], report: dict[str, Any], cases: dict[st
         lines += [f"| {human_date(e.date)} | {e.kind} {e.batch or ''} | {_fraction(baseline_after(e))} |"
                   for e in events]
     lines += ["", "| status | case | input | expected | model says |", "|---|---|---|---|---|"]
-    for r in sorted(report["cases"], key=lambda r: (r["pass"], r["id"])):
+    for r in sorted(contract_rows(report), key=lambda r: (r["pass"], r["id"])):
         lines.append(f"| {'pass' if r['pass'] else '**FAIL**'} | `{r['id']}` | "
                      f"{_md_input(cases.get(r['id']))} | {_md(_label(r['expected']))} | "
                      f"{_md(r['predicted'])} |")

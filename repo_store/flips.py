@@ -74,3 +74,15 @@ def flip_lines(report: dict[str, Any]) -> list[str]:
         return []
     return [summary_line(split, found[split]) for split in FLIP_SPLITS
             if isinstance(found.get(split), dict) and found[split].get("cases")]
+
+
+def flip_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every flip of a report as one row (kind negative/positive, split, id, expected, both
+    predictions): negative flips first, watch before baseline, for a table."""
+    found = report.get("flips")
+    if not isinstance(found, dict):
+        return []
+    rows = [{"kind": kind, "split": split, **flip}
+            for kind in ("negative", "positive") for split in ("watch", "baseline")
+            if isinstance(found.get(split), dict) for flip in found[split].get(kind, [])]
+    return rows

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from repo_store import batches, schemas
+from repo_store import batches, curation, schemas
 from repo_store.cases import case_path, serialize
 from repo_store.repo import open_case_repo
 from tests.test_training import Spy, baseline_cases, make_backend, make_case, new_cases
@@ -81,9 +81,16 @@ def test_cli_adds_imports_lists_shows_and_exports_watch_cases(case_repo, cli, tm
     exported = out.read_text().splitlines()
     assert len(exported) == 2 and all(json.loads(line)["split"] == "watch" for line in exported)
 
-    refused = cli("rm", case_id, repo=root)
-    assert refused.exit_code == 2 and "watch cases are not edited" in refused.output
+    # watch cases are curated like pending ones: edited, removed and restored in place
+    edited = curation.edit_case(open_case_repo(root), case_id, {"notes": "a neighbour"})
+    assert edited.split == "watch"
+    assert json.loads((root / case_path("watch", case_id)).read_text())["notes"] == "a neighbour"
+    removed = cli("rm", case_id, repo=root)
+    assert removed.exit_code == 0 and not (root / case_path("watch", case_id)).exists()
+    restored = cli("restore", case_id, repo=root)
+    assert restored.exit_code == 0, restored.output
     assert (root / case_path("watch", case_id)).is_file()
+    assert not (root / case_path("pending", case_id)).exists()
 
     # a watch case is not approvable: a batch takes pending cases only
     batch = batches.create_batch(open_case_repo(root), allow_small=True)
@@ -402,3 +409,18 @@ def test_a_report_with_watch_rows_gates_merges_through_the_rerun_and_verifies(wa
     # the one violation is the fixture's seeding commit; the batch's merge (watch rows) is good
     assert "1 violation(s)" in verified.stderr, verified.output
     assert "not a straw batch merge" in verified.stdout and batch_id not in verified.stdout
+
+
+def test_eval_of_a_model_that_is_not_production_records_its_flips(flipped_repo, cli) -> None:
+    """`evaluate` judges a candidate the way a tune does: its baseline and watch flips against
+    the production model, the same as the tune report's; production itself has none."""
+    repo, batch_id, production = flipped_repo
+    tuned = tune_batch(repo, batch_id)
+    candidate = tuned["model"]["hash"]
+    report = evaluate(repo, candidate, "baseline")  # main: its baseline and watch cases
+    schemas.check("report", report, "report")
+    assert report["flips"] == tuned["flips"]
+    assert "w-password" in [f["id"] for f in report["flips"]["watch"]["negative"]]
+    assert "flips" not in evaluate(repo, production, "baseline")
+    shown = cli("eval", "--model", candidate, repo=repo.root)
+    assert "flips vs production: watch: " in shown.stdout and "w-password" in shown.stdout

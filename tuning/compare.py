@@ -27,8 +27,11 @@ class Comparison:
 
 def compare_models(repo: CaseRepo, model_a: str, model_b: str, split: str = "all",
                    progress: Progress | None = None) -> Comparison:
-    a = {row["id"]: row for row in evaluate(repo, model_a, split, progress=progress)["cases"]}
-    b = {row["id"]: row for row in evaluate(repo, model_b, split, progress=progress)["cases"]}
+    # the two models against each other only: no third model's flips
+    a = {row["id"]: row for row in evaluate(repo, model_a, split, progress=progress,
+                                             with_flips=False)["cases"]}
+    b = {row["id"]: row for row in evaluate(repo, model_b, split, progress=progress,
+                                             with_flips=False)["cases"]}
     shared = [case_id for case_id in a if case_id in b]
     a_pass = [a[i]["pass"] for i in shared]
     b_pass = [b[i]["pass"] for i in shared]

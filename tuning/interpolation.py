@@ -2,8 +2,10 @@
 Wortsman et al. 2022; backward-compatible weight interpolation, Schumann et al. 2024):
 θ(λ) = (1−λ)·θ_old + λ·θ_new on a small grid of λ. Kept: among the λ whose model still passes
 the gate on the baseline and new cases, the one with the fewest watch negative flips against the
-production model, then the smallest λ (the most conservative). Classifier only: head rows of
-labels the production model never had come from the new model."""
+production model, then the smallest λ (the most conservative). Classifier: head rows of labels
+the production model never had come from the new model. Causal LM: fully fine-tuned weights mix
+the same way; with LoRA the snapshots hold the adapter only, so θ(λ) = θ_old + λ·Δ scales the
+adapter's change since production (in the adapter's own parameters, A and B)."""
 
 from __future__ import annotations
 
@@ -31,7 +33,16 @@ class Choice:
 
 
 def supports(backend: Backend) -> bool:
-    return backend.name == "classifier"
+    return backend.name in ("classifier", "causal_lm")
+
+
+def _parts(snapshot: Any) -> tuple[list[str] | None, dict[str, torch.Tensor]]:
+    """(labels, weights): a classifier's snapshot carries its labels, a causal LM's is weights."""
+    return (snapshot[0], snapshot[1]) if isinstance(snapshot, tuple) else (None, snapshot)
+
+
+def _snapshot(labels: list[str] | None, state: dict[str, torch.Tensor]) -> Any:
+    return state if labels is None else (labels, state)
 
 
 def mix(old: dict[str, torch.Tensor], new: dict[str, torch.Tensor], lam: float
@@ -65,15 +76,15 @@ def watch_negative_flips(data: TrainingSet, validation: Validation,
 def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained: Validation,
                 gate: Gate, production_watch_pass: list[bool]) -> Choice:
     """Leave the backend holding the chosen θ(λ); `trained` is θ(1)'s validation (it passed)."""
-    old_labels, old_state = old_snapshot
-    new_labels, new_state = backend.snapshot()
-    if new_labels[:len(old_labels)] != old_labels:
+    old_labels, old_state = _parts(old_snapshot)
+    new_labels, new_state = _parts(backend.snapshot())
+    if old_labels is not None and (new_labels or [])[:len(old_labels)] != old_labels:
         raise ValueError("the trained head reorders the production model's labels")
     nb, nn = len(data.baseline), len(data.new)
     best = (len(watch_negative_flips(data, trained, production_watch_pass)), 1.0)
     chosen, tried = trained, []
     for lam in GRID:
-        backend.restore((new_labels, mix(old_state, new_state, lam)))
+        backend.restore(_snapshot(new_labels, mix(old_state, new_state, lam)))
         result = validate(backend, data, backend.name)
         ok = [passes(c, p.text) for c, p in zip(data.cases, result.predictions, strict=True)]
         gate_ok = gate(sum(ok[:nb]), nb, sum(ok[nb:nb + nn]), nn)
@@ -83,6 +94,6 @@ def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained:
             best, chosen = (flipped, lam), result
     tried.append({"lambda": 1.0, "passed": True, "watch_negative_flips":
                   len(watch_negative_flips(data, trained, production_watch_pass))})
-    backend.restore((new_labels, mix(old_state, new_state, best[1]) if best[1] < 1.0
-                     else new_state))
+    backend.restore(_snapshot(new_labels, mix(old_state, new_state, best[1]) if best[1] < 1.0
+                              else new_state))
     return Choice(best[1], chosen, tried)

@@ -127,7 +127,7 @@ def add_command(input_text: str, expected: str, match: str, tags: tuple[str, ...
 @repo_option
 def edit_command(case_id: str, input_text: str | None, expected: str | None, match: str | None,
                  tags: tuple[str, ...], notes: str | None, repo_path: str | None) -> None:
-    """Edit a pending case (with no options: in $EDITOR). CASE: an id or a unique prefix."""
+    """Edit a pending or watch case (with no options: in $EDITOR). CASE: an id or a unique prefix."""
     repo = open_repo(repo_path)
     case_id = resolve.case_id(repo, case_id)
     case = curation.get_case(repo, case_id)
@@ -194,7 +194,7 @@ def _edit_in_editor(repo: CaseRepo, case: case_files.Case) -> case_files.Case | 
 @click.argument("case_ids", metavar="CASE...", nargs=-1, required=True, shell_complete=complete_case)
 @repo_option
 def rm_command(case_ids: tuple[str, ...], repo_path: str | None) -> None:
-    """Remove pending cases (each a commit; `straw restore` brings one back). CASE: an id or a
+    """Remove pending or watch cases (each a commit; `straw restore` brings one back). CASE: an id or a
     unique prefix."""
     repo = open_repo(repo_path)
     for case_id in resolve.case_ids(repo, case_ids):
@@ -206,7 +206,7 @@ def rm_command(case_ids: tuple[str, ...], repo_path: str | None) -> None:
 @click.argument("case_ids", nargs=-1, required=True)
 @repo_option
 def restore_command(case_ids: tuple[str, ...], repo_path: str | None) -> None:
-    """Bring removed pending cases back, as they were before their last removal on main."""
+    """Bring removed pending or watch cases back, as they were before their last removal on main."""
     repo = open_repo(repo_path)
     for case_id in case_ids:
         case = curation.restore_case(repo, curation.removed_case(repo, case_id))

@@ -108,8 +108,10 @@ class CaseForm(ModalScreen[Case | None]):
         issues: list[Issue]
         message: str
 
-    def __init__(self, save: Saver, case: Case | None = None, labels: list[str] | None = None) -> None:
+    def __init__(self, save: Saver, case: Case | None = None, labels: list[str] | None = None,
+                 split: str = "pending") -> None:
         super().__init__()
+        self.split = split  # where the case lives (pending or watch): named in the title
         self.save_with = save
         self.case = case
         self.labels = labels or []  # the labels cases use now, offered for `expected`
@@ -120,7 +122,7 @@ class CaseForm(ModalScreen[Case | None]):
         case = self.case
         data = case.data if case else {}
         match = data.get("match", "label")
-        title = f"Edit pending case {case.id}" if case else "Add a pending case"
+        title = f"Edit {self.split} case {case.id}" if case else f"Add a {self.split} case"
         with VerticalScroll(classes="dialog wide", id="case-form"):
             yield Static(Text(title, style="bold"), classes="question")
             yield Label("", id="err-general", classes="field-error")

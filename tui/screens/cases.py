@@ -1,5 +1,6 @@
-"""Cases: pending / baseline / all as tabs, search as you type, a tag filter, the case in full
-beside the table; add, edit and delete pending cases (delete asks first and can be undone)."""
+"""Cases: pending / baseline / watch / all as tabs, search as you type, a tag filter, the case in
+full beside the table; add, edit and delete pending and watch cases (delete asks first and can be
+undone)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Select, Static, Tab, Tabs
 
 from repo_store import batches, curation
-from repo_store.cases import Case
+from repo_store.cases import CURATED, Case
 from tui.dialogs.case_form import CaseForm
 from tui.dialogs.case_history import open_case_history
 from tui.dialogs.confirm import Confirm
@@ -28,23 +29,26 @@ from tui.widgets.case_table import CaseTable
 from tui.widgets.footer import StrawFooter
 from tui.widgets.title import ScreenTitle
 
-SPLITS = ("pending", "baseline", "all")
+SPLITS = ("pending", "baseline", "watch", "all")
 
 
 class CasesScreen(FreshScreen):
     HELP_TITLE = "Cases"
-    HELP = ("New cases always land in pending; baseline cases change only through a batch. "
+    HELP = ("New cases land in pending (in watch when the Watch tab is open: held-out cases every "
+            "run checks and none trains on); baseline cases change only through a batch. "
             "Type to search (every word must appear in the id, input, expected, tags, source or notes).")
     SETTLE_AFTER_S = 0.15
     PAGE = 60  # table rows added at a time; more come as the cursor or scroll nears the end
     BINDINGS = [
-        Binding("a", "add", "Add", tooltip="Add a pending case (a form; errors show at the field)", id="add"),
-        Binding("e", "edit", "Edit", tooltip="Edit the selected pending case", id="edit"),
-        Binding("d", "delete", "Delete", tooltip="Remove the selected pending case (asks)", id="delete"),
+        Binding("a", "add", "Add", tooltip="Add a pending case (a watch case on the Watch tab)", id="add"),
+        Binding("e", "edit", "Edit", tooltip="Edit the selected pending or watch case", id="edit"),
+        Binding("d", "delete", "Delete", tooltip="Remove the selected pending or watch case (asks)",
+                id="delete"),
         Binding("u", "undo", "Undo", tooltip="Bring back the last case you deleted", id="undo"),
         Binding("slash", "search", "Search", key_display="/", tooltip="Search as you type", id="search"),
         Binding("t", "tag", "Tag", tooltip="Filter by one tag", id="tag"),
-        Binding("s", "next_split", "Split", tooltip="Pending → baseline → all", id="split"),
+        Binding("s", "next_split", "Split", tooltip="Pending → baseline → watch → all",
+                id="split"),
         Binding("l", "case_log", "Case log", tooltip="The selected case's history on main", id="case-log"),
         Binding("r", "reload", "Reload", tooltip="Read the cases again from the work tree", id="reload"),
         Binding("escape", "clear", "Clear", show=False, tooltip="Clear the search and tag filter"),
@@ -75,8 +79,8 @@ class CasesScreen(FreshScreen):
 
     def compose(self) -> ComposeResult:
         yield ScreenTitle("Cases")
-        yield Tabs(Tab("Pending", id="pending"), Tab("Baseline", id="baseline"), Tab("All", id="all"),
-                   id="split-tabs")
+        yield Tabs(Tab("Pending", id="pending"), Tab("Baseline", id="baseline"),
+                   Tab("Watch", id="watch"), Tab("All", id="all"), id="split-tabs")
         with Horizontal(classes="filters"):
             yield Input(placeholder="search (/): words in id, input, expected, tags…", id="search")
             yield Select([], prompt="any tag", id="tag-filter", allow_blank=True)
@@ -200,26 +204,29 @@ class CasesScreen(FreshScreen):
     def reload_view(self) -> None:  # the repository changed: keep the selected case selected
         self.action_reload()
 
-    def _pending_selected(self, verb: str) -> Case | None:
+    def _curated_selected(self, verb: str) -> Case | None:
         case = self.current_case()
         if case is None:
             self.notify(f"no case selected to {verb}", severity="warning")
             return None
-        if case.split != "pending":
+        if case.split not in CURATED:
             self.notify(f"{case.id} is a baseline case: baseline cases change only through a batch",
                         severity="warning")
             return None
         return case
 
     def action_add(self) -> None:
+        split = "watch" if self.split == "watch" else "pending"
+
         def save(fields: dict[str, Any]) -> Case:
             with self.app.library() as repo:  # type: ignore[attr-defined]
-                return curation.add_case(repo, **fields)
+                return curation.add_case(repo, split=split, **fields)
 
-        self.app.push_screen(CaseForm(save, labels=self.index.labels()), self._after_form)
+        self.app.push_screen(CaseForm(save, labels=self.index.labels(), split=split),
+                             self._after_form)
 
     def action_edit(self) -> None:
-        case = self._pending_selected("edit")
+        case = self._curated_selected("edit")
         if case is None:
             return
 
@@ -227,21 +234,22 @@ class CasesScreen(FreshScreen):
             with self.app.library() as repo:  # type: ignore[attr-defined]
                 return curation.edit_case(repo, case.id, fields)
 
-        self.app.push_screen(CaseForm(save, case, self.index.labels()), self._after_form)
+        self.app.push_screen(CaseForm(save, case, self.index.labels(), split=case.split),
+                             self._after_form)
 
     def _after_form(self, case: Case | None) -> None:
         if case is not None:
             self.notify(f"saved {case.path}")
-            if self.split == "baseline":
-                self.query_one(Tabs).active = "pending"
+            if self.split not in (case.split, "all"):
+                self.query_one(Tabs).active = case.split
             self.app.repo_changed(loading=self)  # type: ignore[attr-defined]
             self.load(case.id)
 
     def action_delete(self) -> None:
-        case = self._pending_selected("delete")
+        case = self._curated_selected("delete")
         if case is None:
             return
-        question = Text.assemble("Delete pending case ", (case.id, "bold"), "?\n",
+        question = Text.assemble(f"Delete {case.split} case ", (case.id, "bold"), "?\n",
                                  cell(case.text, 70), "\n(u undoes it)")
 
         def answered(yes: bool | None) -> None:

@@ -1,7 +1,7 @@
 """One pull request (a batch branch): gate state with its reason, the diff vs main case by case,
-the latest report with failing cases first, a chart of pass rates per round, and the actions:
-tune (live progress, cancel), merge (only when the gate passes; asks first), reject (a reason),
-update from main, copy the PR body."""
+the latest report with failing cases first, its flips against the production model, a chart of
+pass rates per round, and the actions: tune (live progress, cancel), merge (only when the gate
+passes; asks first), reject (a reason), update from main, copy the PR body."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Log, ProgressBar, Static, TabbedContent, TabPane
 
-from repo_store import batch_status, batches, review
+from repo_store import batch_status, batches, flips, review
 from repo_store.batch_status import BatchInfo
 from repo_store.batches import CaseChange
 from repo_store.errors import NoSuchBatch, StrawError
@@ -27,7 +27,7 @@ from tui.dialogs.reason import AskText
 from tui.dialogs.text_view import TextView
 from tui.screens.fresh import FreshScreen
 from tui.screens.pulls import status_cell
-from tui.text import cell, plural
+from tui.text import block, cell, plural
 from tui.widgets.charts import PassRateChart
 from tui.widgets.diff_view import diff_text
 from tui.widgets.footer import StrawFooter
@@ -132,6 +132,9 @@ class PullScreen(FreshScreen):
             with TabPane("Report", id="tab-report"):
                 yield Static("", id="pr-report-summary")
                 yield DataTable(cursor_type="row", zebra_stripes=True, id="pr-report")
+            with TabPane("Flips", id="tab-flips"):
+                yield Static("", id="pr-flips-summary")
+                yield DataTable(cursor_type="row", zebra_stripes=True, id="pr-flips")
             with TabPane("Rounds", id="tab-chart"):
                 yield PassRateChart(id="pr-chart")
             with TabPane("Tune", id="tab-tune"):
@@ -145,6 +148,11 @@ class PullScreen(FreshScreen):
         for label, key, width in (("pass", "pass", 4), ("split", "split", 8), ("case", "case", 22),
                                   ("expected", "expected", 24), ("predicted", "predicted", 24)):
             table.add_column(label, key=key, width=width)
+        flipped = self.query_one("#pr-flips", DataTable)
+        for label, key, width in (("flip", "kind", 8), ("split", "split", 8), ("case", "case", 28),
+                                  ("expected", "expected", 18), ("production", "production", 18),
+                                  ("this model", "candidate", 18)):
+            flipped.add_column(label, key=key, width=width)
         self.load()
 
     # ---- loading ------------------------------------------------------------------------------
@@ -201,6 +209,7 @@ class PullScreen(FreshScreen):
         table.clear()
         summary = self.query_one("#pr-report-summary", Static)
         chart = self.query_one(PassRateChart)
+        self._show_flips(report)
         if report is None:
             summary.update(Text("no report yet: press t to tune", style="dim"))
             chart.plot_rates("no rounds yet", "round", [], {})
@@ -227,6 +236,29 @@ class PullScreen(FreshScreen):
         chart.plot_rates("pass rate per round (%)", "round", [str(r["round"]) for r in rounds],
                          {"baseline": [r["baseline_pass"] for r in rounds],
                           "new": [r["new_pass"] for r in rounds]})
+
+    def _show_flips(self, report: dict[str, Any] | None) -> None:
+        """Negative flips (production right, this model wrong) with both predictions, positive
+        flips, NFR and McNemar's p per split, or why there is nothing to compare."""
+        table = self.query_one("#pr-flips", DataTable)
+        table.clear()
+        summary = self.query_one("#pr-flips-summary", Static)
+        found = (report or {}).get("flips")
+        if not isinstance(found, dict):
+            why = ("no report yet: press t to tune" if report is None else
+                   "no flips: there was no production model to compare with when this was tuned")
+            summary.update(Text(why, style="dim"))
+            return
+        line = Text.assemble(("flips vs production ", "bold"), str(found["production"])[:19])
+        for text in flips.flip_lines(report or {}):
+            line.append("\n")
+            line.append_text(block(text))
+        summary.update(line)
+        for n, row in enumerate(flips.flip_rows(report or {})):
+            bad = row["kind"] == "negative"
+            table.add_row(Text("✗ worse" if bad else "✓ better", style="bold red" if bad else "green"),
+                          cell(row["split"], 8), cell(row["id"], 28), cell(row["expected"], 18),
+                          cell(row["production"], 18), cell(row["candidate"], 18), key=f"{n}")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Merge shows only while the gate passes; cancel only while a tune runs; a merged or

@@ -54,7 +54,7 @@ class CaseTable(DataTable):
             self.add_column(label, key=key, width=width)
 
     def row_cells(self, case: Case) -> tuple[Text, ...]:
-        split_style = "green" if case.split == "baseline" else "yellow"
+        split_style = {"baseline": "green", "watch": "cyan"}.get(case.split, "yellow")
         split = "batch" if case.id in self.held else case.split
         return (cell(case.id, 20), cell(split, 8, split_style), cell(case.expected, 16),
                 cell(case.text, self.input_width), cell(", ".join(case.tags), 16), cell(case.match, 8))

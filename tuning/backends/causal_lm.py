@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
+from tuning.backends import lm_distill
 from tuning.backends.base import (
     Backend,
     Example,
@@ -87,6 +88,7 @@ class CausalLMBackend(Backend):
         self.base: str | None = None  # the base model's folder (absolute) or hub id
         self.base_hash: str | None = None
         self.optim = optimizer_name()
+        self.teacher: Any = None  # the production model, frozen, when [train] distill > 0
         if model.adapter not in ADAPTER_KINDS:
             raise ModelError(f"[model] adapter = {model.adapter!r}: known are "
                              f"{', '.join(ADAPTER_KINDS)}")
@@ -257,9 +259,16 @@ class CausalLMBackend(Backend):
         rows = training_rows(self.encoder(), examples, self.tokenizer.eos_token_id)
         seed = self.train_settings.seed if seed is None else seed
         set_seed(seed)
-        return run_trainer(self.model, self.train_settings, rows,
-                           CompletionCollator(self.tokenizer.pad_token_id), hooks, epochs, seed,
-                           self.optim)
+        s = self.train_settings
+        loss = (lm_distill.lm_loss_with_distillation(self.teacher, s.distill, s.distill_temperature)
+                if self.teacher is not None and s.distill > 0 else None)
+        return run_trainer(self.model, s, rows, CompletionCollator(self.tokenizer.pad_token_id),
+                           hooks, epochs, seed, self.optim, loss)
+
+    def set_teacher(self, inputs: list[Input]) -> None:
+        """Keep the model as loaded now (the production model) as the distillation teacher. The
+        inputs are not needed: the teacher's distributions are taken on each training batch."""
+        self.teacher = lm_distill.frozen_copy(self.model)
 
     # -- prediction --------------------------------------------------------------------------
     def generate(self, prompts: list[list[int]]) -> list[list[int]]:

@@ -1,0 +1,148 @@
+"""The watch split and the flips in the TUI (issue 14), driven by Textual's Pilot on real case
+repositories: a Watch tab curated like pending, and a pull request's flips against production."""
+
+from __future__ import annotations
+
+import json
+
+from report_helpers import memorizer, rule_report
+from textual.widgets import DataTable, Input, Static, Tabs, TextArea
+
+from repo_store import batches, curation, reports
+from repo_store.cases import case_path
+from repo_store.flips import flips
+from tui import make_app
+from tui.dialogs.case_form import CaseForm
+from tui.dialogs.confirm import Confirm
+from tui.screens.cases import CasesScreen
+from tui.screens.pull import PullScreen
+from tui.widgets.case_table import CaseTable
+
+SIZE = (120, 40)
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def plain(widget: Static) -> str:
+    rendered = widget.render()
+    return getattr(rendered, "plain", str(rendered))
+
+
+async def test_the_watch_tab_lists_adds_edits_deletes_and_undoes_watch_cases(demo_repo) -> None:
+    repo = demo_repo
+    kept = curation.add_case(repo, split="watch", input="is my card frozen", expected="card",
+                             match="label")
+    app = make_app(repo.root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CasesScreen)
+        await pilot.press("s", "s")  # pending → baseline → watch
+        await pilot.pause()
+        assert screen.split == "watch"
+        assert str(screen.query_one(Tabs).active_tab.label) == "Watch (1)"
+        table = screen.query_one("#cases-table", DataTable)
+        assert [str(k.value) for k in table.rows] == [kept.id]
+
+        await pilot.press("a")  # on the Watch tab, a new case lands in watch
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, CaseForm) and "Add a watch case" in plain(form.query_one(Static))
+        form.query_one("#f-input", TextArea).text = "has my parcel left the depot"
+        form.query_one("#f-expected", Input).value = "shipping"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is screen and screen.split == "watch"
+        watch = [c for c in repo.load().cases if c.split == "watch"]
+        added = next(c for c in watch if c.id != kept.id)
+        assert added.text == "has my parcel left the depot"
+        assert (repo.root / case_path("watch", added.id)).is_file()
+        assert not (repo.root / case_path("pending", added.id)).exists()
+        assert table.row_count == 2
+
+        screen.query_one(CaseTable).select_id(added.id)
+        await pilot.press("e")
+        await pilot.pause()
+        assert "Edit watch case" in plain(app.screen.query_one(Static))
+        app.screen.query_one("#f-source", Input).value = "ticket ZD-9"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        stored = json.loads((repo.root / case_path("watch", added.id)).read_text())
+        assert stored["source"] == "ticket ZD-9"
+
+        screen.query_one(CaseTable).select_id(added.id)
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("y")
+        await settle(pilot)
+        assert not (repo.root / case_path("watch", added.id)).exists()
+        await pilot.press("u")
+        await settle(pilot)
+        assert (repo.root / case_path("watch", added.id)).is_file()  # back in watch, not pending
+        assert not (repo.root / case_path("pending", added.id)).exists()
+
+
+async def test_a_pull_request_shows_its_flips_against_production(demo_repo) -> None:
+    """A report whose model breaks a watch case and a baseline case the production model
+    passed, and fixes a baseline case production failed: the Flips tab lists each with both
+    predictions, negative first, with NFR, McNemar's p and the too-few-pairs note."""
+    repo = demo_repo
+    watch = curation.add_case(repo, split="watch", input="is my card frozen", expected="card",
+                              match="label")
+    batch_id = batches.create_batch(repo).id
+    baseline = [c for c in repo.load().cases if c.split == "baseline"]
+    broken, fixed = baseline[0], baseline[1]
+    report = rule_report(repo, batch_id, lambda c: "wrong" if c.id == broken.id else memorizer(c))
+    report["cases"].append({"id": watch.id, "split": "watch", "expected": "card",
+                            "predicted": "refund", "pass": False})
+    production = "sha256:" + "cd" * 32
+    before = [{"id": r["id"], "split": r["split"], "expected": r["expected"],
+               "predicted": "old-miss" if r["id"] == fixed.id else r["expected"],
+               "pass": r["id"] != fixed.id} for r in report["cases"] if r["split"] != "new"]
+    for row in before:
+        if row["id"] == watch.id:
+            row.update(predicted="card", **{"pass": True})
+    report["flips"] = flips(production, before, report["cases"])
+    reports.write_report(repo, batch_id, report)
+
+    app = make_app(repo.root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(PullScreen(batch_id))
+        await settle(pilot)
+        pr = app.screen
+        pr.query_one("#pr-tabs").active = "tab-flips"
+        await pilot.pause()
+        summary = plain(pr.query_one("#pr-flips-summary", Static))
+        assert "flips vs production sha256:cdcdcdcdcdcd" in summary
+        assert "watch: 1 negative flips, 0 positive of 1 (NFR 100.0%, McNemar p = 1)" in summary
+        assert f"baseline: 1 negative flips, 1 positive of {len(baseline)}" in summary
+        assert f"broken: {broken.id}" in summary
+        assert "too few for McNemar's test" in summary
+        table = pr.query_one("#pr-flips", DataTable)
+        rows = [[getattr(c, "plain", str(c)) for c in table.get_row_at(i)]
+                for i in range(table.row_count)]
+        assert [r[:3] for r in rows] == [["✗ worse", "watch", watch.id],
+                                         ["✗ worse", "baseline", broken.id],
+                                         ["✓ better", "baseline", fixed.id]]
+        assert rows[0][3:] == ["card", "card", "refund"]  # expected, production, this model
+        assert rows[2][4:] == ["old-miss", str(fixed.expected)]
+
+
+async def test_a_report_without_a_production_model_says_why_there_are_no_flips(demo_repo) -> None:
+    batch_id = batches.create_batch(demo_repo).id
+    reports.write_report(demo_repo, batch_id, rule_report(demo_repo, batch_id))
+    app = make_app(demo_repo.root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(PullScreen(batch_id))
+        await settle(pilot)
+        pr = app.screen
+        assert "no production model to compare with" in plain(pr.query_one("#pr-flips-summary",
+                                                                             Static))
+        assert pr.query_one("#pr-flips", DataTable).row_count == 0
