@@ -7,6 +7,7 @@ import json
 
 from report_helpers import memorizer, rule_report
 from textual.widgets import DataTable, Input, Static, Tabs, TextArea
+from tui_helpers import plain, settle
 
 from repo_store import batches, curation, reports
 from repo_store.cases import case_path
@@ -19,17 +20,6 @@ from tui.screens.pull import PullScreen
 from tui.widgets.case_table import CaseTable
 
 SIZE = (120, 40)
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def plain(widget: Static) -> str:
-    rendered = widget.render()
-    return getattr(rendered, "plain", str(rendered))
 
 
 async def test_the_watch_tab_lists_adds_edits_deletes_and_undoes_watch_cases(demo_repo) -> None:
