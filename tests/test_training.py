@@ -186,3 +186,53 @@ def test_token_batches_keep_the_padded_budget() -> None:
     assert [i for b in batches for i in b] == order
     assert all(len(b) * max(lengths[i] for i in b) <= 100 or len(b) == 1 for b in batches)
     assert all(len(b) <= 3 for b in batches)
+
+
+def test_random_share_covers_every_label_least_represented_first() -> None:
+    # 12 cases of 4 labels; the reasons before random bring in only "a" cases
+    strata = ["a"] * 6 + ["b"] * 2 + ["c"] * 2 + ["d"] * 2
+    margins = [0.0, 0.1, 0.2, 0.3] + [0.9] * 8
+    nearest = [0.9, 0.8, 0.7, 0.6] + [0.0] * 8
+    choice = choose_replay(12, 4, [0], margins, nearest, seed=0, strata=strata)
+    labels = [strata[i] for i in choice.indices]
+    # a random share of 2 grows to 3 to cover the three labels nothing else brought in
+    assert set(labels) == {"a", "b", "c", "d"}
+    assert choice.reasons == {"failing": 1, "low_margin": 1, "nearest": 1, "random": 3}
+    # without strata the same call draws two random cases: it cannot cover four labels
+    plain = choose_replay(12, 4, [0], margins, nearest, seed=0)
+    assert plain.reasons["random"] == 2 and len({strata[i] for i in plain.indices}) < 4
+    # more labels than the budget (free text, say): no growth past the random share
+    assert choose_replay(12, 3, [0], margins, nearest, seed=0, strata=strata).reasons[
+        "random"] == 1
+    # the labels nothing else brought in come first: every "a" is in by margin and nearness,
+    # the random share of 2 takes one "b" and one "c" (not two of one), and grows for "d"
+    strata2 = ["a"] * 4 + ["b"] * 2 + ["c"] * 2 + ["d"] * 2
+    wide = choose_replay(10, 6, [], margins[:10], nearest[:10], seed=0, strata=strata2)
+    counts = {s: [strata2[i] for i in wide.indices].count(s) for s in "abcd"}
+    assert counts == {"a": 4, "b": 1, "c": 1, "d": 1} and wide.reasons["random"] == 3
+
+
+def test_outputs_that_never_repeat_are_not_all_replayed() -> None:
+    strata = [f"text {i}" for i in range(40)]  # free-text targets: one stratum per case
+    choice = choose_replay(40, 6, [], None, None, seed=0, strata=strata)
+    assert len(choice.indices) == 6 and choice.reasons["random"] == 6
+
+
+def test_every_baseline_label_is_in_each_rounds_replay(tiny_classifier) -> None:
+    extra = {"loan": "can I borrow money from you", "atm": "the cash machine kept my card",
+             "pin": "I forgot the pin of my card", "fees": "why was I charged a fee"}
+    cases = baseline_cases() + [make_case(f"b-{label}-{i}", f"{text} {filler}", label)
+                                for label, text in extra.items()
+                                for i, filler in enumerate(FILLERS[:4])]
+    # replay_size 9: three per reason, fewer random picks than the 8 labels
+    backend = make_backend(tiny_classifier, max_iterations=2, replay_size=9)
+    data = TrainingSet(cases, new_cases())
+    backend.prepare(examples_of(data.cases, "classifier"))
+    start = validate(backend, data, "classifier")
+    spy = Spy(backend)
+    train_until_pass(backend, data, backend.train_settings, all_pass, start=start)
+    labels = {c.expected for c in cases}
+    assert len(labels) == 8 and spy.trained
+    for number, examples in enumerate(spy.trained, 1):
+        replayed = {e.target for e in examples if e.id.startswith("b-")}
+        assert replayed == labels, f"round {number}: {labels - replayed} not replayed"

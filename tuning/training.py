@@ -75,7 +75,7 @@ def round_examples(data: TrainingSet, replay: list[int], settings: TrainSettings
 
 
 def next_replay(data: TrainingSet, settings: TrainSettings, last: Validation | None,
-                round_number: int) -> ReplayChoice:
+                round_number: int, backend_name: str = "classifier") -> ReplayChoice:
     """The replay for `round_number`, from the last validation (None: nothing known yet)."""
     n = len(data.baseline)
     if settings.replay == "all" or last is None:
@@ -87,8 +87,9 @@ def next_replay(data: TrainingSet, settings: TrainSettings, last: Validation | N
     if embeddings is not None and len(embeddings) == len(data.cases):
         near = nearest_scores(embeddings[:n], embeddings[n:n + len(data.new)])
     margins = last.margins[:n] if last.margins is not None else None
+    strata = [target_of(c, backend_name) for c in data.baseline]
     return choose_replay(n, settings.replay_size, failing, margins, near,
-                         settings.seed + round_number)
+                         settings.seed + round_number, strata)
 
 
 def train_until_pass(backend: Backend, data: TrainingSet, settings: TrainSettings, gate: Gate, *,
@@ -106,7 +107,7 @@ def train_until_pass(backend: Backend, data: TrainingSet, settings: TrainSetting
     last = start
     for number in range(1, settings.max_iterations + 1):
         check_cancel(cancel)
-        replay = next_replay(data, settings, last, number)
+        replay = next_replay(data, settings, last, number, name)
         examples = round_examples(data, replay.indices, settings, name)
         steps = math.ceil(-(-len(examples) // settings.batch_size) * settings.epochs_per_round)
         emit(RoundStarted(number, settings.max_iterations, steps))

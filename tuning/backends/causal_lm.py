@@ -35,7 +35,7 @@ from tuning.backends.base import (
     TrainSettings,
     Validation,
 )
-from tuning.backends.hf_common import Quiet, first_line, optimizer_name, run_trainer
+from tuning.backends.hf_common import Quiet, first_line, optimizer_name, run_trainer, token_batches
 from tuning.backends.lm_data import (
     IGNORE,
     CompletionCollator,
@@ -53,7 +53,8 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model",
                    "spiece.model", "vocab.txt")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-PREDICT_BATCH = 32
+PREDICT_BATCH = 32  # rows per decoding / scoring batch, at most
+PREDICT_TOKENS = 4096  # padded tokens per batch (prompt + max_new_tokens when decoding)
 ADAPTER_KINDS = ("none", "lora")
 
 _hash_cache: dict[tuple[str, int], str] = {}
@@ -293,12 +294,14 @@ class CausalLMBackend(Backend):
             return []
         encoder = self.encoder()
         encoded = [encoder.encode(value) for value in inputs]
-        order = sorted(range(len(inputs)), key=lambda i: len(encoded[i].prompt))
+        # length-sorted, and batched by padded tokens (each row grows by max_new_tokens), so a
+        # few long prompts do not blow up a batch of short ones
+        lengths = [len(e.prompt) + self.max_new_tokens for e in encoded]
+        order = sorted(range(len(inputs)), key=lengths.__getitem__)
         texts: list[str] = [""] * len(inputs)
         self.model.eval()
         with torch.inference_mode(), Quiet():
-            for start in range(0, len(order), batch_size):
-                idx = order[start:start + batch_size]
+            for idx in token_batches(order, lengths, PREDICT_TOKENS, batch_size):
                 completions = self.generate([encoded[i].prompt for i in idx])
                 for i, ids in zip(idx, completions, strict=True):
                     texts[i] = self.tokenizer.decode(ids, skip_special_tokens=True,
@@ -317,14 +320,14 @@ class CausalLMBackend(Backend):
         examples = [Example(value, target) for value, target in zip(inputs, targets, strict=True)]
         rows = training_rows(self.encoder(), examples, self.tokenizer.eos_token_id)
         collate = CompletionCollator(self.tokenizer.pad_token_id)
-        order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
+        lengths = [len(row["input_ids"]) for row in rows]
+        order = sorted(range(len(rows)), key=lengths.__getitem__)
         margins = [0.0] * len(rows)
         pooled: list[Any] = [None] * len(rows)
         device = next(self.model.parameters()).device
         self.model.eval()
         with torch.inference_mode(), Quiet():
-            for start in range(0, len(order), batch_size):
-                idx = order[start:start + batch_size]
+            for idx in token_batches(order, lengths, PREDICT_TOKENS, batch_size):
                 batch = {k: v.to(device) for k, v in collate([rows[i] for i in idx]).items()}
                 out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                                  output_hidden_states=True)

@@ -37,7 +37,7 @@ from tuning.backends.base import (  # noqa: E402
     TrainSettings,
     Validation,
 )
-from tuning.backends.hf_common import optimizer_name, run_trainer  # noqa: E402
+from tuning.backends.hf_common import optimizer_name, run_trainer, token_batches  # noqa: E402
 from tuning.errors import ModelError  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -378,23 +378,6 @@ class ClassifierBackend(Backend):
         if labels != self.labels:
             raise ModelError("snapshot labels differ from the model's")
         self.model.load_state_dict(state)
-
-
-def token_batches(order: list[int], lengths: list[int], budget: int, max_rows: int,
-                  ) -> list[list[int]]:
-    """Split `order` (indices sorted by length) into batches whose padded size (rows × longest)
-    stays within `budget` tokens and `max_rows` rows."""
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        widest = max(lengths[i], max((lengths[j] for j in current[-1:]), default=0))
-        if current and ((len(current) + 1) * widest > budget or len(current) >= max_rows):
-            batches.append(current)
-            current = []
-        current.append(i)
-    if current:
-        batches.append(current)
-    return batches
 
     def describe(self) -> dict[str, Any]:
         return {"labels": list(self.labels), "architecture": type(self.model).__name__}

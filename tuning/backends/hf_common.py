@@ -158,3 +158,20 @@ def run_trainer(model: Any, settings: TrainSettings, rows: list[dict[str, Any]],
         raise Cancelled("cancelled during training: nothing was written")
     loss = output.training_loss
     return None if loss is None or math.isnan(loss) else float(loss)
+
+
+def token_batches(order: list[int], lengths: list[int], budget: int, max_rows: int,
+                  ) -> list[list[int]]:
+    """Split `order` (indices sorted by length) into batches whose padded size (rows × longest)
+    stays within `budget` tokens and `max_rows` rows."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        widest = max(lengths[i], max((lengths[j] for j in current[-1:]), default=0))
+        if current and ((len(current) + 1) * widest > budget or len(current) >= max_rows):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
