@@ -1,5 +1,6 @@
 """Neighbours benchmark (issue 14): `python benchmarks/neighbours.py [--seeds 0,1,2]
-[--methods naive,replay,distill,interpolate,both] [--out results.jsonl]`.
+[--methods naive,replay,distill,interpolate,both] [--out results.jsonl]
+[--keep-baseline DIR]`.
 
 banking77 from ../shared/data/banking77: the baseline and three 20-case batches of cases.jsonl,
 watch.jsonl as the watch split, and test.jsonl only for the final score (never used to choose
@@ -25,7 +26,9 @@ it keeps the contract (it is not gated: "contract kept" says whether it would ha
 
 Each measured row is also appended as a JSON line to `--out` (default
 <tmp>/straw-neighbours.jsonl) as soon as it is measured, so a stopped run keeps what it
-measured."""
+measured.
+`--keep-baseline DIR` keeps each seed's merged baseline repository in DIR/seed-N and reuses it
+on the next run (the baseline tune is the same for every method of a seed)."""
 
 from __future__ import annotations
 
@@ -64,8 +67,9 @@ def groups() -> dict[str, list[dict]]:
 
 
 def config(seed: int, method: str) -> str:
-    train = {"seed": seed, **METHODS[method]}
-    lines = ["[train]", *[f"{k} = {json.dumps(v)}" for k, v in train.items()],
+    train = {"seed": seed, **METHODS.get(method, {})}
+    lines = [f"# benchmark method: {method}", "[train]",
+             *[f"{k} = {json.dumps(v)}" for k, v in train.items()],
              "", "[gate]", "max_watch_negative_flips = 10000", "", "[batch]", "min_size = 1"]
     return "\n".join(lines) + "\n"
 
@@ -133,7 +137,7 @@ def baseline(seed: int, folder: Path) -> tuple[dict[str, Any], str]:
     from repo_store.setup import init_case_repo
 
     repo, _ = init_case_repo(folder)
-    repo = set_config(repo.root, seed, "replay")
+    repo = set_config(repo.root, seed, "baseline")
     watch = [curation.new_case_data(repo, input=r["input"], expected=r["expected"])
              for r in rows("watch.jsonl")]
     curation.add_cases(repo, watch, "watch", split="watch")
@@ -256,10 +260,21 @@ def main() -> None:
 
     for seed in seeds:
         with tempfile.TemporaryDirectory(prefix="straw-neigh-") as tmp:
-            entry, base_hash = baseline(seed, Path(tmp) / "base")
+            base = Path(tmp) / "base"
+            kept = Path(args["--keep-baseline"]) / f"seed-{seed}" if "--keep-baseline" in args \
+                else None
+            if kept is not None and (kept / "baseline.json").is_file():
+                shutil.copytree(kept / "repo", base, symlinks=True)
+                entry = json.loads((kept / "baseline.json").read_text())
+                base_hash = entry.pop("model")
+            else:
+                entry, base_hash = baseline(seed, base)
+                if kept is not None:
+                    shutil.copytree(base, kept / "repo", symlinks=True)
+                    (kept / "baseline.json").write_text(json.dumps({**entry, "model": base_hash}))
             record(seed, "baseline", entry)
             for method in methods:
-                for r in run(seed, method, Path(tmp) / "base", base_hash, Path(tmp) / method):
+                for r in run(seed, method, base, base_hash, Path(tmp) / method):
                     record(seed, method, r)
     for text in summary(results):
         print(text)
