@@ -1,24 +1,47 @@
 """Neighbours benchmark (issue 14): `python benchmarks/neighbours.py [--seeds 0,1,2]
-[--methods replay,distill,interpolate,both]`.
+[--methods naive,replay,distill,interpolate,both] [--out results.jsonl]
+[--keep-baseline DIR]`.
 
 banking77 from ../shared/data/banking77: the baseline and three 20-case batches of cases.jsonl,
 watch.jsonl as the watch split, and test.jsonl only for the final score (never used to choose
-anything). For each seed and method: the baseline is tuned from the embedded MiniLM and merged,
-then each batch is tuned from production, gated and merged. Per merge it prints: contract kept
-(baseline and new at 100 %), watch and test negative flips against the previous production model,
-test NFR, test accuracy, seconds. The watch gate is lifted (`max_watch_negative_flips` = 10000) so
-every method merges and the flips are compared, not refused."""
+anything: it is predicted after each merge, and nothing reads those predictions but this
+report). Per seed the baseline is tuned once from the embedded MiniLM and merged (the methods
+differ only from production on, so every method of a seed starts from the same production
+model: the repository is copied after the baseline merge and its `[train]` set per method).
+Then each batch is tuned from production, gated and merged. Per merge it prints: contract kept
+(baseline and new at 100 %), watch and test negative flips against the previous production
+model, test NFR, test accuracy, seconds. The watch gate is lifted (`max_watch_negative_flips` =
+10000) so every method merges and the flips are compared, not refused.
+
+Methods: `replay` is today's engine ([train] defaults: adaptive replay); `distill` adds
+`distill = 0.5`, `interpolate` adds `interpolate = true`, `both` adds both. `naive` is the
+one-case-at-a-time way the issue compares against. The engine has no setting that trains
+without replay (adaptive replay always brings back failing baseline cases; `replay_size` is at
+least 1), so `naive` is implemented here, with the backend directly and no gate: the production
+model is loaded, its head grown for the batch's labels (`prepare`, as a tune does), then each
+new case of the batch is trained alone (`new_case_weight` copies, `epochs_per_round` epochs per
+round, until that case passes or `max_iterations` rounds), one after the other, with no
+baseline case in any step. The result becomes the next batch's starting model whether or not
+it keeps the contract (it is not gated: "contract kept" says whether it would have passed).
+
+Each measured row is also appended as a JSON line to `--out` (default
+<tmp>/straw-neighbours.jsonl) as soon as it is measured, so a stopped run keeps what it
+measured.
+`--keep-baseline DIR` keeps each seed's merged baseline repository in DIR/seed-N and reuses it
+on the next run (the baseline tune is the same for every method of a seed)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -27,103 +50,234 @@ if not DATA.is_dir():
     DATA = Path("/work/shared/data/banking77")
 IDENTITY = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
             "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
-METHODS = {"replay": {}, "distill": {"distill": 0.5}, "interpolate": {"interpolate": True},
-           "both": {"distill": 0.5, "interpolate": True}}
+METHODS: dict[str, dict[str, Any]] = {
+    "naive": {}, "replay": {}, "distill": {"distill": 0.5}, "interpolate": {"interpolate": True},
+    "both": {"distill": 0.5, "interpolate": True}}
 
 
 def rows(name: str) -> list[dict]:
     return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
 
 
+def groups() -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for row in rows("cases.jsonl"):
+        out.setdefault(row["group"], []).append(row)
+    return out
+
+
 def config(seed: int, method: str) -> str:
-    train = {"seed": seed, **METHODS[method]}
-    lines = ["[train]", *[f"{k} = {json.dumps(v)}" for k, v in train.items()],
+    train = {"seed": seed, **METHODS.get(method, {})}
+    lines = [f"# benchmark method: {method}", "[train]",
+             *[f"{k} = {json.dumps(v)}" for k, v in train.items()],
              "", "[gate]", "max_watch_negative_flips = 10000", "", "[batch]", "min_size = 1"]
     return "\n".join(lines) + "\n"
 
 
-def test_predictions(repo, model_hash: str) -> list[str]:  # noqa: ANN001 - CaseRepo
+def set_config(folder: Path, seed: int, method: str) -> Any:  # noqa: ANN401 - CaseRepo
+    from repo_store import gitio
+    from repo_store.repo import open_case_repo
+
+    (folder / "straw.toml").write_text(config(seed, method))
+    gitio.commit_paths(folder, ["straw.toml"], f"benchmark config: {method}")
+    return open_case_repo(folder)
+
+
+def loaded(repo: Any, model_hash: str) -> Any:  # noqa: ANN401 - CaseRepo, Backend
     from tuning.backends.base import settings_from_config
     from tuning.model_store import ModelStore
     from tuning.tune import load_stored
 
     model_s, train_s = settings_from_config(repo.config)
-    backend = load_stored(ModelStore(repo.model_store), model_hash, model_s, train_s)
-    return [p.text for p in backend.predict([r["input"] for r in rows("test.jsonl")])]
+    return load_stored(ModelStore(repo.model_store), model_hash, model_s, train_s)
 
 
-def run(seed: int, method: str, folder: Path) -> Iterator[dict]:
-    """One entry per merge after the baseline, yielded as it is measured."""
-    from repo_store import batches, curation, gate, gitio
-    from repo_store.repo import open_case_repo
-    from repo_store.setup import init_case_repo
+def predict(backend: Any, inputs: list[str]) -> list[str]:  # noqa: ANN401 - Backend
+    return [p.text for p in backend.predict(inputs)]
+
+
+def score(before: list[str] | None, now: list[str], expected: list[str]) -> dict[str, Any]:
+    right = [p == e for p, e in zip(now, expected, strict=True)]
+    out: dict[str, Any] = {"accuracy": sum(right) / len(right)}
+    if before is not None:
+        was = [p == e for p, e in zip(before, expected, strict=True)]
+        out["negative_flips"] = sum(w and not r for w, r in zip(was, right, strict=True))
+        out["nfr"] = out["negative_flips"] / len(right)
+    return out
+
+
+def tune_merge(repo: Any, name: str, items: list[dict], first: bool,  # noqa: ANN401
+               ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Add the group as pending, tune it as one batch, gate and merge: (entry, report)."""
+    from repo_store import batches, curation, gate
     from tuning.recheck import merge_checked
     from tuning.tune import tune_batch
 
+    records = [curation.new_case_data(repo, input=r["input"], expected=r["expected"])
+               for r in items]
+    curation.add_cases(repo, records, f"banking77 {name}")
+    batch = batches.create_batch(repo, all_pending=first, allow_small=not first)
+    started = time.monotonic()
+    report = tune_batch(repo, batch.id)
+    seconds = time.monotonic() - started
+    s = report["summary"]
+    kept = s["baseline"]["passed"] == s["baseline"]["total"] and \
+        s["new"]["passed"] == s["new"]["total"]
+    entry: dict[str, Any] = {"merge": name, "kept": kept, "seconds": round(seconds, 1),
+                             "rounds": len(report.get("rounds", []))}
+    if not gate.check_gate(repo, batch.id).passed:
+        return {**entry, "merged": False}, None
+    merge_checked(repo, batch.id)
+    return {**entry, "merged": True}, report
+
+
+def baseline(seed: int, folder: Path) -> tuple[dict[str, Any], str]:
+    """A repository with the watch split and the merged baseline model: (entry, model hash)."""
+    from repo_store import curation
+    from repo_store.setup import init_case_repo
+
     repo, _ = init_case_repo(folder)
-    (repo.root / "straw.toml").write_text(config(seed, method))
-    gitio.commit_paths(repo.root, ["straw.toml"], "benchmark config")
-    repo = open_case_repo(repo.root)
+    repo = set_config(repo.root, seed, "baseline")
     watch = [curation.new_case_data(repo, input=r["input"], expected=r["expected"])
              for r in rows("watch.jsonl")]
     curation.add_cases(repo, watch, "watch", split="watch")
-    expected = [r["expected"] for r in rows("test.jsonl")]
-    groups: dict[str, list[dict]] = {}
-    for row in rows("cases.jsonl"):
-        groups.setdefault(row["group"], []).append(row)
-    before = None
-    for name, items in groups.items():
-        records = [curation.new_case_data(repo, input=r["input"], expected=r["expected"])
-                   for r in items]
-        curation.add_cases(repo, records, f"banking77 {name}")
-        first = name == "baseline"
-        batch = batches.create_batch(repo, all_pending=first, allow_small=not first)
-        started = time.monotonic()
-        report = tune_batch(repo, batch.id)
-        seconds = time.monotonic() - started
-        s = report["summary"]
-        kept = s["baseline"]["passed"] == s["baseline"]["total"] and \
-            s["new"]["passed"] == s["new"]["total"]
-        if not gate.check_gate(repo, batch.id).passed:
-            yield {"merge": name, "kept": kept, "merged": False, "seconds": round(seconds, 1)}
-            return
-        merge_checked(repo, batch.id)
-        now = test_predictions(repo, report["model"]["hash"])
-        right = [p == e for p, e in zip(now, expected, strict=True)]
-        entry = {"merge": name, "kept": kept, "merged": True, "seconds": round(seconds, 1),
-                 "test_accuracy": sum(right) / len(right)}
-        if before is not None:
-            was = [p == e for p, e in zip(before, expected, strict=True)]
-            entry["test_negative_flips"] = sum(w and not r for w, r in zip(was, right, strict=True))
-            entry["test_nfr"] = entry["test_negative_flips"] / len(right)
-            entry["watch_negative_flips"] = len(report["flips"]["watch"]["negative"])
-            entry["lambda"] = (report.get("interpolation") or {}).get("lambda")
+    entry, report = tune_merge(repo, "baseline", groups()["baseline"], first=True)
+    if report is None:
+        raise SystemExit(f"seed {seed}: the baseline did not pass its gate: {entry}")
+    test = rows("test.jsonl")
+    now = predict(loaded(repo, report["model"]["hash"]), [r["input"] for r in test])
+    entry["test_accuracy"] = score(None, now, [r["expected"] for r in test])["accuracy"]
+    return entry, report["model"]["hash"]
+
+
+def run(seed: int, method: str, base: Path, base_hash: str, folder: Path) -> Iterator[dict]:
+    """One entry per merge after the baseline, yielded as it is measured."""
+    shutil.copytree(base, folder, symlinks=True)
+    repo = set_config(folder, seed, method)
+    test = rows("test.jsonl")
+    inputs, expected = [r["input"] for r in test], [r["expected"] for r in test]
+    if method == "naive":
+        yield from naive(repo, base_hash, inputs, expected)
+        return
+    before = predict(loaded(repo, base_hash), inputs)
+    for name, items in list(groups().items())[1:]:
+        entry, report = tune_merge(repo, name, items, first=False)
+        if report is None:
             yield entry
+            return
+        now = predict(loaded(repo, report["model"]["hash"]), inputs)
+        t = score(before, now, expected)
+        yield {**entry, "test_accuracy": t["accuracy"], "test_negative_flips": t["negative_flips"],
+               "test_nfr": t["nfr"], "watch_negative_flips": len(report["flips"]["watch"]["negative"]),
+               "lambda": (report.get("interpolation") or {}).get("lambda")}
         before = now
+
+
+def naive(repo: Any, base_hash: str, inputs: list[str],  # noqa: ANN401 - CaseRepo
+          expected: list[str]) -> Iterator[dict]:
+    """One case at a time, no replay, no gate (see the module's docstring)."""
+    from tuning.backends.base import Example, settings_from_config
+
+    _, s = settings_from_config(repo.config)
+    backend = loaded(repo, base_hash)
+    watch = rows("watch.jsonl")
+    w_in, w_exp = [r["input"] for r in watch], [r["expected"] for r in watch]
+    contract = list(groups()["baseline"])
+    before, w_before = predict(backend, inputs), predict(backend, w_in)
+    steps = 0
+    for name, items in list(groups().items())[1:]:
+        started = time.monotonic()
+        backend.prepare([Example(r["input"], r["expected"]) for r in items])
+        rounds = 0
+        for r in items:
+            for _ in range(s.max_iterations):
+                rounds += 1
+                steps += 1
+                backend.train([Example(r["input"], r["expected"])] * s.new_case_weight,
+                              s.epochs_per_round, seed=s.seed + steps - 1)
+                if predict(backend, [r["input"]]) == [r["expected"]]:
+                    break
+        seconds = time.monotonic() - started
+        contract += items
+        got = predict(backend, [r["input"] for r in contract])
+        passed = sum(p == r["expected"] for p, r in zip(got, contract, strict=True))
+        now, w_now = predict(backend, inputs), predict(backend, w_in)
+        t, w = score(before, now, expected), score(w_before, w_now, w_exp)
+        yield {"merge": name, "kept": passed == len(contract), "contract": f"{passed}/{len(contract)}",
+               "merged": False, "seconds": round(seconds, 1), "rounds": rounds,
+               "test_accuracy": t["accuracy"], "test_negative_flips": t["negative_flips"],
+               "test_nfr": t["nfr"], "watch_negative_flips": w["negative_flips"], "lambda": None}
+        before, w_before = now, w_now
+
+
+def line(seed: int, method: str, r: dict[str, Any]) -> str:
+    kept = "yes" if r["kept"] else f"NO ({r['contract']})" if "contract" in r else "NO"
+    return (f"| {seed} | {method} | {r['merge']} | {kept} | {r.get('watch_negative_flips', '')} | "
+            f"{r.get('test_negative_flips', '')} | {r.get('test_nfr', 0):.1%} | "
+            f"{r.get('test_accuracy', 0):.1%} | {r.get('lambda')} | {r['seconds']} |")
+
+
+def summary(results: list[dict[str, Any]]) -> list[str]:
+    """Per method: test negative flips summed over the merges (median of the seeds), final test
+    accuracy, tune seconds, contracts kept."""
+    out = []
+    by: dict[str, dict[int, list[dict]]] = {}
+    for r in results:
+        if r["merge"] != "baseline":
+            by.setdefault(r["method"], {}).setdefault(r["seed"], []).append(r)
+    for method, seeds in by.items():
+        flips = {s: sum(r.get("test_negative_flips", 0) for r in rs) for s, rs in seeds.items()}
+        acc = {s: rs[-1].get("test_accuracy", 0) for s, rs in seeds.items()}
+        secs = {s: sum(r["seconds"] for r in rs) for s, rs in seeds.items()}
+        kept = all(r["kept"] for rs in seeds.values() for r in rs)
+        out.append(f"{method}: seeds {sorted(seeds)}; test negative flips per seed {flips} "
+                   f"(median {statistics.median(flips.values())}); final test accuracy {acc}; "
+                   f"tune seconds {secs} (median {statistics.median(secs.values())}); "
+                   f"every contract kept: {kept}")
+    return out
 
 
 def main() -> None:
     args = dict(zip(sys.argv[1::2], sys.argv[2::2], strict=False))
     seeds = [int(s) for s in args.get("--seeds", "0,1,2").split(",")]
     methods = args.get("--methods", ",".join(METHODS)).split(",")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise SystemExit(f"unknown methods {unknown}; known: {', '.join(METHODS)}")
+    out = Path(args.get("--out", Path(tempfile.gettempdir()) / "straw-neighbours.jsonl"))
     for key, value in IDENTITY.items():
         os.environ.setdefault(key, value)
     print("| seed | method | merge | contract kept | watch neg. flips | test neg. flips | test NFR "
           "| test accuracy | λ | seconds |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    totals: dict[str, list[int]] = {}
+    results: list[dict[str, Any]] = []
+
+    def record(seed: int, method: str, r: dict[str, Any]) -> None:
+        results.append({"seed": seed, "method": method, **r})
+        with out.open("a") as f:
+            f.write(json.dumps(results[-1]) + "\n")
+        print(line(seed, method, r), flush=True)
+
     for seed in seeds:
-        for method in methods:
-            with tempfile.TemporaryDirectory(prefix="straw-neigh-") as tmp:
-                for r in run(seed, method, Path(tmp) / "repo"):
-                    print(f"| {seed} | {method} | {r['merge']} | {'yes' if r['kept'] else 'NO'} | "
-                          f"{r.get('watch_negative_flips', '')} | {r.get('test_negative_flips', '')} | "
-                          f"{r.get('test_nfr', 0):.1%} | {r.get('test_accuracy', 0):.1%} | "
-                          f"{r.get('lambda')} | {r['seconds']} |", flush=True)
-                    totals.setdefault(method, []).append(r.get("test_negative_flips", 0))
-    for method, flips in totals.items():
-        print(f"{method}: test negative flips over all merges and seeds {sum(flips)}; "
-              f"median per merge {statistics.median(flips)}")
+        with tempfile.TemporaryDirectory(prefix="straw-neigh-") as tmp:
+            base = Path(tmp) / "base"
+            kept = Path(args["--keep-baseline"]) / f"seed-{seed}" if "--keep-baseline" in args \
+                else None
+            if kept is not None and (kept / "baseline.json").is_file():
+                shutil.copytree(kept / "repo", base, symlinks=True)
+                entry = json.loads((kept / "baseline.json").read_text())
+                base_hash = entry.pop("model")
+            else:
+                entry, base_hash = baseline(seed, base)
+                if kept is not None:
+                    shutil.copytree(base, kept / "repo", symlinks=True)
+                    (kept / "baseline.json").write_text(json.dumps({**entry, "model": base_hash}))
+            record(seed, "baseline", entry)
+            for method in methods:
+                for r in run(seed, method, base, base_hash, Path(tmp) / method):
+                    record(seed, method, r)
+    for text in summary(results):
+        print(text)
 
 
 if __name__ == "__main__":

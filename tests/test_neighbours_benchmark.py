@@ -1,0 +1,47 @@
+"""benchmarks/neighbours.py's own arithmetic: its configs are valid straw.toml, flips and the
+per-method summary are counted right (the benchmark itself takes an hour; these take a second)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from repo_store import config
+
+SPEC = importlib.util.spec_from_file_location(
+    "neighbours_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "neighbours.py")
+assert SPEC is not None and SPEC.loader is not None
+bench = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(bench)
+
+
+def test_every_method_config_is_a_valid_straw_toml() -> None:
+    for method in [*bench.METHODS, "baseline"]:
+        parsed = config.parse(bench.config(3, method))
+        assert parsed["train"]["seed"] == 3
+        assert parsed["gate"]["max_watch_negative_flips"] == 10000
+    assert config.parse(bench.config(0, "both"))["train"]["distill"] == 0.5
+    naive = config.parse(bench.config(0, "naive"))["train"]
+    assert (naive["distill"], naive["interpolate"]) == (0.0, False)
+
+
+def test_score_counts_negative_flips_only() -> None:
+    expected = ["a", "b", "c", "d"]
+    before = ["a", "b", "x", "x"]  # right on a, b
+    now = ["a", "x", "c", "x"]  # b broke (negative), c fixed (positive)
+    s = bench.score(before, now, expected)
+    assert s == {"accuracy": 0.5, "negative_flips": 1, "nfr": 0.25}
+    assert bench.score(None, now, expected) == {"accuracy": 0.5}
+
+
+def test_summary_sums_flips_over_merges_and_takes_the_median_of_seeds() -> None:
+    rows = [{"seed": seed, "method": "replay", "merge": merge, "kept": True, "seconds": 10.0,
+             "test_negative_flips": flips, "test_accuracy": 0.9}
+            for seed, merge, flips in [(0, "b1", 3), (0, "b2", 4), (1, "b1", 1), (1, "b2", 1),
+                                       (2, "b1", 9), (2, "b2", 0)]]
+    rows.append({"seed": 0, "method": "baseline", "merge": "baseline", "kept": True,
+                 "seconds": 99.0, "test_accuracy": 0.7})
+    (text,) = bench.summary(rows)
+    assert "test negative flips per seed {0: 7, 1: 2, 2: 9} (median 7)" in text
+    assert "tune seconds {0: 20.0, 1: 20.0, 2: 20.0} (median 20.0)" in text
+    assert "every contract kept: True" in text
