@@ -86,7 +86,7 @@ async def test_a_rollback_from_another_terminal_shows_on_the_monitor(demo_repo, 
 
         assert await until(pilot, lambda: "production: sha256:abab" in plain(head))
         assert await until(pilot, lambda: versions.row_count == 3)
-        assert monitor.lock is not None and monitor.lock["model"] == MODEL
+        assert monitor.production is not None and monitor.production["model"] == MODEL
     assert lockfile.read_lock(demo_repo)["model"] == MODEL
 
 
