@@ -5,6 +5,8 @@ set` as a user would."""
 
 from __future__ import annotations
 
+import os
+import pty
 from pathlib import Path
 
 from report_helpers import model_report, stored_tiny_model
@@ -36,3 +38,24 @@ def model_tuned(repo: CaseRepo, tiny: Path, **kwargs: object) -> tuple[CaseRepo,
     batch = batches.create_batch(repo, **kwargs)  # type: ignore[arg-type]
     write_report(repo, batch.id, model_report(repo, batch.id, model, predict_all))
     return repo, batch, model
+
+
+def on_a_terminal(args: list[str], env: dict[str, str] | None = None) -> str:
+    """Run straw with stdout and stderr on a pseudo-terminal; return what it printed."""
+    from conftest import straw_executable
+
+    env = {**os.environ, "COLUMNS": "120", "TERM": "xterm"} if env is None else env
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(straw_executable(), [straw_executable(), *args], env)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    return out.decode("utf-8", "replace")

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import subprocess
 from pathlib import Path
 
 import click
 import pytest
-from cli_helpers import model_tuned
+from cli_helpers import model_tuned, on_a_terminal
 from conftest import straw_executable
 from report_helpers import merge_by_rule, rule_report
 
@@ -171,31 +170,13 @@ def test_init_demo_says_what_to_do_next(tmp_path: Path, cli) -> None:  # noqa: A
     assert "What to do next" not in plain.stdout
 
 
-def _on_a_terminal(args: list[str], env: dict[str, str]) -> str:
-    """Run straw with stdout and stderr on a pseudo-terminal; return what it printed."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(straw_executable(), [straw_executable(), *args], env)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.waitpid(pid, 0)
-    return out.decode("utf-8", "replace")
-
-
 def test_status_words_in_colour_only_on_a_terminal(demo_repo: CaseRepo) -> None:
     batch = tuned(demo_repo)
     args = ["batch", "show", batch.id, "--repo", str(demo_repo.root)]
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    coloured = _on_a_terminal(args, env)
+    coloured = on_a_terminal(args, env)
     assert "\x1b[32mpassing\x1b[0m" in coloured
-    assert "\x1b[" not in _on_a_terminal(args, {**env, "NO_COLOR": "1"})
+    assert "\x1b[" not in on_a_terminal(args, {**env, "NO_COLOR": "1"})
     piped = subprocess.run([straw_executable(), *args], capture_output=True, text=True, env=env)
     assert piped.returncode == 0 and "status   passing:" in piped.stdout and "\x1b[" not in piped.stdout
 

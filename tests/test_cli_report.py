@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import straw_executable
+from cli_helpers import on_a_terminal
 from prod_helpers import bad_model, good_repo
 
 from repo_store import curation, history, lockfile
@@ -190,37 +189,18 @@ def test_compare_and_monitor_json_and_model_prefixes(repo: CaseRepo, cli) -> Non
     assert exported.exit_code == 1 and good[7:] in exported.stderr and "no adapter" in exported.stderr
 
 
-def on_a_terminal(*args: str) -> str:
-    """What `straw ARGS` prints on a pseudo-terminal (stdout and stderr together)."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(straw_executable(), [straw_executable(), *args],
-                  {**os.environ, "COLUMNS": "120", "TERM": "xterm"})
-    out = b""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.waitpid(pid, 0)
-    return out.decode("utf-8", "replace")
-
-
 def test_eval_shows_a_progress_bar_on_a_terminal(repo: CaseRepo) -> None:
     for n in range(40):  # uncached inputs: the model has to run
         curation.add_case(repo, input=f"please refund invoice number {n}", expected="billing")
-    text = on_a_terminal("eval", "--split", "all", "--repo", str(repo.root))
+    text = on_a_terminal(["eval", "--split", "all", "--repo", str(repo.root)])
     assert "loading" in text and "predicting" in text and "cases/s" in text and "ETA" in text
     assert "50/50" in text or "baseline 10/10" in text
 
 
 def test_monitor_shows_a_progress_bar_on_a_terminal_and_q_hides_it(repo: CaseRepo) -> None:
-    text = on_a_terminal("monitor", "--repo", str(repo.root))
+    text = on_a_terminal(["monitor", "--repo", str(repo.root)])
     assert "predicting" in text and "cases/s" in text and "10/10" in text, text
-    quiet = on_a_terminal("monitor", "-q", "--repo", str(repo.root))
+    quiet = on_a_terminal(["monitor", "-q", "--repo", str(repo.root)])
     assert "ok" in quiet and "predicting" not in quiet and "cases/s" not in quiet, quiet
 
 

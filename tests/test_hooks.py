@@ -5,6 +5,7 @@ audits for that later)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from conftest import commit_count, git
 
@@ -104,15 +105,24 @@ def test_straw_writes_are_not_blocked_by_its_own_hooks(demo_repo, cli) -> None:
 
 
 def _hook_with_a_gone_python(repo, shims, python3: str) -> dict[str, str]:
-    """Reinstall the hooks as if the venv that installed them was moved away; PATH finds `python3`
-    in `shims` first, as `python3` (a shell script)."""
+    """Install the hooks from an interpreter at a path that is then removed, as when the venv that
+    installed them was moved away; PATH finds `python3` in `shims` first, as `python3` (a shell
+    script)."""
     import os
+    import shutil
     import stat
+    import subprocess
     import sys
-    from unittest import mock
+    import sysconfig
 
-    with mock.patch.object(sys, "executable", str(repo.root / "gone-venv" / "bin" / "python")):
-        hooks.install(repo.git_dir)
+    gone = repo.root.parent / "gone-venv" / "bin"
+    gone.mkdir(parents=True)
+    (gone / "python").symlink_to(sys.executable)
+    path = os.pathsep.join([str(Path(__file__).resolve().parents[1]), sysconfig.get_paths()["purelib"]])
+    subprocess.run([str(gone / "python"), "-c", "import sys; from repo_store import hooks; "
+                    "hooks.install(__import__('pathlib').Path(sys.argv[1]))", str(repo.git_dir)],
+                   env={**os.environ, "PYTHONPATH": path}, check=True)
+    shutil.rmtree(gone.parent)
     shims.mkdir()
     shim = shims / "python3"
     shim.write_text(f"#!/bin/sh\n{python3}\n")
