@@ -7,7 +7,8 @@ the cases it fails dropped; then per variant, from that model: grow the head for
 (batch1_new_intent_card_delivery_estimate), validate, choose round 1's replay, train one round,
 validate, and count the baseline cases now failing. A variant is `old` or `strat` (the random
 share uniform, as before, or stratified by label) joined with `+key=value` [train] settings,
-e.g. `strat+learning_rate=3e-05`. One seed; calls the engine directly (no repository)."""
+e.g. `strat+learning_rate=3e-05`, `strat+refit_head=0`. One seed; calls the engine directly
+(no repository)."""
 
 from __future__ import annotations
 
@@ -85,12 +86,15 @@ def main() -> None:
         backend.train(examples, settings.epochs_per_round, seed=settings.seed)
         seconds = time.monotonic() - started
         after = training.validate(backend, data, "classifier")
+        refit = None
+        if settings.refit_head:
+            after, refit = training.refit_head(backend, data, settings, after)
         ok = [passes(c, p.text) for c, p in zip(data.cases, after.predictions, strict=True)]
         nb = len(baseline)
         labels = {baseline[i].expected for i in choice.indices}
         print(f"{variant}: replay {len(choice.indices)} {choice.reasons}, labels "
               f"{len(labels)}/{len({c.expected for c in baseline})}, {len(examples)} examples, "
-              f"train {seconds:.0f} s; baseline broken {nb - sum(ok[:nb])} "
+              f"train {seconds:.0f} s; refit {refit}; baseline broken {nb - sum(ok[:nb])} "
               f"({(nb - sum(ok[:nb])) / nb:.1%}), new {sum(ok[nb:])}/{len(new)}; load average "
               f"{os.getloadavg()[0]:.1f}", flush=True)
 

@@ -45,6 +45,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "interpolate": False,
         "distill": 0.0,
         "distill_temperature": 2.0,
+        "refit_head": True,
     },
     "batch": {"min_size": 10, "max_size": 20},
     "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0, "require_signed": False,
@@ -75,6 +76,7 @@ replay_size = 256             # adaptive: cases replayed per round besides the f
 interpolate = false           # blend production and tuned weights (LoRA: the adapter) to spare watch cases
 distill = 0.0                 # weight of the KL term to the production model (0: off)
 distill_temperature = 2.0
+refit_head = true             # classifier: refit the output layer on every case after each round
 
 [batch]
 min_size = 10

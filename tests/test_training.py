@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from repo_store.cases import Case
 from tuning.backends.base import Example, ModelSettings, TrainSettings, Validation
@@ -67,7 +68,8 @@ class Spy:
 
 def make_backend(model: Path, **train: Any) -> ClassifierBackend:
     settings = {"learning_rate": 5e-3, "epochs_per_round": 6, "batch_size": 8,
-                "max_iterations": 3, "replay": "adaptive", "replay_size": 6, **train}
+                "max_iterations": 3, "replay": "adaptive", "replay_size": 6,
+                "refit_head": False, **train}  # the replay tests watch the trainer alone
     backend = ClassifierBackend(ModelSettings(base=str(model), max_length=32),
                                 TrainSettings(**settings))
     backend.load(model)
@@ -236,3 +238,53 @@ def test_every_baseline_label_is_in_each_rounds_replay(tiny_classifier) -> None:
     for number, examples in enumerate(spy.trained, 1):
         replayed = {e.target for e in examples if e.id.startswith("b-")}
         assert replayed == labels, f"round {number}: {labels - replayed} not replayed"
+
+
+def test_head_refit_fixes_cases_from_the_validation_features(tiny_classifier) -> None:
+    backend = make_backend(tiny_classifier)
+    baseline = baseline_cases()
+    # a watch case: a baseline input with another label; weight 0, so it must not be learned
+    watch = [make_case("w-0", baseline[0].input, "shipping", "watch")]
+    data = TrainingSet(baseline, new_cases(), watch)
+    backend.prepare(examples_of(data.cases, "classifier"))
+    backend.train(examples_of(data.baseline + data.new, "classifier"), 6, seed=0)
+    head = backend.model.classifier
+    with torch.no_grad():  # break the head, not the encoder: every case's features still hold
+        head.weight.copy_(head.weight.roll(1, dims=0))
+    broken = validate(backend, data, "classifier")
+    trained = data.baseline + data.new
+    failing = failing_ids(trained, Validation(broken.predictions[:len(trained)], None, None, 0))
+    assert len(failing) > len(trained) // 2
+    weights = [1.0] * len(data.baseline) + [2.0] * len(data.new) + [0.0]
+    targets = [c.expected for c in data.cases]
+    refitted = backend.refit(broken, targets, weights)
+    assert refitted is not None
+    still = failing_ids(trained, Validation(refitted.predictions[:len(trained)], None, None, 0))
+    assert len(still) < len(failing) // 4
+    # what the refit reports is what the model now computes, end to end
+    again = backend.predict([c.input for c in data.cases])
+    assert [p.text for p in again] == [p.text for p in refitted.predictions]
+    assert refitted.predictions[-1].text == refitted.predictions[0].text  # watch not learned
+
+
+def test_a_round_records_the_refit_and_the_loop_keeps_it(tiny_classifier, monkeypatch) -> None:
+    monkeypatch.setenv("STRAW_NO_IMPRINT", "1")  # a random row for the new label
+    data = TrainingSet(baseline_cases(), new_cases())
+    runs = {}
+    for refit in (False, True):
+        backend = make_backend(tiny_classifier, epochs_per_round=2, max_iterations=1,
+                               replay_size=3, refit_head=refit)
+        backend.train(examples_of(data.baseline, "classifier"), 6, seed=0)  # "production"
+        backend.prepare(examples_of(data.cases, "classifier"))
+        start = validate(backend, data, "classifier")
+        runs[refit] = (backend, train_until_pass(backend, data, backend.train_settings,
+                                                 all_pass, start=start))
+    plain, fitted = runs[False][1].rounds[0], runs[True][1].rounds[0]
+    assert "head_refit" not in plain
+    assert plain["baseline_pass"] < 1.0, plain  # the round broke baseline cases
+    record = fitted["head_refit"]
+    assert record["baseline_failing_after"] < record["baseline_failing_before"]
+    assert fitted["baseline_pass"] > plain["baseline_pass"]
+    backend, outcome = runs[True]
+    now = backend.predict([c.input for c in data.cases])
+    assert [p.text for p in now] == [p.text for p in outcome.predictions]

@@ -92,6 +92,27 @@ def next_replay(data: TrainingSet, settings: TrainSettings, last: Validation | N
                          settings.seed + round_number, strata)
 
 
+def refit_head(backend: Backend, data: TrainingSet, settings: TrainSettings,
+               last: Validation) -> tuple[Validation, dict[str, Any] | None]:
+    """Refit the output layer on every baseline and new case (watch weighs 0: never trained
+    on) from the validation's own features; the refitted validation when it passes more."""
+    nb, nn = len(data.baseline), len(data.new)
+    weights = [1.0] * nb + [float(settings.new_case_weight)] * nn + [0.0] * len(data.watch)
+    targets = [target_of(c, backend.name) for c in data.cases]
+    t0 = time.monotonic()
+    refitted = backend.refit(last, targets, weights)
+    if refitted is None:
+        return last, None
+
+    def baseline_passed(v: Validation) -> int:
+        return sum(passes(c, p.text) for c, p in
+                   zip(data.baseline, v.predictions[:nb], strict=True))
+
+    return refitted, {"baseline_failing_before": nb - baseline_passed(last),
+                      "baseline_failing_after": nb - baseline_passed(refitted),
+                      "seconds": round(time.monotonic() - t0, 3)}
+
+
 def train_until_pass(backend: Backend, data: TrainingSet, settings: TrainSettings, gate: Gate, *,
                      start: Validation | None = None, progress: Progress | None = None,
                      cancel: threading.Event | None = None) -> Outcome:
@@ -117,6 +138,9 @@ def train_until_pass(backend: Backend, data: TrainingSet, settings: TrainSetting
         check_cancel(cancel)
         emit(Phase("validating", f"{len(data.cases)} cases"))
         last = validate(backend, data, name)
+        refit: dict[str, Any] | None = None
+        if settings.refit_head:
+            last, refit = refit_head(backend, data, settings, last)
         ok = [passes(c, p.text) for c, p in zip(data.cases, last.predictions, strict=True)]
         b_ok, n_ok = sum(ok[:nb]), sum(ok[nb:nb + nn])
         gate_ok = gate(b_ok, nb, n_ok, nn)
@@ -124,7 +148,8 @@ def train_until_pass(backend: Backend, data: TrainingSet, settings: TrainSetting
         rounds.append({"round": number, "loss": loss, "baseline_pass": rate(b_ok, nb),
                        "new_pass": rate(n_ok, nn), "seconds": seconds,
                        "replay": replay.record(settings.replay),
-                       "validation_cases_per_s": round(len(ok) / max(last.seconds, 1e-9), 1)})
+                       "validation_cases_per_s": round(len(ok) / max(last.seconds, 1e-9), 1)}
+                      | ({"head_refit": refit} if refit else {}))
         emit(RoundDone(number, loss, rate(b_ok, nb), rate(n_ok, nn), seconds))
         key = (gate_ok, b_ok + n_ok, b_ok)
         if best is None or key > best[0]:

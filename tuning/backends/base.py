@@ -62,6 +62,7 @@ class TrainSettings:
     interpolate: bool = _setting("train", "interpolate")
     distill: float = _setting("train", "distill")
     distill_temperature: float = _setting("train", "distill_temperature")
+    refit_head: bool = _setting("train", "refit_head")
 
 
 def _pick(cls: type, values: dict[str, Any]) -> Any:
@@ -96,6 +97,7 @@ class Validation:
     margins: list[float] | None  # > 0: the case passes with room; None: the backend cannot tell
     embeddings: Any  # [n, d] L2-normalised tensor from the model's own encoder, or None
     seconds: float
+    features: Any = None  # [n, d] the output layer's raw inputs, where the backend can refit it
 
 
 @dataclass
@@ -142,6 +144,13 @@ class Backend(ABC):
         started = time.monotonic()
         preds = self.predict(inputs)
         return Validation(preds, None, None, time.monotonic() - started)
+
+    def refit(self, validation: Validation, targets: list[str],
+              weights: list[float]) -> Validation | None:
+        """Refit the output layer alone on the cases of `validation` (weight 0: not trained on),
+        from the features it holds, and return the validation of the refitted model; None when
+        the backend cannot (the default) or nothing improved."""
+        return None
 
     @abstractmethod
     def save(self, folder: Path) -> list[Path]:

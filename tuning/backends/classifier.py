@@ -26,7 +26,7 @@ from transformers import (  # noqa: E402
 )
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from tuning.backends import distill  # noqa: E402
+from tuning.backends import distill, head_refit  # noqa: E402
 from tuning.backends.base import (  # noqa: E402
     Backend,
     Example,
@@ -337,6 +337,10 @@ class ClassifierBackend(Backend):
         if not self.labels:
             raise ModelError(f"{self.source}: this model has no labels yet (train it first)")
         logits, feats, truncated = self._forward(inputs, features=True)
+        return self._judge(logits, feats, truncated, targets, started)
+
+    def _judge(self, logits: torch.Tensor, feats: torch.Tensor, truncated: list[bool],
+               targets: list[str], started: float) -> Validation:
         probs = logits.softmax(dim=-1)
         index = {label: i for i, label in enumerate(self.labels)}
         margins: list[float] = []
@@ -350,7 +354,38 @@ class ClassifierBackend(Backend):
         preds = [Prediction(self.labels[label_id], cut)
                  for label_id, cut in zip(logits.argmax(dim=-1).tolist(), truncated, strict=True)]
         embeddings = torch.nn.functional.normalize(feats, dim=-1) if feats.numel() else feats
-        return Validation(preds, margins, embeddings, time.monotonic() - started)
+        return Validation(preds, margins, embeddings, time.monotonic() - started, feats)
+
+    def refit(self, validation: Validation, targets: list[str],
+              weights: list[float]) -> Validation | None:
+        """Refit the head on `validation.features` (tuning.backends.head_refit); keep it only
+        if more weighted cases pass. The returned validation is the head applied to the same
+        features, which is what the model computes for those inputs in eval mode."""
+        feats = validation.features
+        if feats is None or not feats.numel() or not self.labels:
+            return None
+        started = time.monotonic()
+        index = {label: i for i, label in enumerate(self.labels)}
+        known = [t in index for t in targets]
+        labels = torch.tensor([index.get(t, 0) for t in targets])
+        sample = torch.tensor([w if ok else 0.0 for w, ok in zip(weights, known, strict=True)])
+        if not float(sample.sum()):
+            return None
+        owner, attr = self._head()
+        head: nn.Linear = getattr(owner, attr)
+        fit = head_refit.refit_linear(feats, labels, sample, head.weight, head.bias)
+        if fit.passed_after <= fit.passed_before:
+            return None
+        with torch.no_grad():
+            head.weight.copy_(fit.weight.to(head.weight.dtype))
+            if head.bias is not None and fit.bias is not None:
+                head.bias.copy_(fit.bias.to(head.bias.dtype))
+            logits = torch.nn.functional.linear(feats, head.weight.float(),
+                                                None if head.bias is None else head.bias.float())
+        truncated = [p.truncated for p in validation.predictions]
+        judged = self._judge(logits, feats, truncated, targets, started)
+        judged.seconds += validation.seconds
+        return judged
 
     # -- saving ------------------------------------------------------------------------------
     def save(self, folder: Path) -> list[Path]:
