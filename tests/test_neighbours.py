@@ -337,6 +337,26 @@ def test_interpolation_keeps_a_conservative_lambda_that_spares_the_watch_case(dr
 
 
 
+def test_a_lambda_that_fails_is_rescued_by_refitting_the_head(drifting_repo, tiny_model: Path
+                                                              ) -> None:
+    """θ(0) is the production encoder: the batch's new label fails there until the output layer
+    is refitted on the baseline and new cases ([train] refit_head); then it passes and, as the
+    most conservative, is kept. Without the refit θ(0) fails the gate."""
+    repo, batch_id, _ = drifting_repo
+    tried = {}
+    for refit in (False, True):
+        write_config(repo.root, tiny_model, interpolate=True, refit_head=refit)
+        report = tune_batch(open_case_repo(repo.root), batch_id)
+        schemas.check("report", report, "report")
+        tried[refit] = {t["lambda"]: t for t in report["interpolation"]["tried"]}
+        if refit:
+            kept = report["interpolation"]["lambda"]
+    assert not tried[False][0.0]["passed"] and "head_refit" not in tried[False][0.0]
+    assert tried[True][0.0] == {"lambda": 0.0, "passed": True, "watch_negative_flips": 0,
+                                "head_refit": True}
+    assert kept == 0.0
+
+
 # ---- focal distillation from the production model ---------------------------------------------
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tuning.backends.base import Backend, Validation
+from tuning.backends.base import Backend, TrainSettings, Validation
 from tuning.cases_io import passes
-from tuning.training import Gate, TrainingSet, validate
+from tuning.training import Gate, TrainingSet, refit_head, validate
 
 if TYPE_CHECKING:  # torch loads with the backend, not with `straw --help`
     import torch
@@ -74,26 +74,39 @@ def watch_negative_flips(data: TrainingSet, validation: Validation,
 
 
 def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained: Validation,
-                gate: Gate, production_watch_pass: list[bool]) -> Choice:
-    """Leave the backend holding the chosen θ(λ); `trained` is θ(1)'s validation (it passed)."""
+                gate: Gate, production_watch_pass: list[bool],
+                settings: TrainSettings | None = None) -> Choice:
+    """Leave the backend holding the chosen θ(λ); `trained` is θ(1)'s validation (it passed).
+    With `settings.refit_head`, a θ(λ) that fails the gate gets its output layer refitted on the
+    baseline and new cases (tuning.training.refit_head) and is judged again: a small λ often
+    keeps the production encoder's neighbourhoods and only needs the head to place the batch."""
     old_labels, old_state = _parts(old_snapshot)
-    new_labels, new_state = _parts(backend.snapshot())
+    new_snapshot = backend.snapshot()
+    new_labels, new_state = _parts(new_snapshot)
     if old_labels is not None and (new_labels or [])[:len(old_labels)] != old_labels:
         raise ValueError("the trained head reorders the production model's labels")
     nb, nn = len(data.baseline), len(data.new)
+
+    def judge(result: Validation) -> bool:
+        ok = [passes(c, p.text) for c, p in zip(data.cases, result.predictions, strict=True)]
+        return gate(sum(ok[:nb]), nb, sum(ok[nb:nb + nn]), nn)
+
     best = (len(watch_negative_flips(data, trained, production_watch_pass)), 1.0)
-    chosen, tried = trained, []
+    chosen, kept, tried = trained, new_snapshot, []
     for lam in GRID:
         backend.restore(_snapshot(new_labels, mix(old_state, new_state, lam)))
         result = validate(backend, data, backend.name)
-        ok = [passes(c, p.text) for c, p in zip(data.cases, result.predictions, strict=True)]
-        gate_ok = gate(sum(ok[:nb]), nb, sum(ok[nb:nb + nn]), nn)
+        gate_ok, refit = judge(result), False
+        if not gate_ok and settings is not None and settings.refit_head:
+            result, record = refit_head(backend, data, settings, result)
+            refit = record is not None
+            gate_ok = refit and judge(result)
         flipped = len(watch_negative_flips(data, result, production_watch_pass))
-        tried.append({"lambda": lam, "passed": gate_ok, "watch_negative_flips": flipped})
+        tried.append({"lambda": lam, "passed": gate_ok, "watch_negative_flips": flipped}
+                     | ({"head_refit": True} if refit else {}))
         if gate_ok and (flipped, lam) < best:
-            best, chosen = (flipped, lam), result
+            best, chosen, kept = (flipped, lam), result, backend.snapshot()
     tried.append({"lambda": 1.0, "passed": True, "watch_negative_flips":
                   len(watch_negative_flips(data, trained, production_watch_pass))})
-    backend.restore(_snapshot(new_labels, mix(old_state, new_state, best[1]) if best[1] < 1.0
-                              else new_state))
+    backend.restore(kept)
     return Choice(best[1], chosen, tried)

@@ -114,7 +114,8 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
                       zip(data.watch, previous_preds[len(data.baseline):], strict=True)]
         chosen = interpolation.interpolate(
             backend, old_snapshot, training, outcome.validation,
-            lambda b, bt, n, nt: gate_passes(b, bt, n, nt, repo.verdict_config["gate"]), watch_pass)
+            lambda b, bt, n, nt: gate_passes(b, bt, n, nt, repo.verdict_config["gate"]), watch_pass,
+            train_s)
         outcome = replace(outcome, validation=chosen.validation)
         check_cancel(cancel)
     data.check_unchanged(repo)
