@@ -14,7 +14,8 @@ model, test NFR, test accuracy, seconds. The watch gate is lifted (`max_watch_ne
 10000) so every method merges and the flips are compared, not refused.
 
 Methods: `replay` is today's engine ([train] defaults: adaptive replay); `distill` adds
-`distill = 0.5`, `interpolate` adds `interpolate = true`, `both` adds both. `naive` is the
+`distill = 0.5`, `interpolate` adds `interpolate = true`, `both` adds both;
+`replay-norefit` and `interpolate-norefit` are replay and interpolate with `refit_head = false`. `naive` is the
 one-case-at-a-time way the issue compares against. The engine has no setting that trains
 without replay (adaptive replay always brings back failing baseline cases; `replay_size` is at
 least 1), so `naive` is implemented here, with the backend directly and no gate: the production
@@ -52,7 +53,10 @@ IDENTITY = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
             "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
 METHODS: dict[str, dict[str, Any]] = {
     "naive": {}, "replay": {}, "distill": {"distill": 0.5}, "interpolate": {"interpolate": True},
-    "both": {"distill": 0.5, "interpolate": True}}
+    "both": {"distill": 0.5, "interpolate": True},
+    # the same without the output layer's refit ([train] refit_head), to see what it changes
+    "replay-norefit": {"refit_head": False}, "interpolate-norefit": {"interpolate": True,
+                                                                     "refit_head": False}}
 
 
 def rows(name: str) -> list[dict]:
