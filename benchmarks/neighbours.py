@@ -15,8 +15,8 @@ model, test NFR, test accuracy, seconds. The watch gate is lifted (`max_watch_ne
 
 Methods: `replay` is today's engine ([train] defaults: adaptive replay); `distill` adds
 `distill = 0.5`, `interpolate` adds `interpolate = true`, `both` adds both;
-`replay-norefit` and `interpolate-norefit` are replay and interpolate with `refit_head = false`. `naive` is the
-one-case-at-a-time way the issue compares against. The engine has no setting that trains
+`replay-norefit` and `interpolate-norefit` are replay and interpolate with `refit_head = false`.
+`naive` is the one-case-at-a-time way the issue compares against. The engine has no setting that trains
 without replay (adaptive replay always brings back failing baseline cases; `replay_size` is at
 least 1), so `naive` is implemented here, with the backend directly and no gate: the production
 model is loaded, its head grown for the batch's labels (`prepare`, as a tune does), then each

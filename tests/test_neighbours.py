@@ -341,7 +341,7 @@ def test_a_lambda_that_fails_is_rescued_by_refitting_the_head(drifting_repo, tin
                                                               ) -> None:
     """θ(0) is the production encoder: the batch's new label fails there until the output layer
     is refitted on the baseline and new cases ([train] refit_head); then it passes and, as the
-    most conservative, is kept. Without the refit θ(0) fails the gate."""
+    most conservative, is kept, and no larger λ is tried. Without the refit θ(0) fails."""
     repo, batch_id, _ = drifting_repo
     tried = {}
     for refit in (False, True):
@@ -355,6 +355,7 @@ def test_a_lambda_that_fails_is_rescued_by_refitting_the_head(drifting_repo, tin
     assert tried[True][0.0] == {"lambda": 0.0, "passed": True, "watch_negative_flips": 0,
                                 "head_refit": True}
     assert kept == 0.0
+    assert sorted(tried[True]) == [0.0, 1.0]  # nothing after a λ that passes with no flip
 
 
 # ---- focal distillation from the production model ---------------------------------------------

@@ -79,7 +79,8 @@ def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained:
     """Leave the backend holding the chosen θ(λ); `trained` is θ(1)'s validation (it passed).
     With `settings.refit_head`, a θ(λ) that fails the gate gets its output layer refitted on the
     baseline and new cases (tuning.training.refit_head) and is judged again: a small λ often
-    keeps the production encoder's neighbourhoods and only needs the head to place the batch."""
+    keeps the production encoder's neighbourhoods and only needs the head to place the batch.
+    The grid is tried from λ = 0 up and stops at the first λ that passes with no watch flip."""
     old_labels, old_state = _parts(old_snapshot)
     new_snapshot = backend.snapshot()
     new_labels, new_state = _parts(new_snapshot)
@@ -106,6 +107,8 @@ def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained:
                      | ({"head_refit": True} if refit else {}))
         if gate_ok and (flipped, lam) < best:
             best, chosen, kept = (flipped, lam), result, backend.snapshot()
+        if gate_ok and flipped == 0:  # the grid rises: no later λ can be chosen over this one
+            break
     tried.append({"lambda": 1.0, "passed": True, "watch_negative_flips":
                   len(watch_negative_flips(data, trained, production_watch_pass))})
     backend.restore(kept)
