@@ -288,12 +288,15 @@ def test_a_round_records_the_refit_and_the_loop_keeps_it(tiny_classifier, monkey
     backend, outcome = runs[True]
     now = backend.predict([c.input for c in data.cases])
     assert [p.text for p in now] == [p.text for p in outcome.predictions]
-    # a round that trained on every baseline case leaves its misses to the next round
-    full = make_backend(tiny_classifier, epochs_per_round=2, max_iterations=1, replay="all",
+    # a round that trained on every baseline case leaves its misses to the next round; the
+    # last round refits whatever its replay was
+    full = make_backend(tiny_classifier, epochs_per_round=2, max_iterations=2, replay="all",
                         refit_head=True)
     full.train(examples_of(data.baseline, "classifier"), 6, seed=0)
     full.prepare(examples_of(data.cases, "classifier"))
-    full.train_settings.learning_rate = 1e-12  # the round leaves the new label's random row
-    whole = train_until_pass(full, data, full.train_settings, all_pass).rounds[0]
-    assert whole["replay"]["size"] == len(data.baseline) and "head_refit" not in whole
-    assert whole["new_pass"] < 1.0  # there was something a refit could have fixed
+    full.train_settings.learning_rate = 1e-12  # the rounds leave the new label's random row
+    first, last = train_until_pass(full, data, full.train_settings, all_pass).rounds
+    assert first["replay"]["size"] == len(data.baseline) and "head_refit" not in first
+    assert first["new_pass"] < 1.0  # there was something a refit could have fixed
+    assert last["replay"]["size"] == len(data.baseline) and "head_refit" in last
+    assert last["new_pass"] > first["new_pass"]
