@@ -181,6 +181,7 @@ def part_size(folder: Path, size: int, all_budget_s: float, bootstrap_rounds: in
             "rss_mb": round(boot_rss), "stubborn": len(stubborn),
             "stubborn_examples": boot.report["stubborn"][:3],
             "cases_per_s": [r["validation_cases_per_s"] for r in boot.report["rounds"]],
+            "head_refit": [r.get("head_refit") for r in boot.report["rounds"]],
             "capped": capped}}
     if stubborn:  # dropped after review, as a user would
         git(root, "rm", "-q", "--", *[f"cases/baseline/{i}.json" for i in stubborn])
@@ -214,6 +215,7 @@ def part_size(folder: Path, size: int, all_budget_s: float, bootstrap_rounds: in
         result["tunes"][mode] = {
             "extrapolated": False, "seconds": round(seconds, 1), "rounds": len(report["rounds"]),
             "passed": s["passed"], "replay": [r["replay"] for r in report["rounds"]],
+            "head_refit": [r.get("head_refit") for r in report["rounds"]],
             "cases_per_s": statistics.median(r["validation_cases_per_s"] for r in report["rounds"]),
             "broken": len(report["blame"]),
             "baseline": f"{s['baseline']['passed']}/{s['baseline']['total']}",
