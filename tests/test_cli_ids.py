@@ -69,18 +69,20 @@ def test_batch_prefixes_and_latest_in_every_batch_command(demo_repo: CaseRepo, c
     demo_repo, first, _ = model_tuned(demo_repo, tiny_classifier, title="first")
     second = batches.create_batch(demo_repo, title="second")
     tie = cli("batch", "show", "latest", "--repo", root)  # manifests record whole seconds
+    rejected: list[str] = []  # a rejected batch still answers to its id, so to prefixes too
     if first.created == second.created:
         assert tie.exit_code == 2 and "same second" in tie.stderr
         import time
 
         second_data = second.manifest()
         batches.reject_batch(demo_repo, second.id)
+        rejected.append(second.id)
         time.sleep(1.05)
         second = batches.create_batch(demo_repo, title=second_data["title"])
     else:
         assert tie.exit_code == 0
     ids = [first.id, second.id]
-    short = unique_prefix(first.id, ids)
+    short = unique_prefix(first.id, ids + rejected)
 
     assert cli("gate", short, "--repo", root).exit_code == 0
     assert cli("gate", f"batch/{short}", "--repo", root).exit_code == 0
