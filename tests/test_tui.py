@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from report_helpers import model_report, rule_report, stored_tiny_model
 from textual.widgets import DataTable, Input, Label, Select, Static, TextArea
-from tui_helpers import plain, settle
+from tui_helpers import open_pull, plain, settle
 
 from repo_store import batches, curation, gitio, lockfile, reports
 from tui import make_app
@@ -269,10 +269,7 @@ async def test_merge_is_refused_while_the_gate_fails_and_reject_needs_a_reason(r
     batch_id = make_batch(repo, passing=False)
     app = make_app(repo.root)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        app.push_screen(PullScreen(batch_id))
-        await settle(pilot)
-        pr = app.screen
+        pr = await open_pull(pilot, batch_id)
         assert "no report" in plain(pr.query_one("#pr-gate", Static))
         await pilot.press("m")
         await pilot.pause()

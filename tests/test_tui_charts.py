@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from report_helpers import rule_report
-from tui_helpers import settle
+from tui_helpers import open_pull
 
 from repo_store import batches, reports
 from tui import make_app
-from tui.screens.pull import PullScreen
 from tui.widgets.charts import PassRateChart, y_axis
 
 
@@ -29,10 +28,7 @@ async def test_the_rounds_tab_shows_a_broken_then_fixed_round(demo_repo) -> None
     reports.write_report(demo_repo, batch.id, report)
     app = make_app(demo_repo.root)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        app.push_screen(PullScreen(batch.id))
-        await settle(pilot)
-        chart = app.screen.query_one(PassRateChart)
+        chart = (await open_pull(pilot, batch.id)).query_one(PassRateChart)
         bottom, top = chart.y_limits
         assert 98.5 <= bottom < 99.2 and top == 100.0  # not 0-100: the dip of round 2 shows
         assert chart.y_labels[0] == "99.2" and chart.y_labels[-1] == "100"

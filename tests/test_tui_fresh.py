@@ -8,7 +8,7 @@ import asyncio
 
 from report_helpers import MODEL, merge_by_rule, rule_report
 from textual.widgets import DataTable, Static, Tab
-from tui_helpers import plain, settle
+from tui_helpers import open_pull, plain, settle
 
 from repo_store import batches, lockfile, reports
 from tui import make_app
@@ -129,10 +129,7 @@ async def test_a_pull_request_rejected_elsewhere_says_so_and_closes(demo_repo, c
     batch_id = passing_batch(demo_repo)
     app = make_app(demo_repo.root)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        app.push_screen(PullScreen(batch_id))
-        await settle(pilot)
-        pr = app.screen
+        pr = await open_pull(pilot, batch_id)
         result = cli("reject", batch_id, "--reason", "duplicates", repo=demo_repo.root)
         assert result.exit_code == 0, result.output
         head = pr.query_one("#pr-head", Static)

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Log, Static
-from tui_helpers import plain, settle
+from tui_helpers import open_pull, plain, settle
 
 from repo_store import batches, gitio, reports
 from tui import make_app
-from tui.screens.pull import PullScreen
 
 SIZE = (120, 40)
 
@@ -34,12 +33,6 @@ def use_tiny_model(repo, tiny_model: Path, rounds: int, learning_rate: float = 1
     # tune uses main's committed settings only
     gitio.commit_paths(repo.root, ["straw.toml"], "tiny model")
 
-
-async def open_pull(pilot, batch_id: str) -> PullScreen:
-    await settle(pilot)
-    pilot.app.push_screen(PullScreen(batch_id))
-    await settle(pilot)
-    return pilot.app.screen
 
 
 async def test_cancelling_a_tune_leaves_the_branch_as_it_was(demo_repo, tiny_model: Path) -> None:

@@ -7,7 +7,7 @@ import json
 
 from report_helpers import memorizer, rule_report
 from textual.widgets import DataTable, Input, Static, Tabs, TextArea
-from tui_helpers import plain, settle
+from tui_helpers import open_pull, plain, settle
 
 from repo_store import batches, curation, reports
 from repo_store.cases import case_path
@@ -16,7 +16,6 @@ from tui import make_app
 from tui.dialogs.case_form import CaseForm
 from tui.dialogs.confirm import Confirm
 from tui.screens.cases import CasesScreen
-from tui.screens.pull import PullScreen
 from tui.widgets.case_table import CaseTable
 
 SIZE = (120, 40)
@@ -102,10 +101,7 @@ async def test_a_pull_request_shows_its_flips_against_production(demo_repo) -> N
 
     app = make_app(repo.root)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        app.push_screen(PullScreen(batch_id))
-        await settle(pilot)
-        pr = app.screen
+        pr = await open_pull(pilot, batch_id)
         pr.query_one("#pr-tabs").active = "tab-flips"
         await pilot.pause()
         summary = plain(pr.query_one("#pr-flips-summary", Static))
@@ -129,10 +125,7 @@ async def test_a_report_without_a_production_model_says_why_there_are_no_flips(d
     reports.write_report(demo_repo, batch_id, rule_report(demo_repo, batch_id))
     app = make_app(demo_repo.root)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        app.push_screen(PullScreen(batch_id))
-        await settle(pilot)
-        pr = app.screen
+        pr = await open_pull(pilot, batch_id)
         assert "no production model to compare with" in plain(pr.query_one("#pr-flips-summary",
                                                                              Static))
         assert pr.query_one("#pr-flips", DataTable).row_count == 0

@@ -1,9 +1,11 @@
-"""Shared by the TUI tests (driven by Textual's Pilot): wait until the app is idle, and read what
-a Static shows as plain text."""
+"""Shared by the TUI tests (driven by Textual's Pilot): wait until the app is idle, open a batch's
+pull request, and read what a Static shows as plain text."""
 
 from __future__ import annotations
 
 from textual.widgets import Static
+
+from tui.screens.pull import PullScreen
 
 
 async def settle(pilot) -> None:  # noqa: ANN001
@@ -11,6 +13,16 @@ async def settle(pilot) -> None:  # noqa: ANN001
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def open_pull(pilot, batch_id: str) -> PullScreen:  # noqa: ANN001
+    """Settle, open the pull request of `batch_id`, settle again; the opened screen."""
+    await settle(pilot)
+    pilot.app.push_screen(PullScreen(batch_id))
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, PullScreen)
+    return screen
 
 
 def plain(widget: Static) -> str:
