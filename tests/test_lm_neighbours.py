@@ -52,6 +52,18 @@ def make(base: Path, source: Path, adapter: str = "none", **train: Any) -> Backe
     return backend
 
 
+def learn_baseline(model, tries: int, what: str) -> None:  # noqa: ANN001 - a CausalLMBackend
+    """Train on the baseline, 10 epochs per seed, until the model answers every case."""
+    examples = examples_of(BASELINE, "causal_lm")
+    model.prepare(examples)
+    for seed in range(tries):
+        model.train(examples, 10, seed=seed)
+        if [p.text for p in model.predict([e.input for e in examples])] == [e.target
+                                                                             for e in examples]:
+            return
+    pytest.fail(f"{what} did not learn its baseline")
+
+
 @pytest.fixture(scope="module")
 def production(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(base folder, production model folder): the tiny GPT-2 fully fine-tuned on the 20
@@ -60,15 +72,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     texts = [t for pair in PAIRS + NEW for t in pair]
     base = build_tiny_lm(root / "gpt2", texts)
     model = make(base, base)
-    examples = examples_of(BASELINE, "causal_lm")
-    model.prepare(examples)
-    for seed in range(4):
-        model.train(examples, 10, seed=seed)
-        if [p.text for p in model.predict([e.input for e in examples])] == [e.target
-                                                                             for e in examples]:
-            break
-    else:
-        pytest.fail("the tiny LM did not learn its baseline")
+    learn_baseline(model, tries=4, what="the tiny LM")
     (root / "production").mkdir()
     model.save(root / "production")
     return base, root / "production"
@@ -155,15 +159,7 @@ def lora_production(production, tmp_path_factory: pytest.TempPathFactory) -> tup
     the baseline until it answers every case."""
     base, _ = production
     model = make(base, base, adapter="lora", learning_rate=3e-3)
-    examples = examples_of(BASELINE, "causal_lm")
-    model.prepare(examples)
-    for seed in range(6):
-        model.train(examples, 10, seed=seed)
-        if [p.text for p in model.predict([e.input for e in examples])] == [e.target
-                                                                             for e in examples]:
-            break
-    else:
-        pytest.fail("the tiny LM's adapter did not learn its baseline")
+    learn_baseline(model, tries=6, what="the tiny LM's adapter")
     folder = tmp_path_factory.mktemp("lm-lora") / "production"
     folder.mkdir()
     model.save(folder)
