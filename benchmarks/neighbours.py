@@ -5,7 +5,10 @@
 banking77 from ../shared/data/banking77: the baseline and three 20-case batches of cases.jsonl,
 watch.jsonl as the watch split, and test.jsonl only for the final score (never used to choose
 anything: it is predicted after each merge, and nothing reads those predictions but this
-report). Per seed the baseline is tuned once from the embedded MiniLM and merged (the methods
+report). A third held-out set, `dev`, is for comparing variants of a method while developing it,
+so that test stays unread until the final score: the 562 rows of scale_baseline.jsonl whose
+intent is one of these eight (disjoint from the other files; the engine never sees them).
+Per seed the baseline is tuned once from the embedded MiniLM and merged (the methods
 differ only from production on, so every method of a seed starts from the same production
 model: the repository is copied after the baseline merge and its `[train]` set per method).
 Then each batch is tuned from production, gated and merged. Per merge it prints: contract kept
@@ -62,6 +65,12 @@ METHODS: dict[str, dict[str, Any]] = {
 
 def rows(name: str) -> list[dict]:
     return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
+
+
+def dev_rows() -> list[dict]:
+    """scale_baseline.jsonl's rows of the eight intents of cases.jsonl (see the docstring)."""
+    labels = {r["expected"] for r in rows("cases.jsonl")}
+    return [r for r in rows("scale_baseline.jsonl") if r["expected"] in labels]
 
 
 def groups() -> dict[str, list[dict]]:
@@ -156,9 +165,10 @@ def baseline(seed: int, folder: Path) -> tuple[dict[str, Any], str]:
     entry, report = tune_merge(repo, "baseline", groups()["baseline"], first=True)
     if report is None:
         raise SystemExit(f"seed {seed}: the baseline did not pass its gate: {entry}")
-    test = rows("test.jsonl")
-    now = predict(loaded(repo, report["model"]["hash"]), [r["input"] for r in test])
-    entry["test_accuracy"] = score(None, now, [r["expected"] for r in test])["accuracy"]
+    backend = loaded(repo, report["model"]["hash"])
+    for split, held in (("test", rows("test.jsonl")), ("dev", dev_rows())):
+        now = predict(backend, [r["input"] for r in held])
+        entry[f"{split}_accuracy"] = score(None, now, [r["expected"] for r in held])["accuracy"]
     return entry, report["model"]["hash"]
 
 
@@ -166,8 +176,8 @@ def run(seed: int, method: str, base: Path, base_hash: str, folder: Path) -> Ite
     """One entry per merge after the baseline, yielded as it is measured."""
     shutil.copytree(base, folder, symlinks=True)
     repo = set_config(folder, seed, method)
-    test = rows("test.jsonl")
-    inputs, expected = [r["input"] for r in test], [r["expected"] for r in test]
+    held = rows("test.jsonl") + dev_rows()  # scored apart: test first, then dev
+    inputs, expected = [r["input"] for r in held], [r["expected"] for r in held]
     if method == "naive":
         yield from naive(repo, base_hash, inputs, expected)
         return
@@ -178,11 +188,20 @@ def run(seed: int, method: str, base: Path, base_hash: str, folder: Path) -> Ite
             yield entry
             return
         now = predict(loaded(repo, report["model"]["hash"]), inputs)
-        t = score(before, now, expected)
-        yield {**entry, "test_accuracy": t["accuracy"], "test_negative_flips": t["negative_flips"],
-               "test_nfr": t["nfr"], "watch_negative_flips": len(report["flips"]["watch"]["negative"]),
+        yield {**entry, **held_out(before, now, expected),
+               "watch_negative_flips": len(report["flips"]["watch"]["negative"]),
                "lambda": (report.get("interpolation") or {}).get("lambda")}
         before = now
+
+
+def held_out(before: list[str], now: list[str], expected: list[str]) -> dict[str, Any]:
+    """Test and dev scores of one merge (`held` in `run`: the test rows, then the dev rows)."""
+    n = len(rows("test.jsonl"))
+    t = score(before[:n], now[:n], expected[:n])
+    d = score(before[n:], now[n:], expected[n:])
+    return {"test_accuracy": t["accuracy"], "test_negative_flips": t["negative_flips"],
+            "test_nfr": t["nfr"], "dev_accuracy": d["accuracy"],
+            "dev_negative_flips": d["negative_flips"]}
 
 
 def naive(repo: Any, base_hash: str, inputs: list[str],  # noqa: ANN401 - CaseRepo
@@ -214,11 +233,11 @@ def naive(repo: Any, base_hash: str, inputs: list[str],  # noqa: ANN401 - CaseRe
         got = predict(backend, [r["input"] for r in contract])
         passed = sum(p == r["expected"] for p, r in zip(got, contract, strict=True))
         now, w_now = predict(backend, inputs), predict(backend, w_in)
-        t, w = score(before, now, expected), score(w_before, w_now, w_exp)
+        w = score(w_before, w_now, w_exp)
         yield {"merge": name, "kept": passed == len(contract), "contract": f"{passed}/{len(contract)}",
                "merged": False, "seconds": round(seconds, 1), "rounds": rounds,
-               "test_accuracy": t["accuracy"], "test_negative_flips": t["negative_flips"],
-               "test_nfr": t["nfr"], "watch_negative_flips": w["negative_flips"], "lambda": None}
+               **held_out(before, now, expected), "watch_negative_flips": w["negative_flips"],
+               "lambda": None}
         before, w_before = now, w_now
 
 
@@ -226,7 +245,8 @@ def line(seed: int, method: str, r: dict[str, Any]) -> str:
     kept = "yes" if r["kept"] else f"NO ({r['contract']})" if "contract" in r else "NO"
     return (f"| {seed} | {method} | {r['merge']} | {kept} | {r.get('watch_negative_flips', '')} | "
             f"{r.get('test_negative_flips', '')} | {r.get('test_nfr', 0):.1%} | "
-            f"{r.get('test_accuracy', 0):.1%} | {r.get('lambda')} | {r['seconds']} |")
+            f"{r.get('test_accuracy', 0):.1%} | {r.get('dev_negative_flips', '')} | "
+            f"{r.get('dev_accuracy', 0):.1%} | {r.get('lambda')} | {r['seconds']} |")
 
 
 def summary(results: list[dict[str, Any]]) -> list[str]:
@@ -240,12 +260,15 @@ def summary(results: list[dict[str, Any]]) -> list[str]:
     for method, seeds in by.items():
         flips = {s: sum(r.get("test_negative_flips", 0) for r in rs) for s, rs in seeds.items()}
         acc = {s: rs[-1].get("test_accuracy", 0) for s, rs in seeds.items()}
+        dev = {s: sum(r.get("dev_negative_flips", 0) for r in rs) for s, rs in seeds.items()}
+        dev_acc = {s: round(rs[-1].get("dev_accuracy", 0), 4) for s, rs in seeds.items()}
         secs = {s: sum(r["seconds"] for r in rs) for s, rs in seeds.items()}
         kept = all(r["kept"] for rs in seeds.values() for r in rs)
         out.append(f"{method}: seeds {sorted(seeds)}; test negative flips per seed {flips} "
                    f"(median {statistics.median(flips.values())}); final test accuracy {acc}; "
                    f"tune seconds {secs} (median {statistics.median(secs.values())}); "
-                   f"every contract kept: {kept}")
+                   f"every contract kept: {kept}; dev negative flips per seed {dev} (median "
+                   f"{statistics.median(dev.values())}); final dev accuracy {dev_acc}")
     return out
 
 
@@ -265,8 +288,8 @@ def main() -> None:
     for key, value in IDENTITY.items():
         os.environ.setdefault(key, value)
     print("| seed | method | merge | contract kept | watch neg. flips | test neg. flips | test NFR "
-          "| test accuracy | λ | seconds |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| test accuracy | dev neg. flips | dev accuracy | λ | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     results: list[dict[str, Any]] = []
 
     def record(seed: int, method: str, r: dict[str, Any]) -> None:

@@ -45,3 +45,21 @@ def test_summary_sums_flips_over_merges_and_takes_the_median_of_seeds() -> None:
     assert "test negative flips per seed {0: 7, 1: 2, 2: 9} (median 7)" in text
     assert "tune seconds {0: 20.0, 1: 20.0, 2: 20.0} (median 20.0)" in text
     assert "every contract kept: True" in text
+
+
+def test_dev_rows_are_the_eight_intents_and_touch_no_other_split(banking77: Path) -> None:
+    dev = bench.dev_rows()
+    labels = {r["expected"] for r in bench.rows("cases.jsonl")}
+    assert len(labels) == 8 and {r["expected"] for r in dev} == labels
+    others = {r["input"].lower() for f in ("cases.jsonl", "watch.jsonl", "test.jsonl")
+              for r in bench.rows(f)}
+    assert len(dev) > 500 and not others & {r["input"].lower() for r in dev}
+
+
+def test_held_out_scores_test_then_dev_apart() -> None:
+    n = len(bench.rows("test.jsonl"))
+    expected = ["a"] * n + ["b", "b"]
+    before = ["a"] * n + ["b", "x"]
+    now = ["x"] + ["a"] * (n - 1) + ["x", "b"]  # one test flip; dev: one negative, one positive
+    s = bench.held_out(before, now, expected)
+    assert (s["test_negative_flips"], s["dev_negative_flips"], s["dev_accuracy"]) == (1, 1, 0.5)
