@@ -68,12 +68,33 @@ def summary_line(split: str, entry: dict[str, Any]) -> str:
 
 
 def flip_lines(report: dict[str, Any]) -> list[str]:
-    """A report's flips as lines (none for a report without a production model to compare)."""
+    """A report's flips as lines (none for a report without a production model to compare),
+    then the interpolation's choice when the tune made one."""
     found = report.get("flips")
     if not isinstance(found, dict):
         return []
-    return [summary_line(split, found[split]) for split in FLIP_SPLITS
-            if isinstance(found.get(split), dict) and found[split].get("cases")]
+    lines = [summary_line(split, found[split]) for split in FLIP_SPLITS
+             if isinstance(found.get(split), dict) and found[split].get("cases")]
+    return lines + interpolation_lines(report)
+
+
+def interpolation_lines(report: dict[str, Any]) -> list[str]:
+    """`[train] interpolate`: which θ(λ) was kept, against the tuned model (λ = 1), so a reviewer
+    sees what sparing the watch cases cost or gained."""
+    chosen = report.get("interpolation")
+    if not isinstance(chosen, dict):
+        return []
+    tried = {t.get("lambda"): t for t in chosen.get("tried", []) if isinstance(t, dict)}
+
+    def said(t: dict[str, Any] | None) -> str:
+        if t is None:
+            return "not recorded"
+        right = f", {t['watch_passed']} watch cases right" if "watch_passed" in t else ""
+        return f"{t.get('watch_negative_flips')} watch negative flips{right}"
+
+    lam = chosen.get("lambda")
+    return [f"interpolation: kept λ = {lam} ({said(tried.get(lam))}); "
+            f"the tuned model, λ = 1: {said(tried.get(1.0))}"]
 
 
 def flip_rows(report: dict[str, Any]) -> list[dict[str, Any]]:

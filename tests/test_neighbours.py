@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_cli
 
 from repo_store import batches, curation, schemas
 from repo_store.cases import case_path, serialize
@@ -327,6 +328,15 @@ def test_interpolation_keeps_a_conservative_lambda_that_spares_the_watch_case(dr
     assert (tried[chosen["lambda"]]["watch_negative_flips"], chosen["lambda"]) == min(passing)
     assert len(report["flips"]["watch"]["negative"]) == tried[chosen["lambda"]][
         "watch_negative_flips"]
+    watch_rows = [r for r in report["cases"] if r["split"] == "watch"]
+    assert tried[chosen["lambda"]]["watch_passed"] == sum(r["pass"] for r in watch_rows)
+    # batch show says which λ was kept and what the tuned model would have flipped
+    shown = run_cli(["batch", "show", batch_id, "--repo", str(repo.root)])
+    assert shown.exit_code == 0, shown.output
+    kept = tried[chosen["lambda"]]
+    assert (f"interpolation: kept λ = {chosen['lambda']} ({kept['watch_negative_flips']} watch "
+            f"negative flips, {kept['watch_passed']} watch cases right") in shown.stdout
+    assert f"λ = 1: {tried[1.0]['watch_negative_flips']} watch negative flips" in shown.stdout
     # the stored model is θ(λ): its predictions computed afresh match the report's rows
     for path in (repo.model_store / "predictions").iterdir():
         path.unlink()
@@ -353,6 +363,7 @@ def test_a_lambda_that_fails_is_rescued_by_refitting_the_head(drifting_repo, tin
             kept = report["interpolation"]["lambda"]
     assert not tried[False][0.0]["passed"] and "head_refit" not in tried[False][0.0]
     assert tried[True][0.0] == {"lambda": 0.0, "passed": True, "watch_negative_flips": 0,
+                                "watch_passed": tried[True][0.0]["watch_passed"],
                                 "head_refit": True}
     assert kept == 0.0
     assert sorted(tried[True]) == [0.0, 1.0]  # nothing after a λ that passes with no flip

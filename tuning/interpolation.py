@@ -26,7 +26,7 @@ GRID = (0.0, 0.2, 0.4, 0.6, 0.8)  # λ = 1 is the trained model itself, already 
 class Choice:
     lam: float
     validation: Validation
-    tried: list[dict[str, Any]]  # per λ: passed the gate, watch negative flips
+    tried: list[dict[str, Any]]  # per λ: passed the gate, watch negative flips, watch passed
 
     def record(self) -> dict[str, Any]:
         return {"lambda": self.lam, "grid": [*GRID, 1.0], "tried": self.tried}
@@ -73,6 +73,13 @@ def watch_negative_flips(data: TrainingSet, validation: Validation,
             if was and not passes(c, p.text)]
 
 
+def watch_passed(data: TrainingSet, validation: Validation) -> int:
+    """Watch cases this model answers right: the accuracy side of each λ, for the reviewer."""
+    start = len(data.baseline) + len(data.new)
+    return sum(passes(c, p.text) for c, p in
+               zip(data.watch, validation.predictions[start:], strict=True))
+
+
 def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained: Validation,
                 gate: Gate, production_watch_pass: list[bool],
                 settings: TrainSettings | None = None) -> Choice:
@@ -103,13 +110,15 @@ def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained:
             refit = record is not None
             gate_ok = refit and judge(result)
         flipped = len(watch_negative_flips(data, result, production_watch_pass))
-        tried.append({"lambda": lam, "passed": gate_ok, "watch_negative_flips": flipped}
+        tried.append({"lambda": lam, "passed": gate_ok, "watch_negative_flips": flipped,
+                      "watch_passed": watch_passed(data, result)}
                      | ({"head_refit": True} if refit else {}))
         if gate_ok and (flipped, lam) < best:
             best, chosen, kept = (flipped, lam), result, backend.snapshot()
         if gate_ok and flipped == 0:  # the grid rises: no later λ can be chosen over this one
             break
     tried.append({"lambda": 1.0, "passed": True, "watch_negative_flips":
-                  len(watch_negative_flips(data, trained, production_watch_pass))})
+                  len(watch_negative_flips(data, trained, production_watch_pass)),
+                  "watch_passed": watch_passed(data, trained)})
     backend.restore(kept)
     return Choice(best[1], chosen, tried)
