@@ -56,7 +56,7 @@ def test_dev_rows_are_the_eight_intents_and_touch_no_other_split(banking77: Path
     assert len(dev) > 500 and not others & {r["input"].lower() for r in dev}
 
 
-def test_held_out_scores_test_then_dev_apart() -> None:
+def test_held_out_scores_test_then_dev_apart(banking77: Path) -> None:
     n = len(bench.rows("test.jsonl"))
     expected = ["a"] * n + ["b", "b"]
     before = ["a"] * n + ["b", "x"]
