@@ -97,6 +97,9 @@ async def test_a_pull_request_shows_its_flips_against_production(demo_repo) -> N
         if row["id"] == watch.id:
             row.update(predicted="card", **{"pass": True})
     report["flips"] = flips(production, before, report["cases"])
+    report["interpolation"] = {"lambda": 0.4, "grid": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "tried": [
+        {"lambda": 0.4, "passed": True, "watch_negative_flips": 1, "watch_passed": 0},
+        {"lambda": 1.0, "passed": True, "watch_negative_flips": 3, "watch_passed": 0}]}
     reports.write_report(repo, batch_id, report)
 
     app = make_app(repo.root)
@@ -110,6 +113,8 @@ async def test_a_pull_request_shows_its_flips_against_production(demo_repo) -> N
         assert f"baseline: 1 negative flips, 1 positive of {len(baseline)}" in summary
         assert f"broken: {broken.id}" in summary
         assert "too few for McNemar's test" in summary
+        assert ("interpolation: kept λ = 0.4 (1 watch negative flips, 0 watch cases right); the "
+                "tuned model, λ = 1: 3 watch negative flips") in summary
         table = pr.query_one("#pr-flips", DataTable)
         rows = [[getattr(c, "plain", str(c)) for c in table.get_row_at(i)]
                 for i in range(table.row_count)]
