@@ -68,14 +68,12 @@ def summary_line(split: str, entry: dict[str, Any]) -> str:
 
 
 def flip_lines(report: dict[str, Any]) -> list[str]:
-    """A report's flips as lines (none for a report without a production model to compare),
-    then the interpolation's choice when the tune made one."""
+    """A report's flips as lines (none for a report without a production model to compare)."""
     found = report.get("flips")
     if not isinstance(found, dict):
         return []
-    lines = [summary_line(split, found[split]) for split in FLIP_SPLITS
-             if isinstance(found.get(split), dict) and found[split].get("cases")]
-    return lines + interpolation_lines(report)
+    return [summary_line(split, found[split]) for split in FLIP_SPLITS
+            if isinstance(found.get(split), dict) and found[split].get("cases")]
 
 
 def interpolation_lines(report: dict[str, Any]) -> list[str]:

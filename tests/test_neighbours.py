@@ -337,6 +337,8 @@ def test_interpolation_keeps_a_conservative_lambda_that_spares_the_watch_case(dr
     assert (f"interpolation: kept λ = {chosen['lambda']} ({kept['watch_negative_flips']} watch "
             f"negative flips, {kept['watch_passed']} watch cases right") in shown.stdout
     assert f"λ = 1: {tried[1.0]['watch_negative_flips']} watch negative flips" in shown.stdout
+    body = run_cli(["batch", "pr-body", batch_id, "--repo", str(repo.root)])
+    assert f"- Interpolation: kept λ = {chosen['lambda']} (" in body.stdout, body.output
     # the stored model is θ(λ): its predictions computed afresh match the report's rows
     for path in (repo.model_store / "predictions").iterdir():
         path.unlink()
