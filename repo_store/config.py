@@ -76,7 +76,7 @@ replay_size = 256             # adaptive: cases replayed per round besides the f
 interpolate = false           # blend production and tuned weights (LoRA: the adapter) to spare watch cases
 distill = 0.0                 # weight of the KL term to the production model (0: off)
 distill_temperature = 2.0
-refit_head = true             # classifier: refit the output layer on every case after a partial replay
+refit_head = true             # classifier: refit the output layer after a partial replay and the last round
 
 [batch]
 min_size = 10
