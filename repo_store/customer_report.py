@@ -94,16 +94,16 @@ class Point:
         return self.passed / self.total if self.total else 1.0
 
 
-def rate_points(events: list[LogEntry], report: dict[str, Any]) -> list[Point]:
+def rate_points(events: list[LogEntry], report: dict[str, Any], label: str = "now") -> list[Point]:
     """Oldest first: every merge, bootstrap or rollback that recorded a baseline score, then the
-    score measured for this page."""
+    score measured for this page (`label`: "now", or the candidate model's short hash)."""
     points = []
     for e in reversed(events):
         score = baseline_after(e)
         if score and e.kind in ("merge", "bootstrap", "rollback"):
             points.append(Point(e.date, e.batch or e.kind, *score))
     s = report["summary"]["baseline"]
-    points.append(Point(report["created"], "now", s["passed"], s["total"]))
+    points.append(Point(report["created"], label, s["passed"], s["total"]))
     return points
 
 
@@ -263,9 +263,31 @@ def _flips(report: dict[str, Any]) -> str:
             f"<tbody>{per_split}</tbody></table>{listed}")
 
 
+def candidate_line(lock: dict[str, Any], model: dict[str, Any]) -> str:
+    """Plain text: the model a page shows when it is not production (`straw report --model`)."""
+    made = f", trained for batch {model['batch']}" if model.get("batch") else ""
+    return (f"Model {model['hash'][:19]} ({model.get('backend', '?')}, base "
+            f"{model.get('base', '?')}{made}) is not the production model; production is "
+            f"{lock['model'][:19]}.")
+
+
+def _meta_html(lock: dict[str, Any], report: dict[str, Any], model: dict[str, Any] | None) -> str:
+    checked = (f"Checked {escape(human_date(report['created']))} on cases "
+               f"<code>{escape(report['cases_tree'][:12])}</code>.")
+    if model is not None:
+        line = escape(candidate_line(lock, model))
+        return f'<p class="meta candidate"><strong>{line}</strong> {checked}</p>'
+    batch = f", batch {escape(lock['batch'])}" if lock.get("batch") else ""
+    return (f"<p class=\"meta\">Production model <code>{escape(lock['model'][:19])}</code> "
+            f"({escape(lock['backend'])}, base {escape(lock['base'])}), in production since "
+            f"{escape(human_date(lock['promoted']))} ({escape(lock['reason'])}{batch}). {checked}</p>")
+
+
 def render_html(lock: dict[str, Any], report: dict[str, Any], cases: dict[str, Case],
-                events: list[LogEntry] | None = None) -> str:
-    """The page. `events`: main's baseline history (history.baseline_log), newest first."""
+                events: list[LogEntry] | None = None, model: dict[str, Any] | None = None) -> str:
+    """The page. `events`: main's baseline history (history.baseline_log), newest first.
+    `model`: the stored model's record when the page shows a model that is not production
+    (its flips, when the report has them, are against production)."""
     events = events or []
     s = report["summary"]["baseline"]
     failing = s["total"] - s["passed"]
@@ -280,7 +302,6 @@ def render_html(lock: dict[str, Any], report: dict[str, Any], cases: dict[str, C
             f'<td dir="auto">{escape(_label(r["expected"]))}</td>'
             f'<td dir="auto">{escape(str(r["predicted"]))}</td></tr>')
     labels, tags = summaries(report, cases)
-    batch = f", batch {escape(lock['batch'])}" if lock.get("batch") else ""
     verdict = "every case passes" if not failing else f"{failing} case{'s' if failing != 1 else ''} fail"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -289,15 +310,12 @@ def render_html(lock: dict[str, Any], report: dict[str, Any], cases: dict[str, C
 <body>
 <header><h1>Baseline contract: {s['passed']}/{s['total']} cases pass</h1>
 <p class="contract">{CONTRACT} Today {verdict}.</p>
-<p class="meta">Production model <code>{escape(lock['model'][:19])}</code> ({escape(lock['backend'])},
-base {escape(lock['base'])}), in production since {escape(human_date(lock['promoted']))}
-({escape(lock['reason'])}{batch}). Checked {escape(human_date(report['created']))} on cases
-<code>{escape(report['cases_tree'][:12])}</code>.</p></header>
+{_meta_html(lock, report, model)}</header>
 <main>
 <h2 id="summary">Summary</h2>
 <div class="grid">{_summary_table("By expected label", labels)}{_summary_table("By tag", tags)}</div>
 <h2 id="rate">Pass rate over production versions</h2>
-<figure>{chart_svg(rate_points(events, report))}</figure>
+<figure>{chart_svg(rate_points(events, report, model["hash"][:12] if model else "now"))}</figure>
 <h2 id="changes">History of merges and rollbacks</h2>
 {_history(events)}
 {_flips(report)}
@@ -327,12 +345,15 @@ def _md_input(case: Case | None) -> str:
 
 
 def render_markdown(lock: dict[str, Any], report: dict[str, Any], cases: dict[str, Case],
-                    events: list[LogEntry] | None = None) -> str:
+                    events: list[LogEntry] | None = None, model: dict[str, Any] | None = None,
+                    ) -> str:
     s = report["summary"]["baseline"]
     labels, tags = summaries(report, cases)
+    who = (f"**{_md(candidate_line(lock, model))}**" if model is not None else
+           f"Production model `{lock['model']}` ({lock['backend']}), in production since "
+           f"{human_date(lock['promoted'])}.")
     lines = [f"# Baseline contract: {s['passed']}/{s['total']} cases pass", "", CONTRACT, "",
-             f"Production model `{lock['model']}` ({lock['backend']}), in production since "
-             f"{human_date(lock['promoted'])}.", "", "| label | cases | pass |", "|---|---|---|"]
+             who, "", "| label | cases | pass |", "|---|---|---|"]
     lines += [f"| {_md(name)} | {n} | {ok} |" for name, n, ok in labels]
     if tags:
         lines += ["", "| tag | cases | pass |", "|---|---|---|"]

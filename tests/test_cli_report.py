@@ -163,6 +163,28 @@ def test_report_format_option(repo: CaseRepo, cli) -> None:  # noqa: ANN001
     assert both.exit_code == 2 and "one output format" in both.stderr
 
 
+def test_report_of_a_model_that_is_not_production(repo: CaseRepo, cli, tmp_path: Path) -> None:  # noqa: ANN001
+    bad = bad_model(repo)  # trained on swapped labels: it fails the baseline
+    production = lockfile.read_lock(repo)["model"]  # type: ignore[index]
+    out = tmp_path / "candidate.html"
+    result = cli("report", "--model", bad[:14], "-o", str(out), "--repo", str(repo.root))
+    assert result.exit_code == 0, result.stderr
+    page = parse(out.read_text(encoding="utf-8"))
+    text = " ".join(page.texts)
+    passed = int(page.headings[0].split(": ")[1].split("/")[0])
+    assert passed < 10 and f"Model {bad[:19]}" in text and "is not the production model" in text
+    assert f"production is {production[:19]}" in text and "in production since" not in text
+    rows = page.tables["cases"][1:]
+    assert sum(row[0] == "FAIL" for row in rows) == 10 - passed
+    assert page.tables["flip-summary"][1][2] == str(10 - passed)  # worse than production
+    md = cli("report", "--model", bad, "--format", "markdown", "--repo", str(repo.root))
+    assert md.exit_code == 0 and "is not the production model" in md.stdout
+    same = cli("report", "--model", production[:14], "--format", "markdown", "--repo", str(repo.root))
+    assert same.exit_code == 0 and "Production model" in same.stdout  # production: the usual page
+    missing = cli("report", "--model", "sha256:0000", "--repo", str(repo.root))
+    assert missing.exit_code != 0 and "sha256:0000" in missing.stderr
+
+
 def test_human_dates() -> None:
     assert human_date("2026-12-03T08:15:00Z") == "3 December 2026, 08:15 UTC"
     assert human_date("not a date") == "not a date"

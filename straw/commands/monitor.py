@@ -171,11 +171,16 @@ def compare_command(model_a: str, model_b: str, split: str, as_json: bool, quiet
 @click.option("--json", "legacy_json", is_flag=True, hidden=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write the report to this file instead of stdout.")
+@click.option("--model", "model_hash", default=None, shell_complete=complete_model,
+              help="A stored model (hash or unique prefix) instead of production: the page says "
+                   "it is not production and lists its flips against production.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @repo_option
 def report_command(fmt: str | None, legacy_html: bool, legacy_markdown: bool, legacy_json: bool,
-                   output: str | None, quiet: bool, repo_path: str | None) -> None:
-    """The production model's baseline, every case and its status, for a customer."""
+                   output: str | None, model_hash: str | None, quiet: bool,
+                   repo_path: str | None) -> None:
+    """The production model's baseline (or --model's), every case and its status, for a
+    customer."""
     legacy = [name for name, on in (("html", legacy_html), ("markdown", legacy_markdown),
                                     ("json", legacy_json)) if on]
     chosen = set(legacy + ([fmt] if fmt else []))
@@ -191,9 +196,16 @@ def report_command(fmt: str | None, legacy_html: bool, legacy_markdown: bool, le
     lock = lockfile.read_lock(repo)
     if lock is None:
         raise UsageError("no production model yet: models.lock is missing on main")
+    model = None
+    if model_hash is not None:
+        model_hash = resolve.model_hash(repo, model_hash)
+        if model_hash != lock["model"]:
+            from tuning.model_store import ModelStore
+
+            model = ModelStore(repo.model_store).meta(model_hash)  # raises naming the hash
     printer = ProgressPrinter(quiet=quiet)
     try:
-        report = evaluate(repo, lock["model"], "baseline", progress=printer)
+        report = evaluate(repo, model_hash or lock["model"], "baseline", progress=printer)
     finally:
         printer.close()
     if fmt == "json":
@@ -203,7 +215,7 @@ def report_command(fmt: str | None, legacy_html: bool, legacy_markdown: bool, le
     else:
         by_id = {c.id: c for c in repo.load_ref(repo.main).cases}
         render = customer_report.render_html if fmt == "html" else customer_report.render_markdown
-        text = render(lock, report, by_id, history.baseline_log(repo))
+        text = render(lock, report, by_id, history.baseline_log(repo), model)
     if output:
         write_output(output, text)
         click.echo(f"wrote {output}: {report['summary']['baseline']['passed']}/"
