@@ -188,10 +188,10 @@ def flipped_repo(watched_repo):
     lockfile.commit_lock(repo, {
         "model": production, "backend": "classifier", "base": first["model"]["base"],
         "batch": batch_id, "promoted": "2026-01-02T00:00:00Z", "reason": "merge"}, "promote")
-    paths = write_cases(repo.root, "watch", [case("w-password", "reset my password now", "account")])
+    paths = write_cases(repo.root, "watch", [case("w-password", "reset my password today", "account")])
     paths += write_cases(repo.root, "pending", [
-        case("p-password-0", "reset my password now please", "refund"),
-        case("p-password-1", "please reset my password now", "refund")])
+        case("p-password-0", "reset my password today please", "refund"),
+        case("p-password-1", "please reset my password today", "refund")])
     commit(repo.root, paths, "a watched neighbour and a batch that relabels its neighbours")
     second = batches.create_batch(repo, ["p-password-0", "p-password-1"], allow_small=True)
     return repo, second.id, production
@@ -300,8 +300,8 @@ def drifting_repo(watched_repo, tiny_model: Path):
              ("refund never arrives", "refund"), ("my box is lost", "shipping")]
     paths = write_cases(repo.root, "watch", [case(f"w-drift-{i}", text, label)
                                              for i, (text, label) in enumerate(watch)])
-    new = ["the login code never arrives", "two factor code never arrives",
-           "my verification code arrives late"]
+    new = ["login code delivery is late", "the login code never arrives",
+           "two factor code delivery is late"]  # production calls the first shipping
     paths += write_cases(repo.root, "pending", [case(f"p-code-{i}", text, "account")
                                                 for i, text in enumerate(new)])
     commit(repo.root, paths, "watch cases near a batch of new account cases")
@@ -351,9 +351,9 @@ def test_interpolation_keeps_a_conservative_lambda_that_spares_the_watch_case(dr
 
 def test_a_lambda_that_fails_is_rescued_by_refitting_the_head(drifting_repo, tiny_model: Path
                                                               ) -> None:
-    """θ(0) is the production encoder: the batch's new label fails there until the output layer
-    is refitted on the baseline and new cases ([train] refit_head); then it passes and, as the
-    most conservative, is kept, and no larger λ is tried. Without the refit θ(0) fails."""
+    """θ(0) is the production model, which fails one of the batch's cases; with [train]
+    refit_head its output layer is refitted on the baseline and new cases and θ(0) passes, and
+    it then takes part in the choice like any λ that passes. Without the refit θ(0) fails."""
     repo, batch_id, _ = drifting_repo
     tried = {}
     for refit in (False, True):
@@ -364,11 +364,12 @@ def test_a_lambda_that_fails_is_rescued_by_refitting_the_head(drifting_repo, tin
         if refit:
             kept = report["interpolation"]["lambda"]
     assert not tried[False][0.0]["passed"] and "head_refit" not in tried[False][0.0]
-    assert tried[True][0.0] == {"lambda": 0.0, "passed": True, "watch_negative_flips": 0,
-                                "watch_passed": tried[True][0.0]["watch_passed"],
-                                "head_refit": True}
-    assert kept == 0.0
-    assert sorted(tried[True]) == [0.0, 1.0]  # nothing after a λ that passes with no flip
+    assert tried[True][0.0]["passed"] and tried[True][0.0]["head_refit"] is True
+    passing = sorted((t["watch_negative_flips"], t["lambda"]) for t in tried[True].values()
+                     if t["passed"])
+    assert kept == passing[0][1]  # the fewest watch flips, then the smallest λ
+    first_clean = min((lam for flips, lam in passing if flips == 0), default=1.0)
+    assert max(tried[True]) == 1.0 and all(lam <= first_clean for lam in tried[True] if lam < 1)
 
 
 # ---- focal distillation from the production model ---------------------------------------------

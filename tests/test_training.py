@@ -113,7 +113,7 @@ def test_adaptive_replay_trains_on_failing_low_margin_nearest_and_random(tiny_cl
 def test_every_case_failing_after_a_round_is_replayed_in_the_next(tiny_classifier,
                                                                   monkeypatch) -> None:
     monkeypatch.setenv("STRAW_NO_IMPRINT", "1")  # random head rows: round 1 leaves failures
-    backend = make_backend(tiny_classifier, epochs_per_round=2, max_iterations=8, replay_size=3)
+    backend = make_backend(tiny_classifier, epochs_per_round=3, max_iterations=8, replay_size=3)
     data = TrainingSet(baseline_cases(), new_cases())
     backend.prepare(examples_of(data.cases, "classifier"))
     start = validate(backend, data, "classifier")

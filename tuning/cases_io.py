@@ -43,6 +43,19 @@ def target_of(case: Case, backend: str) -> str:
     return str(expected)
 
 
+def content_key(case: Case, backend: str) -> str:
+    """The order cases train in: a hash of what the case teaches (input and target), so that two
+    repositories holding the same cases under different ids (ids are random) train in the same
+    order and, with the same seed, give the same model."""
+    text = case.input if isinstance(case.input, str) else json.dumps(
+        case.input, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(f"{text}\0{target_of(case, backend)}".encode()).hexdigest() + case.id
+
+
+def in_content_order(cases: list[Case], backend: str) -> list[Case]:
+    return sorted(cases, key=lambda c: content_key(c, backend))
+
+
 def examples_of(cases: list[Case], backend: str, weight: int = 1) -> list[Example]:
     return [Example(c.input, target_of(c, backend), c.id) for c in cases for _ in range(max(1, weight))]
 

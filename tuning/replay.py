@@ -43,11 +43,13 @@ def nearest_scores(baseline_embeddings: Any, new_embeddings: Any) -> list[float]
 
 def choose_replay(n: int, size: int, failing: list[int], margins: list[float] | None,
                   nearest: list[float] | None, seed: int,
-                  strata: list[str] | None = None) -> ReplayChoice:
+                  strata: list[str] | None = None, keys: list[str] | None = None) -> ReplayChoice:
     """`failing` always join. The budget `size` is split in thirds: lowest margins, nearest to
     the new cases, random (a share that cannot be filled by one reason goes to random).
     `strata` (each baseline case's expected output) stratifies the random share; when there are
-    no more outputs than `size`, it also grows past its third to cover every output once."""
+    no more outputs than `size`, it also grows past its third to cover every output once.
+    `keys` (each case's content key) order the cases wherever the order could decide, so the
+    choice does not depend on where a case sits in the list (its id)."""
     if n <= size + len(failing):
         return ReplayChoice(list(range(n)), {"failing": len(failing), "all": n - len(failing)})
     chosen: dict[int, None] = dict.fromkeys(failing)
@@ -62,11 +64,12 @@ def choose_replay(n: int, size: int, failing: list[int], margins: list[float] | 
                 chosen[i] = None
                 reasons[reason] += 1
 
+    order = sorted(range(n), key=keys.__getitem__) if keys is not None else list(range(n))
     if margins is not None:
-        take(sorted(range(n), key=lambda i: margins[i]), third, "low_margin")
+        take(sorted(order, key=lambda i: margins[i]), third, "low_margin")
     if nearest is not None:
-        take(sorted(range(n), key=lambda i: -nearest[i]), third, "nearest")
-    rest = [i for i in range(n) if i not in chosen]
+        take(sorted(order, key=lambda i: -nearest[i]), third, "nearest")
+    rest = [i for i in order if i not in chosen]
     left = size - reasons["low_margin"] - reasons["nearest"]
     rng = random.Random(seed)
     if strata is None:

@@ -5,7 +5,11 @@ the gate passes or at `max_iterations`, and leaves the backend holding the best 
 
 Seams for later work: `TrainingSet.watch` cases are validated and never trained on; a round's
 examples come from `round_examples` alone (a distillation term or a different sampler slots in
-there); the best round is chosen by `Outcome.key`."""
+there); the best round is chosen by `Outcome.key`.
+
+Examples train in content order (`cases_io.content_key`), never in id order: ids are random, so
+the same cases in two repositories would otherwise train in two orders and, with one seed, give
+two models."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from typing import Any
 
 from repo_store.cases import Case
 from tuning.backends.base import Backend, Example, Prediction, TrainHooks, TrainSettings, Validation
-from tuning.cases_io import examples_of, passes, target_of
+from tuning.cases_io import content_key, examples_of, in_content_order, passes, target_of
 from tuning.errors import Cancelled
 from tuning.progress import Phase, Progress, RoundDone, RoundStarted, Step, ignore
 from tuning.replay import ReplayChoice, choose_replay, nearest_scores
@@ -70,8 +74,10 @@ def validate(backend: Backend, data: TrainingSet, backend_name: str) -> Validati
 
 def round_examples(data: TrainingSet, replay: list[int], settings: TrainSettings,
                    backend_name: str) -> list[Example]:
-    return (examples_of([data.baseline[i] for i in replay], backend_name)
-            + examples_of(data.new, backend_name, settings.new_case_weight))
+    return (examples_of(in_content_order([data.baseline[i] for i in replay], backend_name),
+                        backend_name)
+            + examples_of(in_content_order(data.new, backend_name), backend_name,
+                          settings.new_case_weight))
 
 
 def next_replay(data: TrainingSet, settings: TrainSettings, last: Validation | None,
@@ -89,7 +95,8 @@ def next_replay(data: TrainingSet, settings: TrainSettings, last: Validation | N
     margins = last.margins[:n] if last.margins is not None else None
     strata = [target_of(c, backend_name) for c in data.baseline]
     return choose_replay(n, settings.replay_size, failing, margins, near,
-                         settings.seed + round_number, strata)
+                         settings.seed + round_number, strata,
+                         [content_key(c, backend_name) for c in data.baseline])
 
 
 def refit_head(backend: Backend, data: TrainingSet, settings: TrainSettings,

@@ -20,7 +20,14 @@ from repo_store.repo import CaseRepo
 from tuning import backends, interpolation
 from tuning.backends import dist
 from tuning.backends.base import Backend, ModelSettings, Prediction, TrainSettings, settings_from_config
-from tuning.cases_io import PredictionCache, examples_of, input_key, passes, predict_cases
+from tuning.cases_io import (
+    PredictionCache,
+    examples_of,
+    in_content_order,
+    input_key,
+    passes,
+    predict_cases,
+)
 from tuning.model_store import ModelStore
 from tuning.progress import Phase, Progress, Saved, ignore
 from tuning.report import build_report, case_rows, gate_passes
@@ -169,7 +176,8 @@ def run_rounds(backend: Backend, training: TrainingSet, train_s: TrainSettings,
     """Prepare the model for every target, validate the start when the replay is adaptive, then
     train until the gate passes."""
     # every target checked before any training; watch cases never shape the model (no imprint)
-    backend.prepare(examples_of(training.baseline + training.new, backend.name))
+    backend.prepare(examples_of(in_content_order(training.baseline, backend.name)
+                                + in_content_order(training.new, backend.name), backend.name))
     start = None
     if train_s.replay == "adaptive" and len(training.baseline) > train_s.replay_size:
         progress(Phase("validating", f"{len(training.cases)} cases (choosing the replay)"))
