@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from report_helpers import memorizer, rule_report
-from textual.widgets import DataTable, Input, Static, Tabs, TextArea
+from textual.widgets import DataTable, Input, Static, TabbedContent, Tabs, TextArea
 from tui_helpers import open_pull, plain, settle
 
 from repo_store import batches, curation, reports
@@ -105,7 +105,12 @@ async def test_a_pull_request_shows_its_flips_against_production(demo_repo) -> N
     app = make_app(repo.root)
     async with app.run_test(size=SIZE) as pilot:
         pr = await open_pull(pilot, batch_id)
-        pr.query_one("#pr-tabs").active = "tab-flips"
+        tabs = pr.query_one("#pr-tabs", TabbedContent)
+        await pilot.press("right_square_bracket", "right_square_bracket")  # Diff → Report → Flips
+        assert tabs.active == "tab-flips"
+        await pilot.press("left_square_bracket")
+        assert tabs.active == "tab-report"
+        await pilot.press("right_square_bracket")
         await pilot.pause()
         summary = plain(pr.query_one("#pr-flips-summary", Static))
         assert "flips vs production sha256:cdcdcdcdcdcd" in summary

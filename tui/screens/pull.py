@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Log, ProgressBar, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Log, ProgressBar, Static, TabbedContent, TabPane, Tabs
 
 from repo_store import batch_status, batches, flips, review
 from repo_store.batch_status import BatchInfo
@@ -72,6 +72,10 @@ class PullScreen(FreshScreen):
         Binding("u", "update", "Update", tooltip="Merge main into the branch (main moved on)", id="update"),
         Binding("y", "pr_body", "PR body", tooltip="Show and copy the Markdown PR description", id="pr-body"),
         Binding("r", "reload", "Reload", tooltip="Read the branch, report and gate again", id="reload"),
+        Binding("right_square_bracket", "next_tab", "Next tab", show=False,
+                tooltip="Diff → Report → Flips → Rounds → Tune", id="next-tab"),
+        Binding("left_square_bracket", "previous_tab", "Previous tab", show=False,
+                tooltip="Tune → Rounds → Flips → Report → Diff", id="previous-tab"),
     ]
 
     @dataclass
@@ -120,6 +124,12 @@ class PullScreen(FreshScreen):
         self.round_total = (1, 1)
         self.round_started = time.monotonic()
         self.load_seconds = 0.0
+
+    def action_next_tab(self) -> None:
+        self.query_one("#pr-tabs", TabbedContent).query_one(Tabs).action_next_tab()
+
+    def action_previous_tab(self) -> None:
+        self.query_one("#pr-tabs", TabbedContent).query_one(Tabs).action_previous_tab()
 
     def compose(self) -> ComposeResult:
         yield ScreenTitle("Pull requests", f"Pull request {self.batch_id}")
