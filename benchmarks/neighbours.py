@@ -121,8 +121,8 @@ def score(before: list[str] | None, now: list[str], expected: list[str]) -> dict
 
 
 def content_id(row: dict[str, Any]) -> str:
-    """A case id from the row's content: cases train in id order, so random ids (what `straw
-    add` gives) made two runs of one seed train on the same cases in different orders."""
+    """A case id from the row's content, so the repositories of two runs hold the same files
+    (the engine trains in content order whatever the ids: `tuning.cases_io.content_key`)."""
     digest = hashlib.sha256(f"{row['input']}\0{row['expected']}".encode()).hexdigest()
     return f"c-20260101-{digest[:16]}"
 
