@@ -112,6 +112,10 @@ async def test_a_pull_request_shows_its_flips_against_production(demo_repo) -> N
         assert tabs.active == "tab-report"
         await pilot.press("right_square_bracket")
         await pilot.pause()
+        from tui.screens.help import bindings_table
+
+        help_keys = [str(cell) for cell in bindings_table(pr).columns[0].cells]
+        assert "]" in help_keys and "[" in help_keys  # listed by `?`, not hidden by the tab bar's
         summary = plain(pr.query_one("#pr-flips-summary", Static))
         assert "flips vs production sha256:cdcdcdcdcdcd" in summary
         assert "watch: 1 negative flips, 0 positive of 1 (NFR 100.0%, McNemar p = 1)" in summary

@@ -72,9 +72,9 @@ class PullScreen(FreshScreen):
         Binding("u", "update", "Update", tooltip="Merge main into the branch (main moved on)", id="update"),
         Binding("y", "pr_body", "PR body", tooltip="Show and copy the Markdown PR description", id="pr-body"),
         Binding("r", "reload", "Reload", tooltip="Read the branch, report and gate again", id="reload"),
-        Binding("right_square_bracket", "next_tab", "Next tab", show=False,
+        Binding("right_square_bracket", "next_pr_tab", "Next tab", show=False, key_display="]",
                 tooltip="Diff → Report → Flips → Rounds → Tune", id="next-tab"),
-        Binding("left_square_bracket", "previous_tab", "Previous tab", show=False,
+        Binding("left_square_bracket", "previous_pr_tab", "Previous tab", show=False, key_display="[",
                 tooltip="Tune → Rounds → Flips → Report → Diff", id="previous-tab"),
     ]
 
@@ -125,10 +125,11 @@ class PullScreen(FreshScreen):
         self.round_started = time.monotonic()
         self.load_seconds = 0.0
 
-    def action_next_tab(self) -> None:
+    # not `next_tab`: the tab bar's own action of that name would hide this one in the help
+    def action_next_pr_tab(self) -> None:
         self.query_one("#pr-tabs", TabbedContent).query_one(Tabs).action_next_tab()
 
-    def action_previous_tab(self) -> None:
+    def action_previous_pr_tab(self) -> None:
         self.query_one("#pr-tabs", TabbedContent).query_one(Tabs).action_previous_tab()
 
     def compose(self) -> ComposeResult:
