@@ -17,7 +17,7 @@ from conftest import straw_executable
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 RUN_FOREVER = {"serve", "tui"}
-TINY = {"train.learning_rate": "0.005", "train.epochs_per_round": "10", "train.max_iterations": "4",
+TINY = {"train.learning_rate": "0.005", "train.epochs_per_round": "10", "train.max_iterations": "8",
         "model.max_length": "32"}
 
 
