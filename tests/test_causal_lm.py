@@ -75,9 +75,9 @@ def case_repo_for(tmp_path: Path, base: Path, name: str = "repo", **config):
     init_case_repo(root)
     write_lm_config(root, base, **config)
     repo = open_case_repo(root)
-    # fixed ids and times: training order follows them, and random ids made the few-round
-    # convergence these tests assert a matter of luck (a LoRA run in CI stopped at 19/20 after
-    # 6 rounds; with these, full fine-tuning needs 2 rounds and LoRA 4)
+    # fixed ids and times keep the reports comparable between runs (training order follows the
+    # cases' content, not their ids; how many rounds a run needs still varies with the CPU's
+    # float kernels: LoRA took 4 rounds here and 7 with ATEN_CPU_CAPABILITY=default)
     for n, (prompt, expected) in enumerate(CASES):
         curation.add_case(repo, input=prompt, expected=expected, match="exact",
                           case_id=f"c-20261101-{n:08x}", created=f"2026-11-01T00:00:{n:02d}Z")
@@ -105,7 +105,8 @@ def test_a_batch_tunes_to_100_percent_and_the_report_shows_decoded_outputs(
 
 def test_lora_tunes_stores_only_the_adapter_and_merges_for_export(
         tmp_path: Path, tiny_lm: Path) -> None:
-    repo = case_repo_for(tmp_path, tiny_lm, adapter="lora", learning_rate=3e-3)
+    repo = case_repo_for(tmp_path, tiny_lm, adapter="lora", learning_rate=3e-3,
+                          rounds=12)  # LoRA converges slower; how fast varies with the CPU
     batch = batches.create_batch(repo, all_pending=True)
     from tuning.tune import tune_batch
 

@@ -312,24 +312,33 @@ def drifting_repo(watched_repo, tiny_model: Path):
     return repo, second.id, first["model"]["hash"]
 
 
-def test_interpolation_keeps_a_conservative_lambda_that_spares_the_watch_case(drifting_repo
-                                                                              ) -> None:
+def test_interpolation_keeps_a_conservative_lambda_that_spares_the_watch_case(
+        drifting_repo, tiny_model: Path) -> None:
+    """Every tune keeps the λ with the fewest watch flips among those that pass, then the
+    smallest; with one of a few seeds (which one depends on the CPU's float kernels) θ(1) flips
+    a watch case and a λ below 1 spares it."""
     repo, batch_id, production = drifting_repo
-    report = tune_batch(repo, batch_id)
-    schemas.check("report", report, "report")
-    assert report["summary"]["passed"] and report["hyperparameters"]["interpolate"] is True
-    chosen = report["interpolation"]
-    tried = {t["lambda"]: t for t in chosen["tried"]}
-    assert tried[1.0]["passed"] and tried[1.0]["watch_negative_flips"] >= 1  # θ_new flips one
+    for seed in range(4):
+        write_config(repo.root, tiny_model, interpolate=True, seed=seed)
+        report = tune_batch(open_case_repo(repo.root), batch_id)
+        schemas.check("report", report, "report")
+        assert report["summary"]["passed"] and report["hyperparameters"]["interpolate"] is True
+        chosen = report["interpolation"]
+        tried = {t["lambda"]: t for t in chosen["tried"]}
+        assert tried[1.0]["passed"]
+        passing = [(t["watch_negative_flips"], t["lambda"]) for t in chosen["tried"]
+                   if t["passed"]]
+        assert (tried[chosen["lambda"]]["watch_negative_flips"], chosen["lambda"]) == \
+            min(passing)
+        assert len(report["flips"]["watch"]["negative"]) == tried[chosen["lambda"]][
+            "watch_negative_flips"]
+        watch_rows = [r for r in report["cases"] if r["split"] == "watch"]
+        assert tried[chosen["lambda"]]["watch_passed"] == sum(r["pass"] for r in watch_rows)
+        if tried[chosen["lambda"]]["watch_negative_flips"] < tried[1.0]["watch_negative_flips"]:
+            break  # θ_new flips a watch case that the kept θ(λ) spares
+    else:
+        pytest.fail("no seed's θ(λ < 1) spared a watch case that θ(1) flips")
     assert chosen["lambda"] < 1.0
-    assert tried[chosen["lambda"]]["watch_negative_flips"] < tried[1.0]["watch_negative_flips"]
-    # the kept λ: the fewest flips among those that pass, then the smallest
-    passing = [(t["watch_negative_flips"], t["lambda"]) for t in chosen["tried"] if t["passed"]]
-    assert (tried[chosen["lambda"]]["watch_negative_flips"], chosen["lambda"]) == min(passing)
-    assert len(report["flips"]["watch"]["negative"]) == tried[chosen["lambda"]][
-        "watch_negative_flips"]
-    watch_rows = [r for r in report["cases"] if r["split"] == "watch"]
-    assert tried[chosen["lambda"]]["watch_passed"] == sum(r["pass"] for r in watch_rows)
     # batch show says which λ was kept and what the tuned model would have flipped
     shown = run_cli(["batch", "show", batch_id, "--repo", str(repo.root)])
     assert shown.exit_code == 0, shown.output
