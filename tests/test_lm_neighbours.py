@@ -72,7 +72,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     texts = [t for pair in PAIRS + NEW for t in pair]
     base = build_tiny_lm(root / "gpt2", texts)
     model = make(base, base)
-    learn_baseline(model, tries=4, what="the tiny LM")
+    learn_baseline(model, tries=8, what="the tiny LM")
     (root / "production").mkdir()
     model.save(root / "production")
     return base, root / "production"
@@ -170,7 +170,7 @@ def lora_production(production, tmp_path_factory: pytest.TempPathFactory) -> tup
     the baseline until it answers every case."""
     base, _ = production
     model = make(base, base, adapter="lora", learning_rate=3e-3)
-    learn_baseline(model, tries=6, what="the tiny LM's adapter")
+    learn_baseline(model, tries=15, what="the tiny LM's adapter")
     folder = tmp_path_factory.mktemp("lm-lora") / "production"
     folder.mkdir()
     model.save(folder)
