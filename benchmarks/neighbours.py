@@ -18,6 +18,7 @@ model, test NFR, test accuracy, seconds. The watch gate is lifted (`max_watch_ne
 
 Methods: `replay` is today's engine ([train] defaults: adaptive replay); `distill` adds
 `distill = 0.5`, `interpolate` adds `interpolate = true`, `both` adds both;
+`bias` adds `bias_correction = true`, `interpolate-bias` adds both it and `interpolate = true`;
 `replay-norefit` and `interpolate-norefit` are replay and interpolate with `refit_head = false`.
 `naive` is the one-case-at-a-time way the issue compares against. The engine has no setting that trains
 without replay (adaptive replay always brings back failing baseline cases; `replay_size` is at
@@ -59,6 +60,8 @@ METHODS: dict[str, dict[str, Any]] = {
     "naive": {}, "replay": {}, "distill": {"distill": 0.5}, "interpolate": {"interpolate": True},
     "both": {"distill": 0.5, "interpolate": True},
     # the same without the output layer's refit ([train] refit_head), to see what it changes
+    "bias": {"bias_correction": True},
+    "interpolate-bias": {"interpolate": True, "bias_correction": True},
     "replay-norefit": {"refit_head": False}, "interpolate-norefit": {"interpolate": True,
                                                                      "refit_head": False}}
 

@@ -46,6 +46,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "distill": 0.0,
         "distill_temperature": 2.0,
         "refit_head": True,
+        "bias_correction": False,
     },
     "batch": {"min_size": 10, "max_size": 20},
     "gate": {"baseline_threshold": 1.0, "new_threshold": 1.0, "require_signed": False,
@@ -77,6 +78,7 @@ interpolate = false           # blend production and tuned weights (LoRA: the ad
 distill = 0.0                 # weight of the KL term to the production model (0: off)
 distill_temperature = 2.0
 refit_head = true             # classifier: refit the output layer after a partial replay and the last round
+bias_correction = false       # classifier: lower the output bias of labels a batch adds, chosen on watch
 
 [batch]
 min_size = 10

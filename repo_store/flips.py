@@ -95,6 +95,32 @@ def interpolation_lines(report: dict[str, Any]) -> list[str]:
             f"the tuned model, λ = 1: {said(tried.get(1.0))}"]
 
 
+def bias_correction_lines(report: dict[str, Any]) -> list[str]:
+    """`[train] bias_correction`: how far the added labels' bias was lowered, against the
+    uncorrected model (fraction 0)."""
+    chosen = report.get("bias_correction")
+    if not isinstance(chosen, dict):
+        return []
+    tried = {t.get("fraction"): t for t in chosen.get("tried", []) if isinstance(t, dict)}
+
+    def said(t: dict[str, Any] | None) -> str:
+        if t is None:
+            return "not recorded"
+        return f"{t.get('watch_negative_flips')} watch negative flips, {t.get('watch_passed')} " \
+               f"watch cases right"
+
+    fraction = chosen.get("fraction")
+    labels = ", ".join(sorted(chosen.get("shifts") or {})) or "none"
+    return [f"bias correction of {labels}: kept {fraction} of the smallest margin "
+            f"({said(tried.get(fraction))}); uncorrected: {said(tried.get(0.0))}"]
+
+
+def repair_lines(report: dict[str, Any]) -> list[str]:
+    """What the flip repairs that choose on the watch split kept: interpolation, then the bias
+    correction."""
+    return interpolation_lines(report) + bias_correction_lines(report)
+
+
 def flip_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Every flip of a report as one row (kind negative/positive, split, id, expected, both
     predictions): negative flips first, watch before baseline, for a table."""

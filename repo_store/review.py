@@ -7,7 +7,7 @@ from html import escape
 
 from repo_store.batch_status import BatchInfo, batch_info
 from repo_store.batches import batch_diff
-from repo_store.flips import flip_lines, interpolation_lines
+from repo_store.flips import flip_lines, repair_lines
 
 # what the PR says about the gate, per batch status: (mark, words)
 GATE_WORDS = {
@@ -72,7 +72,7 @@ def pr_body(repo, batch_id: str) -> str:  # noqa: ANN001 - CaseRepo, kept import
             f"- Rounds: {len(report.get('rounds', []))}",
             f"- Regressions vs production (blame): {', '.join(report.get('blame') or []) or 'none'}",
             *[f"- Flips vs production, {line}" for line in flip_lines(report)],
-            *[f"- {line[0].upper()}{line[1:]}" for line in interpolation_lines(report)],
+            *[f"- {line[0].upper()}{line[1:]}" for line in repair_lines(report)],
             "",
         ]
         failing = [c for c in report["cases"] if not c["pass"]]

@@ -17,7 +17,7 @@ from repo_store import flips, reports
 from repo_store.forgetting import bwt
 from repo_store.ids import now_iso
 from repo_store.repo import CaseRepo
-from tuning import backends, interpolation
+from tuning import backends, bias_correction, interpolation
 from tuning.backends import dist
 from tuning.backends.base import Backend, ModelSettings, Prediction, TrainSettings, settings_from_config
 from tuning.cases_io import (
@@ -94,6 +94,10 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
     # the production weights, before the head grows: interpolation blends back towards them
     old_snapshot = (backend.snapshot() if from_previous and train_s.interpolate
                     and interpolation.supports(backend) else None)
+    # the production model's labels: bias correction lowers those the batch adds
+    production_labels = (list(backend.describe().get("labels") or []) if from_previous
+                         and train_s.bias_correction and bias_correction.supports(backend)
+                         else None)
     if from_previous and train_s.distill > 0 and hasattr(backend, "set_teacher"):
         emit(Phase("validating", "production model outputs to distil from"))
         backend.set_teacher([c.input for c in data.baseline + data.new])
@@ -115,16 +119,26 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
                          cancel=cancel)
     check_cancel(cancel)
     chosen: interpolation.Choice | None = None
+    corrected: bias_correction.Correction | None = None
+    watch_pass = [passes(c, p.text) for c, p in
+                  zip(data.watch, (previous_preds or [])[len(data.baseline):], strict=True)
+                  ] if previous_preds is not None else []
+
+    def gate(b: int, bt: int, n: int, nt: int) -> bool:
+        return gate_passes(b, bt, n, nt, repo.verdict_config["gate"])
+
     if old_snapshot is not None and outcome.passed and previous_preds is not None:
         emit(Phase("interpolating", f"λ in {', '.join(map(str, interpolation.GRID))}"))
-        watch_pass = [passes(c, p.text) for c, p in
-                      zip(data.watch, previous_preds[len(data.baseline):], strict=True)]
-        chosen = interpolation.interpolate(
-            backend, old_snapshot, training, outcome.validation,
-            lambda b, bt, n, nt: gate_passes(b, bt, n, nt, repo.verdict_config["gate"]), watch_pass,
-            train_s)
+        chosen = interpolation.interpolate(backend, old_snapshot, training, outcome.validation,
+                                           gate, watch_pass, train_s)
         outcome = replace(outcome, validation=chosen.validation)
         check_cancel(cancel)
+    if production_labels is not None and outcome.passed and previous_preds is not None:
+        emit(Phase("correcting", "the output bias of the labels this batch adds"))
+        corrected = bias_correction.correct(backend, training, outcome.validation,
+                                            production_labels, gate, watch_pass)
+        if corrected is not None:
+            outcome = replace(outcome, validation=corrected.validation)
     data.check_unchanged(repo)
 
     # Under torchrun / accelerate every rank trains; only rank 0 writes the model, the cache and
@@ -150,6 +164,8 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
     fields = outcome_fields(outcome, training, train_s, backend)
     if chosen is not None:
         fields["interpolation"] = chosen.record()
+    if corrected is not None:
+        fields["bias_correction"] = corrected.record()
     if previous and previous_preds is not None:
         watched = data.baseline + data.watch
         fields["flips"] = flips.flips(previous, case_rows(watched, [c.split for c in watched],

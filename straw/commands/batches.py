@@ -10,7 +10,7 @@ import click
 
 from repo_store import batch_branches, batch_status, batches, gate, json_views, resolve, review
 from repo_store.errors import StrawError
-from repo_store.flips import flip_lines, interpolation_lines
+from repo_store.flips import flip_lines, repair_lines
 from repo_store.safe_text import printable
 from straw.commands.common import (
     JSON_HELP,
@@ -95,7 +95,7 @@ def show_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
                    f"{len(r.get('rounds', []))} rounds")
         for line in flip_lines(r):
             click.echo(f"  flips    {line}")
-        for line in interpolation_lines(r):
+        for line in repair_lines(r):
             click.echo(f"  {line}")
         for case in sorted(r["cases"], key=lambda c: c["pass"])[:20]:
             if not case["pass"]:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from repo_store import resolve
-from repo_store.flips import flip_lines, interpolation_lines
+from repo_store.flips import flip_lines, repair_lines
 from straw.commands.common import (
     complete_batch,
     complete_model,
@@ -153,7 +153,7 @@ def print_summary(report: dict[str, Any]) -> None:
                    f"now fail: {', '.join(report['blame'][:10])}")
     for line in flip_lines(report):
         click.echo(f"flips vs production: {line}")
-    for line in interpolation_lines(report):
+    for line in repair_lines(report):
         click.echo(line)
     print_stubborn(report)
     for warning in report.get("warnings", []):

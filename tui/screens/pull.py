@@ -261,7 +261,7 @@ class PullScreen(FreshScreen):
             summary.update(Text(why, style="dim"))
             return
         line = Text.assemble(("flips vs production ", "bold"), str(found["production"])[:19])
-        for text in [*flips.flip_lines(report or {}), *flips.interpolation_lines(report or {})]:
+        for text in [*flips.flip_lines(report or {}), *flips.repair_lines(report or {})]:
             line.append("\n")
             line.append_text(block(text))
         summary.update(line)

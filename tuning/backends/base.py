@@ -63,6 +63,7 @@ class TrainSettings:
     distill: float = _setting("train", "distill")
     distill_temperature: float = _setting("train", "distill_temperature")
     refit_head: bool = _setting("train", "refit_head")
+    bias_correction: bool = _setting("train", "bias_correction")
 
 
 def _pick(cls: type, values: dict[str, Any]) -> Any:
@@ -151,6 +152,17 @@ class Backend(ABC):
         from the features it holds, and return the validation of the refitted model; None when
         the backend cannot (the default) or nothing improved."""
         return None
+
+    def head_logits(self, validation: Validation) -> Any:
+        """The output layer's logits for the inputs of `validation`, from the features it holds
+        ([n, labels] tensor); None when the backend has no such layer (the default)."""
+        return None
+
+    def lower_bias(self, shifts: dict[str, float], validation: Validation,
+                   targets: list[str]) -> Validation:
+        """Subtract `shifts[label]` from those labels' output bias; the validation of the same
+        inputs under the changed layer. Only backends whose `head_logits` answers implement it."""
+        raise NotImplementedError(f"the {self.name} backend has no output bias to lower")
 
     @abstractmethod
     def save(self, folder: Path) -> list[Path]:

@@ -387,6 +387,37 @@ class ClassifierBackend(Backend):
         judged.seconds += validation.seconds
         return judged
 
+    def head_logits(self, validation: Validation) -> torch.Tensor | None:
+        """The output layer applied to `validation.features`: the logits of those inputs in
+        eval mode, without a forward pass through the encoder."""
+        feats = validation.features
+        if feats is None or not feats.numel() or not self.labels:
+            return None
+        owner, attr = self._head()
+        head: nn.Linear = getattr(owner, attr)
+        with torch.no_grad():
+            return torch.nn.functional.linear(
+                feats.float(), head.weight.float(), None if head.bias is None else head.bias.float())
+
+    def lower_bias(self, shifts: dict[str, float], validation: Validation,
+                   targets: list[str]) -> Validation:
+        """Subtract `shifts[label]` from those labels' output bias; the validation of the same
+        inputs under the changed layer (from their features, as `refit` does)."""
+        owner, attr = self._head()
+        head: nn.Linear = getattr(owner, attr)
+        if head.bias is None:
+            raise ModelError(f"{self.source}: the output layer has no bias to correct")
+        started = time.monotonic()
+        with torch.no_grad():
+            for label, shift in shifts.items():
+                head.bias[self.labels.index(label)] -= shift
+        logits = self.head_logits(validation)
+        assert logits is not None  # the validation carried features: the caller's logits did
+        truncated = [p.truncated for p in validation.predictions]
+        judged = self._judge(logits, validation.features, truncated, targets, started)
+        judged.seconds += validation.seconds
+        return judged
+
     # -- saving ------------------------------------------------------------------------------
     def save(self, folder: Path) -> list[Path]:
         hf_logging.disable_progress_bar()

@@ -1,0 +1,155 @@
+"""Bias correction of the labels a batch adds (`[train] bias_correction`, issue 14): the tiny
+real classifier, a real tune in a real git repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import run_cli
+
+from repo_store import batches, lockfile, schemas
+from repo_store.cases import Case
+from repo_store.repo import open_case_repo
+from tests.test_neighbours import tiny_model, watched_repo, write_cases  # noqa: F401 - fixtures
+from tests.test_training import all_pass
+from tests.test_tune import BASELINE, NEW, case, commit, write_config
+from tuning import bias_correction
+from tuning.backends.base import settings_from_config
+from tuning.cases_io import examples_of, passes
+from tuning.evaluate import evaluate
+from tuning.model_store import ModelStore
+from tuning.training import TrainingSet, train_until_pass, validate
+from tuning.tune import load_stored, tune_batch
+
+CODE_WATCH = [("my parcel code never arrives", "shipping"), ("the delivery code is late", "shipping"),
+              ("refund code never arrives", "refund"), ("money back code please", "refund")]
+LOGIN = ["login code never arrives", "the sign in code is late", "two factor code please"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def as_case(data: dict, split: str) -> Case:
+    return Case(data, split)
+
+
+def tuned_past_production(repo, batch_id: str, seed: int):  # noqa: ANN001, ANN201
+    """The watched repository's first batch tuned and stored as production; then, as a tune
+    does, that model loaded, its head grown for `login` and trained until the baseline (both
+    tables of tests.test_tune) and the login cases pass. (backend, data, production's labels,
+    the watch cases production answered right)."""
+    first = tune_batch(repo, batch_id)
+    model_s, train_s = settings_from_config(repo.config)
+    train_s.seed = seed
+    backend = load_stored(ModelStore(repo.model_store), first["model"]["hash"], model_s, train_s)
+    labels = list(backend.labels)
+    baseline = [as_case(case(f"b-{label}-{i}", text, label), "baseline")
+                for table in (BASELINE, NEW) for label, texts in table.items()
+                for i, text in enumerate(texts)]
+    watch = [as_case(case(f"w-{i}", text, label), "watch")
+             for i, (text, label) in enumerate(CODE_WATCH)]
+    new = [as_case(case(f"n-{i}", text, "login"), "new") for i, text in enumerate(LOGIN)]
+    was = backend.predict([c.input for c in watch])
+    production_watch = [passes(c, p.text) for c, p in zip(watch, was, strict=True)]
+    data = TrainingSet(baseline, new, watch)
+    backend.prepare(examples_of(baseline + new, "classifier"))
+    assert train_until_pass(backend, data, train_s, all_pass).passed
+    return backend, data, labels, production_watch
+
+
+def test_correction_lowers_the_added_labels_bias_within_the_margin_and_follows_the_rule(
+        watched_repo) -> None:  # noqa: F811 - the imported fixture
+    backend, data, labels, production_watch = tuned_past_production(*watched_repo, seed=0)
+    assert "login" not in labels and "login" in backend.labels
+    trained = validate(backend, data, "classifier")
+    logits = backend.head_logits(trained)
+    i = backend.labels.index("login")
+    margins = [float(row[i] - torch.cat([row[:i], row[i + 1:]]).max())
+               for row, c in zip(logits, data.cases, strict=True) if c.split == "new"]
+    bias_before = float(backend.model.classifier.bias[i].detach())
+
+    chosen = bias_correction.correct(backend, data, trained, labels, all_pass, production_watch)
+
+    assert chosen is not None and chosen.shifts.keys() == {"login"}
+    assert chosen.shifts["login"] == pytest.approx(chosen.fraction * min(margins), rel=1e-5)
+    assert float(backend.model.classifier.bias[i].detach()) == pytest.approx(
+        bias_before - chosen.shifts["login"], rel=1e-5, abs=1e-4)
+    # every fraction tried keeps the contract (each is below the smallest margin) …
+    assert [t["fraction"] for t in chosen.tried] == list(bias_correction.FRACTIONS)
+    assert all(t["passed"] for t in chosen.tried)
+    # … and the kept one has the fewest watch negative flips, then the most watch cases right
+    best = min((t["watch_negative_flips"], -t["watch_passed"], t["fraction"]) for t in chosen.tried)
+    assert best[2] == chosen.fraction
+    # here the batch's label takes watch cases production answered right, and the kept
+    # correction gives some back
+    assert chosen.tried[0]["watch_negative_flips"] > 0
+    assert chosen.fraction > 0 and best[0] < chosen.tried[0]["watch_negative_flips"]
+    # what the correction reports is what the model now computes, end to end
+    again = backend.predict([c.input for c in data.cases])
+    assert [p.text for p in again] == [p.text for p in chosen.validation.predictions]
+    assert all(passes(c, p.text) for c, p in zip(data.cases, again, strict=True)
+               if c.split != "watch")
+
+
+def test_a_batch_that_adds_no_label_is_left_alone(watched_repo) -> None:  # noqa: F811
+    backend, data, _, production_watch = tuned_past_production(*watched_repo, seed=0)
+    validation = validate(backend, data, "classifier")
+    before = backend.model.classifier.bias.detach().clone()
+    assert bias_correction.correct(backend, data, validation, list(backend.labels), all_pass,
+                                   production_watch) is None
+    assert torch.equal(backend.model.classifier.bias, before)
+
+
+@pytest.fixture
+def new_label_repo(watched_repo, tiny_model: Path):  # noqa: F811 - imported fixtures
+    """Production = batch 1's model (refund, shipping, account); batch 2 adds `login`, whose
+    cases share words with watch cases of shipping and refund. [train] bias_correction is on."""
+    repo, batch_id = watched_repo
+    first = tune_batch(repo, batch_id)
+    lockfile.commit_lock(repo, {
+        "model": first["model"]["hash"], "backend": "classifier", "base": first["model"]["base"],
+        "batch": batch_id, "promoted": "2026-01-02T00:00:00Z", "reason": "merge"}, "promote")
+    paths = write_cases(repo.root, "watch", [case(f"w-code-{i}", text, label)
+                                             for i, (text, label) in enumerate(CODE_WATCH)])
+    paths += write_cases(repo.root, "pending", [case(f"p-login-{i}", text, "login")
+                                                for i, text in enumerate(LOGIN)])
+    commit(repo.root, paths, "watch cases near a batch that adds the login label")
+    write_config(repo.root, tiny_model, bias_correction=True)
+    repo = open_case_repo(repo.root)
+    second = batches.create_batch(repo, [f"p-login-{i}" for i in range(len(LOGIN))],
+                                  allow_small=True)
+    return repo, second.id
+
+
+def test_a_tune_records_the_correction_and_stores_the_corrected_model(new_label_repo) -> None:
+    repo, batch_id = new_label_repo
+    report = tune_batch(repo, batch_id)
+    schemas.check("report", report, "report")
+    assert report["summary"]["passed"] and report["hyperparameters"]["bias_correction"] is True
+    chosen = report["bias_correction"]
+    assert set(chosen["shifts"]) == {"login"}
+    kept = next(t for t in chosen["tried"] if t["fraction"] == chosen["fraction"])
+    watch_rows = [r for r in report["cases"] if r["split"] == "watch"]
+    assert kept["watch_passed"] == sum(r["pass"] for r in watch_rows)
+    assert kept["watch_negative_flips"] == len(report["flips"]["watch"]["negative"])
+    # batch show and the pull request body say what was kept, against the uncorrected model
+    said = (f"bias correction of login: kept {chosen['fraction']} of the smallest margin "
+            f"({kept['watch_negative_flips']} watch negative flips, {kept['watch_passed']} watch "
+            f"cases right); uncorrected: ")
+    shown = run_cli(["batch", "show", batch_id, "--repo", str(repo.root)])
+    assert shown.exit_code == 0 and said in shown.stdout, shown.output
+    body = run_cli(["batch", "pr-body", batch_id, "--repo", str(repo.root)])
+    assert f"- B{said[1:]}" in body.stdout, body.output
+    # the stored model carries the corrected bias: its predictions computed afresh match the report
+    for path in (repo.model_store / "predictions").iterdir():
+        path.unlink()
+    fresh = evaluate(repo, report["model"]["hash"], "all", ref=f"batch/{batch_id}")
+    by_id = {r["id"]: r["predicted"] for r in fresh["cases"]}
+    assert all(by_id[r["id"]] == r["predicted"] for r in report["cases"] if r["id"] in by_id)
