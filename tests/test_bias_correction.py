@@ -40,15 +40,18 @@ def as_case(data: dict, split: str) -> Case:
     return Case(data, split)
 
 
-def tuned_past_production(repo, batch_id: str, seed: int):  # noqa: ANN001, ANN201
-    """The watched repository's first batch tuned and stored as production; then, as a tune
-    does, that model loaded, its head grown for `login` and trained until the baseline (both
-    tables of tests.test_tune) and the login cases pass. (backend, data, production's labels,
-    the watch cases production answered right)."""
-    first = tune_batch(repo, batch_id)
+def production_of(repo, batch_id: str) -> str:  # noqa: ANN001 - a CaseRepo
+    """The watched repository's first batch tuned and stored: the production model's hash."""
+    return tune_batch(repo, batch_id)["model"]["hash"]
+
+
+def tuned_past_production(repo, production: str, seed: int):  # noqa: ANN001, ANN201
+    """As a tune does: the production model loaded, its head grown for `login` and trained until
+    the baseline (both tables of tests.test_tune) and the login cases pass. (backend, data,
+    production's labels, the watch cases production answered right)."""
     model_s, train_s = settings_from_config(repo.config)
     train_s.seed = seed
-    backend = load_stored(ModelStore(repo.model_store), first["model"]["hash"], model_s, train_s)
+    backend = load_stored(ModelStore(repo.model_store), production, model_s, train_s)
     labels = list(backend.labels)
     baseline = [as_case(case(f"b-{label}-{i}", text, label), "baseline")
                 for table in (BASELINE, NEW) for label, texts in table.items()
@@ -66,40 +69,50 @@ def tuned_past_production(repo, batch_id: str, seed: int):  # noqa: ANN001, ANN2
 
 def test_correction_lowers_the_added_labels_bias_within_the_margin_and_follows_the_rule(
         watched_repo) -> None:  # noqa: F811 - the imported fixture
-    backend, data, labels, production_watch = tuned_past_production(*watched_repo, seed=0)
-    assert "login" not in labels and "login" in backend.labels
-    trained = validate(backend, data, "classifier")
-    logits = backend.head_logits(trained)
-    i = backend.labels.index("login")
-    margins = [float(row[i] - torch.cat([row[:i], row[i + 1:]]).max())
-               for row, c in zip(logits, data.cases, strict=True) if c.split == "new"]
-    bias_before = float(backend.model.classifier.bias[i].detach())
+    """Each seed's correction follows the rule; with one of a few seeds (which one depends on
+    the CPU's float kernels) the new label takes a watch case and the kept correction spares it."""
+    repo, batch_id = watched_repo
+    production = production_of(repo, batch_id)
+    for seed in range(6):
+        backend, data, labels, production_watch = tuned_past_production(repo, production, seed)
+        assert "login" not in labels and "login" in backend.labels
+        trained = validate(backend, data, "classifier")
+        logits = backend.head_logits(trained)
+        i = backend.labels.index("login")
+        margins = [float(row[i] - torch.cat([row[:i], row[i + 1:]]).max())
+                   for row, c in zip(logits, data.cases, strict=True) if c.split == "new"]
+        bias_before = float(backend.model.classifier.bias[i].detach())
 
-    chosen = bias_correction.correct(backend, data, trained, labels, all_pass, production_watch)
+        chosen = bias_correction.correct(backend, data, trained, labels, all_pass,
+                                         production_watch)
 
-    assert chosen is not None and chosen.shifts.keys() == {"login"}
-    assert chosen.shifts["login"] == pytest.approx(chosen.fraction * min(margins), rel=1e-5)
-    assert float(backend.model.classifier.bias[i].detach()) == pytest.approx(
-        bias_before - chosen.shifts["login"], rel=1e-5, abs=1e-4)
-    # every fraction tried keeps the contract (each is below the smallest margin) …
-    assert [t["fraction"] for t in chosen.tried] == list(bias_correction.FRACTIONS)
-    assert all(t["passed"] for t in chosen.tried)
-    # … and the kept one has the fewest watch negative flips, then the most watch cases right
-    best = min((t["watch_negative_flips"], -t["watch_passed"], t["fraction"]) for t in chosen.tried)
-    assert best[2] == chosen.fraction
-    # here the batch's label takes watch cases production answered right, and the kept
-    # correction gives some back
-    assert chosen.tried[0]["watch_negative_flips"] > 0
-    assert chosen.fraction > 0 and best[0] < chosen.tried[0]["watch_negative_flips"]
-    # what the correction reports is what the model now computes, end to end
-    again = backend.predict([c.input for c in data.cases])
-    assert [p.text for p in again] == [p.text for p in chosen.validation.predictions]
-    assert all(passes(c, p.text) for c, p in zip(data.cases, again, strict=True)
-               if c.split != "watch")
+        assert chosen is not None and chosen.shifts.keys() == {"login"}
+        assert chosen.shifts["login"] == pytest.approx(chosen.fraction * min(margins), rel=1e-5)
+        assert float(backend.model.classifier.bias[i].detach()) == pytest.approx(
+            bias_before - chosen.shifts["login"], rel=1e-5, abs=1e-4)
+        # every fraction tried keeps the contract (each is below the smallest margin) …
+        assert [t["fraction"] for t in chosen.tried] == list(bias_correction.FRACTIONS)
+        assert all(t["passed"] for t in chosen.tried)
+        # … and the kept one has the fewest watch negative flips, then the most watch right
+        best = min((t["watch_negative_flips"], -t["watch_passed"], t["fraction"])
+                   for t in chosen.tried)
+        assert best[2] == chosen.fraction
+        # what the correction reports is what the model now computes, end to end
+        again = backend.predict([c.input for c in data.cases])
+        assert [p.text for p in again] == [p.text for p in chosen.validation.predictions]
+        assert all(passes(c, p.text) for c, p in zip(data.cases, again, strict=True)
+                   if c.split != "watch")
+        if best[0] < chosen.tried[0]["watch_negative_flips"]:
+            break  # the login label took a watch case that the kept correction gives back
+    else:
+        pytest.fail("no seed's correction spared a watch case the uncorrected model flips")
+    assert chosen.fraction > 0
 
 
 def test_a_batch_that_adds_no_label_is_left_alone(watched_repo) -> None:  # noqa: F811
-    backend, data, _, production_watch = tuned_past_production(*watched_repo, seed=0)
+    repo, batch_id = watched_repo
+    backend, data, _, production_watch = tuned_past_production(
+        repo, production_of(repo, batch_id), seed=0)
     validation = validate(backend, data, "classifier")
     before = backend.model.classifier.bias.detach().clone()
     assert bias_correction.correct(backend, data, validation, list(backend.labels), all_pass,
