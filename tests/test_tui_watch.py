@@ -100,6 +100,9 @@ async def test_a_pull_request_shows_its_flips_against_production(demo_repo) -> N
     report["interpolation"] = {"lambda": 0.4, "grid": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "tried": [
         {"lambda": 0.4, "passed": True, "watch_negative_flips": 1, "watch_passed": 0},
         {"lambda": 1.0, "passed": True, "watch_negative_flips": 3, "watch_passed": 0}]}
+    report["bias_correction"] = {"fraction": 0.5, "shifts": {"card": 1.25}, "tried": [
+        {"fraction": f, "passed": True, "watch_negative_flips": n, "watch_passed": 0}
+        for f, n in ((0.0, 2), (0.25, 2), (0.5, 1), (0.75, 1), (0.9, 1))]}
     reports.write_report(repo, batch_id, report)
 
     app = make_app(repo.root)
@@ -124,6 +127,8 @@ async def test_a_pull_request_shows_its_flips_against_production(demo_repo) -> N
         assert "too few for McNemar's test" in summary
         assert ("interpolation: kept λ = 0.4 (1 watch negative flips, 0 watch cases right); the "
                 "tuned model, λ = 1: 3 watch negative flips") in summary
+        assert ("bias correction of card: kept 0.5 of the smallest margin (1 watch negative "
+                "flips, 0 watch cases right); uncorrected: 2 watch negative flips") in summary
         table = pr.query_one("#pr-flips", DataTable)
         rows = [[getattr(c, "plain", str(c)) for c in table.get_row_at(i)]
                 for i in range(table.row_count)]
