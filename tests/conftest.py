@@ -160,3 +160,16 @@ def tiny_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tuning.testing import build_tiny_classifier
 
     return build_tiny_classifier(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module (`pytestmark = pytest.mark.usefixtures(...)`): on a
+    shared 2-core CI box two OpenMP threads contend with the other processes and run ~3× slower;
+    with the machine to itself one thread costs little here."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

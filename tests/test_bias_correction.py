@@ -9,16 +9,20 @@ import pytest
 import torch
 from conftest import run_cli
 
-from repo_store import batches, lockfile, schemas
+from repo_store import schemas
 from repo_store.cases import Case
-from repo_store.repo import open_case_repo
-from tests.test_neighbours import tiny_model, watched_repo, write_cases  # noqa: F401 - fixtures
+from tests.test_neighbours import (  # noqa: F401 - fixtures
+    assert_stored_model_answers_as_reported,
+    second_batch,
+    tiny_model,
+    watched_repo,
+    write_cases,
+)
 from tests.test_training import all_pass
-from tests.test_tune import BASELINE, NEW, case, commit, write_config
+from tests.test_tune import BASELINE, NEW, case
 from tuning import bias_correction
 from tuning.backends.base import settings_from_config
 from tuning.cases_io import examples_of, passes
-from tuning.evaluate import evaluate
 from tuning.model_store import ModelStore
 from tuning.training import TrainingSet, train_until_pass, validate
 from tuning.tune import load_stored, tune_batch
@@ -28,12 +32,7 @@ CODE_WATCH = [("my parcel code never arrives", "shipping"), ("the delivery code 
 LOGIN = ["login code never arrives", "the sign in code is late", "two factor code please"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def as_case(data: dict, split: str) -> Case:
@@ -124,21 +123,9 @@ def test_a_batch_that_adds_no_label_is_left_alone(watched_repo) -> None:  # noqa
 def new_label_repo(watched_repo, tiny_model: Path):  # noqa: F811 - imported fixtures
     """Production = batch 1's model (refund, shipping, account); batch 2 adds `login`, whose
     cases share words with watch cases of shipping and refund. [train] bias_correction is on."""
-    repo, batch_id = watched_repo
-    first = tune_batch(repo, batch_id)
-    lockfile.commit_lock(repo, {
-        "model": first["model"]["hash"], "backend": "classifier", "base": first["model"]["base"],
-        "batch": batch_id, "promoted": "2026-01-02T00:00:00Z", "reason": "merge"}, "promote")
-    paths = write_cases(repo.root, "watch", [case(f"w-code-{i}", text, label)
-                                             for i, (text, label) in enumerate(CODE_WATCH)])
-    paths += write_cases(repo.root, "pending", [case(f"p-login-{i}", text, "login")
-                                                for i, text in enumerate(LOGIN)])
-    commit(repo.root, paths, "watch cases near a batch that adds the login label")
-    write_config(repo.root, tiny_model, bias_correction=True)
-    repo = open_case_repo(repo.root)
-    second = batches.create_batch(repo, [f"p-login-{i}" for i in range(len(LOGIN))],
-                                  allow_small=True)
-    return repo, second.id
+    repo, batch_id, _ = second_batch(watched_repo, tiny_model, CODE_WATCH, "login", LOGIN,
+                                     bias_correction=True)
+    return repo, batch_id
 
 
 def test_a_tune_records_the_correction_and_stores_the_corrected_model(new_label_repo) -> None:
@@ -161,8 +148,4 @@ def test_a_tune_records_the_correction_and_stores_the_corrected_model(new_label_
     body = run_cli(["batch", "pr-body", batch_id, "--repo", str(repo.root)])
     assert f"- B{said[1:]}" in body.stdout, body.output
     # the stored model carries the corrected bias: its predictions computed afresh match the report
-    for path in (repo.model_store / "predictions").iterdir():
-        path.unlink()
-    fresh = evaluate(repo, report["model"]["hash"], "all", ref=f"batch/{batch_id}")
-    by_id = {r["id"]: r["predicted"] for r in fresh["cases"]}
-    assert all(by_id[r["id"]] == r["predicted"] for r in report["cases"] if r["id"] in by_id)
+    assert_stored_model_answers_as_reported(repo, report, batch_id)

@@ -23,16 +23,7 @@ from tuning.model_store import ModelStore
 CASES = lm_cases(20)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on a shared 2-core CI box two OpenMP threads contend with the other
-    processes and run ~3× slower; with the machine to itself one thread costs little here."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

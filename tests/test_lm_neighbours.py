@@ -22,14 +22,7 @@ NEW = [("hello, how are you doing today", "label=greeting; action=answer"),
        ("hello there", "label=greeting; action=answer")]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def case(case_id: str, text: str, expected: str, split: str) -> Case:

@@ -12,7 +12,7 @@ from conftest import run_cli
 
 from repo_store import batches, curation, schemas
 from repo_store.cases import case_path, serialize
-from repo_store.repo import open_case_repo
+from repo_store.repo import CaseRepo, open_case_repo
 from tests.test_training import Spy, baseline_cases, make_backend, make_case, new_cases
 from tests.test_tune import BASELINE, NEW, case, commit, write_config
 from tuning.evaluate import evaluate
@@ -283,11 +283,11 @@ def test_flip_ledger_lists_and_promotes_watch_flips_with_provenance(flipped_repo
 # ---- old↔new weight interpolation -------------------------------------------------------------
 
 
-@pytest.fixture
-def drifting_repo(watched_repo, tiny_model: Path):
-    """Production = batch 1's model; watch cases of the old labels share words ('code', 'never
-    arrives') with batch 2's new account cases, so full training drifts over one of them while
-    the new cases pass well before λ = 1. [train] interpolate is on."""
+def second_batch(watched_repo, tiny_model: Path, watch: list[tuple[str, str]], label: str,  # noqa: ANN001
+                 texts: list[str], **train: object) -> tuple[CaseRepo, str, str]:
+    """The watched repository's first batch tuned and promoted; then `watch` (text, label) added
+    as watch cases and `texts` as pending cases of `label`, `[train]` set to `train`, and those
+    pending cases made batch 2. (repo, batch 2's id, production's hash)."""
     from repo_store import lockfile
 
     repo, batch_id = watched_repo
@@ -295,21 +295,29 @@ def drifting_repo(watched_repo, tiny_model: Path):
     lockfile.commit_lock(repo, {
         "model": first["model"]["hash"], "backend": "classifier", "base": first["model"]["base"],
         "batch": batch_id, "promoted": "2026-01-02T00:00:00Z", "reason": "merge"}, "promote")
+    paths = write_cases(repo.root, "watch", [case(f"w-near-{i}", text, expected)
+                                             for i, (text, expected) in enumerate(watch)])
+    paths += write_cases(repo.root, "pending", [case(f"p-near-{label}-{i}", text, label)
+                                                for i, text in enumerate(texts)])
+    commit(repo.root, paths, f"watch cases near a batch of {label} cases")
+    write_config(repo.root, tiny_model, **train)
+    repo = open_case_repo(repo.root)
+    second = batches.create_batch(repo, [f"p-near-{label}-{i}" for i in range(len(texts))],
+                                  allow_small=True)
+    return repo, second.id, first["model"]["hash"]
+
+
+@pytest.fixture
+def drifting_repo(watched_repo, tiny_model: Path):
+    """Production = batch 1's model; watch cases of the old labels share words ('code', 'never
+    arrives') with batch 2's new account cases, so full training drifts over one of them while
+    the new cases pass well before λ = 1. [train] interpolate is on."""
     watch = [("my parcel never arrives", "shipping"), ("the package arrives late", "shipping"),
              ("code for my delivery", "shipping"), ("money back code", "refund"),
              ("refund never arrives", "refund"), ("my box is lost", "shipping")]
-    paths = write_cases(repo.root, "watch", [case(f"w-drift-{i}", text, label)
-                                             for i, (text, label) in enumerate(watch)])
     new = ["login code delivery is late", "the login code never arrives",
            "two factor code delivery is late"]  # production calls the first shipping
-    paths += write_cases(repo.root, "pending", [case(f"p-code-{i}", text, "account")
-                                                for i, text in enumerate(new)])
-    commit(repo.root, paths, "watch cases near a batch of new account cases")
-    write_config(repo.root, tiny_model, interpolate=True)
-    repo = open_case_repo(repo.root)
-    second = batches.create_batch(repo, [f"p-code-{i}" for i in range(len(new))],
-                                  allow_small=True)
-    return repo, second.id, first["model"]["hash"]
+    return second_batch(watched_repo, tiny_model, watch, "account", new, interpolate=True)
 
 
 def test_interpolation_keeps_a_conservative_lambda_that_spares_the_watch_case(
@@ -349,6 +357,12 @@ def test_interpolation_keeps_a_conservative_lambda_that_spares_the_watch_case(
     body = run_cli(["batch", "pr-body", batch_id, "--repo", str(repo.root)])
     assert f"- Interpolation: kept λ = {chosen['lambda']} (" in body.stdout, body.output
     # the stored model is θ(λ): its predictions computed afresh match the report's rows
+    assert_stored_model_answers_as_reported(repo, report, batch_id)
+
+
+def assert_stored_model_answers_as_reported(repo, report: dict, batch_id: str) -> None:  # noqa: ANN001
+    """The model a tune stored, evaluated afresh (prediction cache emptied), predicts what the
+    tune's report says for every baseline and watch case: what was chosen is what was saved."""
     for path in (repo.model_store / "predictions").iterdir():
         path.unlink()
     fresh = evaluate(repo, report["model"]["hash"], "all", ref=f"batch/{batch_id}")
