@@ -120,9 +120,9 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
     check_cancel(cancel)
     chosen: interpolation.Choice | None = None
     corrected: bias_correction.Correction | None = None
-    watch_pass = [passes(c, p.text) for c, p in
-                  zip(data.watch, (previous_preds or [])[len(data.baseline):], strict=True)
-                  ] if previous_preds is not None else []
+    watch_pass = ([passes(c, p.text) for c, p in
+                   zip(data.watch, previous_preds[len(data.baseline):], strict=True)]
+                  if previous_preds is not None else [])  # which watch cases production got right
 
     def gate(b: int, bt: int, n: int, nt: int) -> bool:
         return gate_passes(b, bt, n, nt, repo.verdict_config["gate"])
