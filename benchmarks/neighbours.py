@@ -59,9 +59,9 @@ IDENTITY = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
 METHODS: dict[str, dict[str, Any]] = {
     "naive": {}, "replay": {}, "distill": {"distill": 0.5}, "interpolate": {"interpolate": True},
     "both": {"distill": 0.5, "interpolate": True},
-    # the same without the output layer's refit ([train] refit_head), to see what it changes
     "bias": {"bias_correction": True},
     "interpolate-bias": {"interpolate": True, "bias_correction": True},
+    # the same without the output layer's refit ([train] refit_head), to see what it changes
     "replay-norefit": {"refit_head": False}, "interpolate-norefit": {"interpolate": True,
                                                                      "refit_head": False}}
 

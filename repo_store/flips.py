@@ -83,16 +83,17 @@ def interpolation_lines(report: dict[str, Any]) -> list[str]:
     if not isinstance(chosen, dict):
         return []
     tried = {t.get("lambda"): t for t in chosen.get("tried", []) if isinstance(t, dict)}
-
-    def said(t: dict[str, Any] | None) -> str:
-        if t is None:
-            return "not recorded"
-        right = f", {t['watch_passed']} watch cases right" if "watch_passed" in t else ""
-        return f"{t.get('watch_negative_flips')} watch negative flips{right}"
-
     lam = chosen.get("lambda")
-    return [f"interpolation: kept λ = {lam} ({said(tried.get(lam))}); "
-            f"the tuned model, λ = 1: {said(tried.get(1.0))}"]
+    return [f"interpolation: kept λ = {lam} ({_on_watch(tried.get(lam))}); "
+            f"the tuned model, λ = 1: {_on_watch(tried.get(1.0))}"]
+
+
+def _on_watch(tried: dict[str, Any] | None) -> str:
+    """One candidate of a flip repair (a λ, a fraction) as the reviewer reads it."""
+    if tried is None:
+        return "not recorded"
+    right = f", {tried['watch_passed']} watch cases right" if "watch_passed" in tried else ""
+    return f"{tried.get('watch_negative_flips')} watch negative flips{right}"
 
 
 def bias_correction_lines(report: dict[str, Any]) -> list[str]:
@@ -102,17 +103,10 @@ def bias_correction_lines(report: dict[str, Any]) -> list[str]:
     if not isinstance(chosen, dict):
         return []
     tried = {t.get("fraction"): t for t in chosen.get("tried", []) if isinstance(t, dict)}
-
-    def said(t: dict[str, Any] | None) -> str:
-        if t is None:
-            return "not recorded"
-        return f"{t.get('watch_negative_flips')} watch negative flips, {t.get('watch_passed')} " \
-               f"watch cases right"
-
     fraction = chosen.get("fraction")
     labels = ", ".join(sorted(chosen.get("shifts") or {})) or "none"
     return [f"bias correction of {labels}: kept {fraction} of the smallest margin "
-            f"({said(tried.get(fraction))}); uncorrected: {said(tried.get(0.0))}"]
+            f"({_on_watch(tried.get(fraction))}); uncorrected: {_on_watch(tried.get(0.0))}"]
 
 
 def repair_lines(report: dict[str, Any]) -> list[str]:

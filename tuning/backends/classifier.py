@@ -380,10 +380,15 @@ class ClassifierBackend(Backend):
             head.weight.copy_(fit.weight.to(head.weight.dtype))
             if head.bias is not None and fit.bias is not None:
                 head.bias.copy_(fit.bias.to(head.bias.dtype))
-            logits = torch.nn.functional.linear(feats, head.weight.float(),
-                                                None if head.bias is None else head.bias.float())
+        return self._rejudged(validation, targets, started)
+
+    def _rejudged(self, validation: Validation, targets: list[str], started: float) -> Validation:
+        """The validation of the same inputs under the current output layer, from the features
+        `validation` holds (what the model computes for them in eval mode)."""
+        logits = self.head_logits(validation)
+        assert logits is not None  # callers changed the layer because the features were there
         truncated = [p.truncated for p in validation.predictions]
-        judged = self._judge(logits, feats, truncated, targets, started)
+        judged = self._judge(logits, validation.features, truncated, targets, started)
         judged.seconds += validation.seconds
         return judged
 
@@ -402,7 +407,7 @@ class ClassifierBackend(Backend):
     def lower_bias(self, shifts: dict[str, float], validation: Validation,
                    targets: list[str]) -> Validation:
         """Subtract `shifts[label]` from those labels' output bias; the validation of the same
-        inputs under the changed layer (from their features, as `refit` does)."""
+        inputs under the changed layer (from their features)."""
         owner, attr = self._head()
         head: nn.Linear = getattr(owner, attr)
         if head.bias is None:
@@ -411,12 +416,7 @@ class ClassifierBackend(Backend):
         with torch.no_grad():
             for label, shift in shifts.items():
                 head.bias[self.labels.index(label)] -= shift
-        logits = self.head_logits(validation)
-        assert logits is not None  # the validation carried features: the caller's logits did
-        truncated = [p.truncated for p in validation.predictions]
-        judged = self._judge(logits, validation.features, truncated, targets, started)
-        judged.seconds += validation.seconds
-        return judged
+        return self._rejudged(validation, targets, started)
 
     # -- saving ------------------------------------------------------------------------------
     def save(self, folder: Path) -> list[Path]:
