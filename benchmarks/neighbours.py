@@ -1,6 +1,6 @@
 """Neighbours benchmark (issue 14): `python benchmarks/neighbours.py [--seeds 0,1,2]
 [--methods naive,replay,distill,interpolate,both] [--out results.jsonl]
-[--keep-baseline DIR] [--threads 1]`.
+[--keep-baseline DIR] [--threads 1] [--watch-plus-dev half]`.
 
 banking77 from ../shared/data/banking77: the baseline and three 20-case batches of cases.jsonl,
 watch.jsonl as the watch split, and test.jsonl only for the final score (never used to choose
@@ -33,7 +33,9 @@ Each measured row is also appended as a JSON line to `--out` (default
 <tmp>/straw-neighbours.jsonl) as soon as it is measured, so a stopped run keeps what it
 measured.
 `--keep-baseline DIR` keeps each seed's merged baseline repository in DIR/seed-N and reuses it
-on the next run (the baseline tune is the same for every method of a seed)."""
+on the next run (the baseline tune is the same for every method of a seed).
+`--watch-plus-dev half` adds dev's even rows to the watch split (to see whether a larger watch
+split chooses better); dev's odd rows are scored apart in every run (`devb_*` in the JSON lines)."""
 
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -175,9 +178,20 @@ def baseline(seed: int, folder: Path) -> tuple[dict[str, Any], str]:
     return entry, report["model"]["hash"]
 
 
-def run(seed: int, method: str, base: Path, base_hash: str, folder: Path) -> Iterator[dict]:
-    """One entry per merge after the baseline, yielded as it is measured."""
+def run(seed: int, method: str, base: Path, base_hash: str, folder: Path,
+        watch_plus_dev: bool = False) -> Iterator[dict]:
+    """One entry per merge after the baseline, yielded as it is measured. `watch_plus_dev`: the
+    even rows of dev join the watch split (scores then read dev's odd rows: `devb_*`)."""
     shutil.copytree(base, folder, symlinks=True)
+    if watch_plus_dev:
+        from repo_store import curation
+        from repo_store.repo import open_case_repo
+
+        repo = open_case_repo(folder)
+        curation.add_cases(repo, [curation.new_case_data(repo, input=r["input"],
+                                                         expected=r["expected"],
+                                                         case_id=content_id(r))
+                                  for r in dev_rows()[0::2]], "dev rows as watch", split="watch")
     repo = set_config(folder, seed, method)
     held = rows("test.jsonl") + dev_rows()  # scored apart: test first, then dev
     inputs, expected = [r["input"] for r in held], [r["expected"] for r in held]
@@ -202,9 +216,14 @@ def held_out(before: list[str], now: list[str], expected: list[str]) -> dict[str
     n = len(rows("test.jsonl"))
     t = score(before[:n], now[:n], expected[:n])
     d = score(before[n:], now[n:], expected[n:])
+    # where the dev flips went (expected → answer), to see which labels take them
+    went = Counter(f"{e} → {a}" for w, a, e in zip(before[n:], now[n:], expected[n:], strict=True)
+                   if w == e and a != e)
+    b = score(before[n + 1::2], now[n + 1::2], expected[n + 1::2])  # dev's odd rows, never watch
     return {"test_accuracy": t["accuracy"], "test_negative_flips": t["negative_flips"],
             "test_nfr": t["nfr"], "dev_accuracy": d["accuracy"],
-            "dev_negative_flips": d["negative_flips"]}
+            "dev_negative_flips": d["negative_flips"], "dev_flips_to": dict(went.most_common()),
+            "devb_accuracy": b["accuracy"], "devb_negative_flips": b["negative_flips"]}
 
 
 def naive(repo: Any, base_hash: str, inputs: list[str],  # noqa: ANN401 - CaseRepo
@@ -317,7 +336,8 @@ def main() -> None:
                     (kept / "baseline.json").write_text(json.dumps({**entry, "model": base_hash}))
             record(seed, "baseline", entry)
             for method in methods:
-                for r in run(seed, method, base, base_hash, Path(tmp) / method):
+                for r in run(seed, method, base, base_hash, Path(tmp) / method,
+                             args.get("--watch-plus-dev") == "half"):
                     record(seed, method, r)
     for text in summary(results):
         print(text)
