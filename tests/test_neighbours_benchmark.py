@@ -39,12 +39,14 @@ def test_summary_sums_flips_over_merges_and_takes_the_median_of_seeds() -> None:
              "test_negative_flips": flips, "test_accuracy": 0.9}
             for seed, merge, flips in [(0, "b1", 3), (0, "b2", 4), (1, "b1", 1), (1, "b2", 1),
                                        (2, "b1", 9), (2, "b2", 0)]]
+    rows[1]["test_wrong_since_baseline"] = 5  # the last merge's floor, per seed
     rows.append({"seed": 0, "method": "baseline", "merge": "baseline", "kept": True,
                  "seconds": 99.0, "test_accuracy": 0.7})
     (text,) = bench.summary(rows)
     assert "test negative flips per seed {0: 7, 1: 2, 2: 9} (median 7)" in text
     assert "tune seconds {0: 20.0, 1: 20.0, 2: 20.0} (median 20.0)" in text
     assert "every contract kept: True" in text
+    assert "(a floor under the summed flips) {0: 5, 1: None, 2: None}" in text
 
 
 def test_dev_rows_are_the_eight_intents_and_touch_no_other_split(banking77: Path) -> None:
@@ -63,3 +65,6 @@ def test_held_out_scores_test_then_dev_apart(banking77: Path) -> None:
     now = ["x"] + ["a"] * (n - 1) + ["x", "b"]  # one test flip; dev: one negative, one positive
     s = bench.held_out(before, now, expected)
     assert (s["test_negative_flips"], s["dev_negative_flips"], s["dev_accuracy"]) == (1, 1, 0.5)
+    assert s["dev_flips_to"] == {"b → x": 1}  # where each dev flip went
+    # dev's odd rows alone (the half that --watch-plus-dev never adds to watch): the second row
+    assert (s["devb_negative_flips"], s["devb_accuracy"]) == (0, 1.0)
