@@ -116,13 +116,17 @@ def predict(backend: Any, inputs: list[str]) -> list[str]:  # noqa: ANN401 - Bac
     return [p.text for p in backend.predict(inputs)]
 
 
+def broke(before: list[str], now: list[str], expected: list[str]) -> list[bool]:
+    """Per question: right before, wrong now (a negative flip)."""
+    return [w == e and a != e for w, a, e in zip(before, now, expected, strict=True)]
+
+
 def score(before: list[str] | None, now: list[str], expected: list[str]) -> dict[str, Any]:
-    right = [p == e for p, e in zip(now, expected, strict=True)]
-    out: dict[str, Any] = {"accuracy": sum(right) / len(right)}
+    out: dict[str, Any] = {"accuracy": sum(p == e for p, e in zip(now, expected, strict=True))
+                           / len(now)}
     if before is not None:
-        was = [p == e for p, e in zip(before, expected, strict=True)]
-        out["negative_flips"] = sum(w and not r for w, r in zip(was, right, strict=True))
-        out["nfr"] = out["negative_flips"] / len(right)
+        out["negative_flips"] = sum(broke(before, now, expected))
+        out["nfr"] = out["negative_flips"] / len(now)
     return out
 
 
@@ -158,16 +162,21 @@ def tune_merge(repo: Any, name: str, items: list[dict], first: bool,  # noqa: AN
     return {**entry, "merged": True}, report
 
 
+def add_watch(repo: Any, items: list[dict], message: str) -> None:  # noqa: ANN401 - CaseRepo
+    from repo_store import curation
+
+    curation.add_cases(repo, [curation.new_case_data(repo, input=r["input"], expected=r["expected"],
+                                                     case_id=content_id(r)) for r in items],
+                       message, split="watch")
+
+
 def baseline(seed: int, folder: Path) -> tuple[dict[str, Any], str]:
     """A repository with the watch split and the merged baseline model: (entry, model hash)."""
-    from repo_store import curation
     from repo_store.setup import init_case_repo
 
     repo, _ = init_case_repo(folder)
     repo = set_config(repo.root, seed, "baseline")
-    watch = [curation.new_case_data(repo, input=r["input"], expected=r["expected"],
-                                    case_id=content_id(r)) for r in rows("watch.jsonl")]
-    curation.add_cases(repo, watch, "watch", split="watch")
+    add_watch(repo, rows("watch.jsonl"), "watch")
     entry, report = tune_merge(repo, "baseline", groups()["baseline"], first=True)
     if report is None:
         raise SystemExit(f"seed {seed}: the baseline did not pass its gate: {entry}")
@@ -184,14 +193,9 @@ def run(seed: int, method: str, base: Path, base_hash: str, folder: Path,
     even rows of dev join the watch split (scores then read dev's odd rows: `devb_*`)."""
     shutil.copytree(base, folder, symlinks=True)
     if watch_plus_dev:
-        from repo_store import curation
         from repo_store.repo import open_case_repo
 
-        repo = open_case_repo(folder)
-        curation.add_cases(repo, [curation.new_case_data(repo, input=r["input"],
-                                                         expected=r["expected"],
-                                                         case_id=content_id(r))
-                                  for r in dev_rows()[0::2]], "dev rows as watch", split="watch")
+        add_watch(open_case_repo(folder), dev_rows()[0::2], "dev rows as watch")
     repo = set_config(folder, seed, method)
     held = rows("test.jsonl") + dev_rows()  # scored apart: test first, then dev
     inputs, expected = [r["input"] for r in held], [r["expected"] for r in held]
@@ -208,7 +212,7 @@ def run(seed: int, method: str, base: Path, base_hash: str, folder: Path,
         now = predict(loaded(repo, report["model"]["hash"]), inputs)
         # against the baseline model instead of the previous merge: a lower bound on the flips
         # summed over the merges (a question right then and wrong now flipped at least once)
-        since = [w == e and a != e for w, a, e in zip(start, now, expected, strict=True)]
+        since = broke(start, now, expected)
         yield {**entry, **held_out(before, now, expected),
                "watch_negative_flips": len(report["flips"]["watch"]["negative"]),
                "lambda": (report.get("interpolation") or {}).get("lambda"),
@@ -223,8 +227,9 @@ def held_out(before: list[str], now: list[str], expected: list[str]) -> dict[str
     t = score(before[:n], now[:n], expected[:n])
     d = score(before[n:], now[n:], expected[n:])
     # where the dev flips went (expected → answer), to see which labels take them
-    went = Counter(f"{e} → {a}" for w, a, e in zip(before[n:], now[n:], expected[n:], strict=True)
-                   if w == e and a != e)
+    went = Counter(f"{e} → {a}" for flipped, a, e in
+                   zip(broke(before[n:], now[n:], expected[n:]), now[n:], expected[n:], strict=True)
+                   if flipped)
     b = score(before[n + 1::2], now[n + 1::2], expected[n + 1::2])  # dev's odd rows, never watch
     return {"test_accuracy": t["accuracy"], "test_negative_flips": t["negative_flips"],
             "test_nfr": t["nfr"], "dev_accuracy": d["accuracy"],
