@@ -216,6 +216,8 @@ def run(seed: int, method: str, base: Path, base_hash: str, folder: Path,
         yield {**entry, **held_out(before, now, expected),
                "watch_negative_flips": len(report["flips"]["watch"]["negative"]),
                "lambda": (report.get("interpolation") or {}).get("lambda"),
+               "interpolation": report.get("interpolation"),
+               "bias_correction": report.get("bias_correction"),
                "test_wrong_since_baseline": sum(since[:n]),
                "dev_wrong_since_baseline": sum(since[n:])}
         before = now

@@ -43,6 +43,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "replay": "adaptive",
         "replay_size": 256,
         "interpolate": False,
+        "interpolate_distill": 1.0,
         "distill": 0.0,
         "distill_temperature": 2.0,
         "refit_head": True,
@@ -75,6 +76,7 @@ seed = 0
 replay = "adaptive"           # baseline cases trained on per round: "all" or "adaptive"
 replay_size = 256             # adaptive: cases replayed per round besides the failing ones
 interpolate = false           # blend production and tuned weights (LoRA: the adapter) to spare watch cases
+interpolate_distill = 1.0     # classifier: KL to production in an interpolated model's head refit (0: off)
 distill = 0.0                 # weight of the KL term to the production model (0: off)
 distill_temperature = 2.0
 refit_head = true             # classifier: refit the output layer after a partial replay and the last round

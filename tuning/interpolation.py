@@ -80,6 +80,23 @@ def watch_passed(data: TrainingSet, validation: Validation) -> int:
                zip(data.watch, validation.predictions[start:], strict=True))
 
 
+def teacher(backend: Backend, at_zero: Validation, production_labels: int,
+            settings: TrainSettings | None) -> Any:
+    """The production model's logits on every case, for the refits' distillation, or None.
+    θ(0) is production's encoder and production's head rows (only rows of added labels come
+    from the tuned model), so its logits over the first `production_labels` columns are
+    production's own: no extra forward pass."""
+    if settings is None or not settings.interpolate_distill:
+        return None
+    logits = backend.head_logits(at_zero)
+    if logits is None:
+        return None
+    from tuning.backends.head_refit import Teacher
+
+    return Teacher(logits[:, :production_labels].clone(), settings.interpolate_distill,
+                   settings.distill_temperature)
+
+
 def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained: Validation,
                 gate: Gate, production_watch_pass: list[bool],
                 settings: TrainSettings | None = None) -> Choice:
@@ -87,7 +104,9 @@ def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained:
     With `settings.refit_head`, a θ(λ) that fails the gate gets its output layer refitted on the
     baseline and new cases (tuning.training.refit_head) and is judged again: a small λ often
     keeps the production encoder's neighbourhoods and only needs the head to place the batch.
-    The grid is tried from λ = 0 up and stops at the first λ that passes with no watch flip."""
+        The grid is tried from λ = 0 up and stops at the first λ that passes with no watch flip.
+    With `settings.interpolate_distill`, those refits also keep close to the production model's
+    outputs on the same cases (`teacher`)."""
     old_labels, old_state = _parts(old_snapshot)
     new_snapshot = backend.snapshot()
     new_labels, new_state = _parts(new_snapshot)
@@ -101,12 +120,15 @@ def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained:
 
     best = (len(watch_negative_flips(data, trained, production_watch_pass)), 1.0)
     chosen, kept, tried = trained, new_snapshot, []
+    production = None
     for lam in GRID:
         backend.restore(_snapshot(new_labels, mix(old_state, new_state, lam)))
         result = validate(backend, data, backend.name)
+        if lam == 0.0 and old_labels is not None:
+            production = teacher(backend, result, len(old_labels), settings)
         gate_ok, refit = judge(result), False
         if not gate_ok and settings is not None and settings.refit_head:
-            result, record = refit_head(backend, data, settings, result)
+            result, record = refit_head(backend, data, settings, result, production)
             refit = record is not None
             gate_ok = refit and judge(result)
         flipped = len(watch_negative_flips(data, result, production_watch_pass))

@@ -100,18 +100,19 @@ def next_replay(data: TrainingSet, settings: TrainSettings, last: Validation | N
 
 
 def refit_head(backend: Backend, data: TrainingSet, settings: TrainSettings,
-               last: Validation) -> tuple[Validation, dict[str, Any] | None]:
+               last: Validation, teacher: Any = None) -> tuple[Validation, dict[str, Any] | None]:
     """Refit the output layer on every baseline and new case (watch weighs 0: never trained
     on) from the validation's own features; the refitted validation when it passes more.
     The round loop calls it after a round whose replay left baseline cases out (those are the
     cases the encoder moved under unseen) and after the last round. When a round trained on
     every case and another may follow, that round teaches the encoder instead (on banking77's
-    150 + 3 × 20 a refit there ended tunes a round early, 1–2 pp lower on held-out questions)."""
+    150 + 3 × 20 a refit there ended tunes a round early, 1–2 pp lower on held-out questions).
+    `teacher` (interpolation's refit): a head_refit.Teacher the refit is also pulled towards."""
     nb, nn = len(data.baseline), len(data.new)
     weights = [1.0] * nb + [float(settings.new_case_weight)] * nn + [0.0] * len(data.watch)
     targets = [target_of(c, backend.name) for c in data.cases]
     t0 = time.monotonic()
-    refitted = backend.refit(last, targets, weights)
+    refitted = backend.refit(last, targets, weights, teacher)
     if refitted is None:
         return last, None
 

@@ -60,6 +60,7 @@ class TrainSettings:
     replay: str = _setting("train", "replay")
     replay_size: int = _setting("train", "replay_size")
     interpolate: bool = _setting("train", "interpolate")
+    interpolate_distill: float = _setting("train", "interpolate_distill")
     distill: float = _setting("train", "distill")
     distill_temperature: float = _setting("train", "distill_temperature")
     refit_head: bool = _setting("train", "refit_head")
@@ -146,11 +147,12 @@ class Backend(ABC):
         preds = self.predict(inputs)
         return Validation(preds, None, None, time.monotonic() - started)
 
-    def refit(self, validation: Validation, targets: list[str],
-              weights: list[float]) -> Validation | None:
+    def refit(self, validation: Validation, targets: list[str], weights: list[float],
+              teacher: Any = None) -> Validation | None:
         """Refit the output layer alone on the cases of `validation` (weight 0: not trained on),
         from the features it holds, and return the validation of the refitted model; None when
-        the backend cannot (the default) or nothing improved."""
+        the backend cannot (the default) or nothing improved. `teacher`: a
+        `head_refit.Teacher` whose outputs the refit is also pulled towards."""
         return None
 
     def head_logits(self, validation: Validation) -> Any:

@@ -356,8 +356,8 @@ class ClassifierBackend(Backend):
         embeddings = torch.nn.functional.normalize(feats, dim=-1) if feats.numel() else feats
         return Validation(preds, margins, embeddings, time.monotonic() - started, feats)
 
-    def refit(self, validation: Validation, targets: list[str],
-              weights: list[float]) -> Validation | None:
+    def refit(self, validation: Validation, targets: list[str], weights: list[float],
+              teacher: head_refit.Teacher | None = None) -> Validation | None:
         """Refit the head on `validation.features` (tuning.backends.head_refit); keep it only
         if more weighted cases pass. The returned validation is the head applied to the same
         features, which is what the model computes for those inputs in eval mode."""
@@ -373,7 +373,7 @@ class ClassifierBackend(Backend):
             return None
         owner, attr = self._head()
         head: nn.Linear = getattr(owner, attr)
-        fit = head_refit.refit_linear(feats, labels, sample, head.weight, head.bias)
+        fit = head_refit.refit_linear(feats, labels, sample, head.weight, head.bias, teacher)
         if fit.passed_after <= fit.passed_before:
             return None
         with torch.no_grad():

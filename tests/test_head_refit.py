@@ -1,0 +1,74 @@
+"""The output-layer refit's distillation from the production model (`[train]
+interpolate_distill`): what it changes in the convex problem, and that interpolation's teacher is
+the production model's own outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.nn import functional
+
+from tests.test_training import baseline_cases, make_backend, new_cases
+from tuning import interpolation
+from tuning.backends.head_refit import Teacher, refit_linear
+from tuning.cases_io import examples_of
+from tuning.training import TrainingSet, validate
+
+
+def kl_to(teacher: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+          x: torch.Tensor) -> float:
+    """Mean KL(teacher ‖ layer) over the teacher's labels, at temperature 1."""
+    student = functional.log_softmax(functional.linear(x, weight, bias)[:, :teacher.shape[1]], 1)
+    p = functional.softmax(teacher, 1)
+    return float((p * (p.log() - student)).sum(1).mean())
+
+
+def problem() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Three old labels in clusters, some of their points near a boundary, and a new fourth label
+    whose row starts at zero: (features, labels, weights, start weight, start bias)."""
+    gen = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 3.0], [2.0, 2.0, 2.0]])
+    labels = torch.tensor([0] * 12 + [1] * 12 + [2] * 12 + [3] * 4)
+    x = centres[labels] + 0.6 * torch.randn(len(labels), 3, generator=gen)
+    w0 = torch.cat([torch.eye(3), torch.zeros(1, 3)])
+    return x, labels, torch.ones(len(labels)), w0, torch.zeros(4)
+
+
+def test_a_teacher_keeps_the_refit_near_its_outputs_and_still_fits_the_cases() -> None:
+    x, y, weights, w0, b0 = problem()
+    production = functional.linear(x, w0[:3], b0[:3])  # the teacher never had label 3
+    plain = refit_linear(x, y, weights, w0, b0)
+    taught = refit_linear(x, y, weights, w0, b0, Teacher(production, 1.0, 2.0))
+    assert plain.passed_before < len(y)  # the new label's cases fail at the start
+    assert taught.passed_after == plain.passed_after == len(y)  # both place every case
+    assert kl_to(production, taught.weight, taught.bias, x) < \
+        0.5 * kl_to(production, plain.weight, plain.bias, x)
+    # the new label is free: the teacher's term is over the old labels only
+    assert (functional.linear(x, taught.weight, taught.bias).argmax(1)[y == 3] == 3).all()
+    off = refit_linear(x, y, weights, w0, b0, Teacher(production, 0.0, 2.0))
+    assert torch.equal(off.weight, plain.weight) and torch.equal(off.bias, plain.bias)
+
+
+def test_interpolations_teacher_is_the_production_models_own_logits(tiny_classifier: Path
+                                                                    ) -> None:
+    """θ(0) holds production's encoder and head rows, so the logits the teacher takes from its
+    validation, over production's labels, are what the production model computes itself."""
+    data = TrainingSet(baseline_cases(), new_cases())
+    backend = make_backend(tiny_classifier)
+    backend.train(examples_of(data.baseline, "classifier"), 4, seed=0)
+    labels = list(backend.labels)
+    production = backend.head_logits(validate(backend, data, "classifier"))
+    old = backend.snapshot()
+    backend.prepare(examples_of(data.cases, "classifier"))
+    backend.train(examples_of(data.cases, "classifier"), 4, seed=1)
+    assert len(backend.labels) == len(labels) + 1
+    backend.restore((backend.labels, interpolation.mix(old[1], backend.snapshot()[1], 0.0)))
+    at_zero = validate(backend, data, "classifier")
+    teacher = interpolation.teacher(backend, at_zero, len(labels), backend.train_settings)
+    assert teacher is not None and teacher.strength == backend.train_settings.interpolate_distill
+    assert teacher.temperature == backend.train_settings.distill_temperature
+    assert teacher.logits.shape == production.shape
+    assert torch.allclose(teacher.logits, production, atol=1e-4)
+    backend.train_settings.interpolate_distill = 0.0
+    assert interpolation.teacher(backend, at_zero, len(labels), backend.train_settings) is None
