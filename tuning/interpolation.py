@@ -104,7 +104,7 @@ def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained:
     With `settings.refit_head`, a θ(λ) that fails the gate gets its output layer refitted on the
     baseline and new cases (tuning.training.refit_head) and is judged again: a small λ often
     keeps the production encoder's neighbourhoods and only needs the head to place the batch.
-        The grid is tried from λ = 0 up and stops at the first λ that passes with no watch flip.
+    The grid is tried from λ = 0 up and stops at the first λ that passes with no watch flip.
     With `settings.interpolate_distill`, those refits also keep close to the production model's
     outputs on the same cases (`teacher`)."""
     old_labels, old_state = _parts(old_snapshot)
@@ -124,7 +124,7 @@ def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained:
     for lam in GRID:
         backend.restore(_snapshot(new_labels, mix(old_state, new_state, lam)))
         result = validate(backend, data, backend.name)
-        if lam == 0.0 and old_labels is not None:
+        if lam == GRID[0] and old_labels is not None:  # θ(0): production itself
             production = teacher(backend, result, len(old_labels), settings)
         gate_ok, refit = judge(result), False
         if not gate_ok and settings is not None and settings.refit_head:
