@@ -380,7 +380,8 @@ def test_a_lambda_that_fails_is_rescued_by_refitting_the_head(drifting_repo, tin
     repo, batch_id, _ = drifting_repo
     tried = {}
     for refit in (False, True):
-        write_config(repo.root, tiny_model, interpolate=True, refit_head=refit)
+        write_config(repo.root, tiny_model, interpolate=True, refit_head=refit,
+                     interpolate_distill=0.0)  # the plain refit; its distillation: test_head_refit
         report = tune_batch(open_case_repo(repo.root), batch_id)
         schemas.check("report", report, "report")
         tried[refit] = {t["lambda"]: t for t in report["interpolation"]["tried"]}
