@@ -19,7 +19,9 @@ model, test NFR, test accuracy, seconds. The watch gate is lifted (`max_watch_ne
 Methods: `replay` is today's engine ([train] defaults: adaptive replay); `distill` adds
 `distill = 0.5`, `interpolate` adds `interpolate = true`, `both` adds both;
 `bias` adds `bias_correction = true`, `interpolate-bias` adds both it and `interpolate = true`;
-`replay-norefit` and `interpolate-norefit` are replay and interpolate with `refit_head = false`.
+`replay-norefit` and `interpolate-norefit` are replay and interpolate with `refit_head = false`;
+`interpolate-bias-d0`, `-d0.25`, `-d0.5` are `interpolate-bias` with `interpolate_distill` at
+that strength (its default is 1.0).
 `naive` is the one-case-at-a-time way the issue compares against. The engine has no setting that trains
 without replay (adaptive replay always brings back failing baseline cases; `replay_size` is at
 least 1), so `naive` is implemented here, with the backend directly and no gate: the production
@@ -39,6 +41,7 @@ split chooses better); dev's odd rows are scored apart in every run (`devb_*` in
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -64,6 +67,13 @@ METHODS: dict[str, dict[str, Any]] = {
     "both": {"distill": 0.5, "interpolate": True},
     "bias": {"bias_correction": True},
     "interpolate-bias": {"interpolate": True, "bias_correction": True},
+    # the same with the head refit's distillation weaker ([train] interpolate_distill)
+    "interpolate-bias-d0": {"interpolate": True, "bias_correction": True,
+                            "interpolate_distill": 0.0},
+    "interpolate-bias-d0.25": {"interpolate": True, "bias_correction": True,
+                               "interpolate_distill": 0.25},
+    "interpolate-bias-d0.5": {"interpolate": True, "bias_correction": True,
+                              "interpolate_distill": 0.5},
     # the same without the output layer's refit ([train] refit_head), to see what it changes
     "replay-norefit": {"refit_head": False}, "interpolate-norefit": {"interpolate": True,
                                                                      "refit_head": False}}
@@ -310,19 +320,34 @@ def summary(results: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def main() -> None:
-    args = dict(zip(sys.argv[1::2], sys.argv[2::2], strict=False))
-    seeds = [int(s) for s in args.get("--seeds", "0,1,2").split(",")]
-    methods = args.get("--methods", ",".join(METHODS)).split(",")
-    unknown = [m for m in methods if m not in METHODS]
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated (default 0,1,2)")
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help=f"comma-separated, of: {', '.join(METHODS)} (default all)")
+    parser.add_argument("--out", type=Path,
+                        default=Path(tempfile.gettempdir()) / "straw-neighbours.jsonl",
+                        help="JSON lines appended as measured")
+    parser.add_argument("--keep-baseline", type=Path, help="keep/reuse DIR/seed-N baselines")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--watch-plus-dev", choices=["half"])
+    args = parser.parse_args()
+    unknown = [m for m in args.methods.split(",") if m not in METHODS]
     if unknown:
-        raise SystemExit(f"unknown methods {unknown}; known: {', '.join(METHODS)}")
-    out = Path(args.get("--out", Path(tempfile.gettempdir()) / "straw-neighbours.jsonl"))
+        parser.error(f"unknown methods {unknown}; known: {', '.join(METHODS)}")
+    return args
+
+
+def main() -> None:
+    args = arguments()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    methods = args.methods.split(",")
+    out = args.out
     # CPU training is reproducible for a fixed thread count only (reductions split differently),
     # and one seed's flip count moved by 4 between a one- and a two-thread run
     import torch
 
-    torch.set_num_threads(int(args.get("--threads", "1")))
+    torch.set_num_threads(args.threads)
     for key, value in IDENTITY.items():
         os.environ.setdefault(key, value)
     print("| seed | method | merge | contract kept | watch neg. flips | test neg. flips | test NFR "
@@ -339,8 +364,7 @@ def main() -> None:
     for seed in seeds:
         with tempfile.TemporaryDirectory(prefix="straw-neigh-") as tmp:
             base = Path(tmp) / "base"
-            kept = Path(args["--keep-baseline"]) / f"seed-{seed}" if "--keep-baseline" in args \
-                else None
+            kept = args.keep_baseline / f"seed-{seed}" if args.keep_baseline else None
             if kept is not None and (kept / "baseline.json").is_file():
                 shutil.copytree(kept / "repo", base, symlinks=True)
                 entry = json.loads((kept / "baseline.json").read_text())
@@ -353,7 +377,7 @@ def main() -> None:
             record(seed, "baseline", entry)
             for method in methods:
                 for r in run(seed, method, base, base_hash, Path(tmp) / method,
-                             args.get("--watch-plus-dev") == "half"):
+                             args.watch_plus_dev == "half"):
                     record(seed, method, r)
     for text in summary(results):
         print(text)
