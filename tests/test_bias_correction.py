@@ -92,16 +92,16 @@ def test_correction_lowers_the_added_labels_bias_within_the_margin_and_follows_t
         # every fraction tried keeps the contract (each is below the smallest margin) …
         assert [t["fraction"] for t in chosen.tried] == list(bias_correction.FRACTIONS)
         assert all(t["passed"] for t in chosen.tried)
-        # … and the kept one has the fewest watch negative flips, then the most watch right
-        best = min((t["watch_negative_flips"], -t["watch_passed"], t["fraction"])
-                   for t in chosen.tried)
-        assert best[2] == chosen.fraction
+        # … and the kept one has the most watch right less flips, then the smallest fraction
+        best = min((t["watch_negative_flips"] - t["watch_passed"], t["fraction"],
+                    t["watch_negative_flips"]) for t in chosen.tried)
+        assert best[1] == chosen.fraction
         # what the correction reports is what the model now computes, end to end
         again = backend.predict([c.input for c in data.cases])
         assert [p.text for p in again] == [p.text for p in chosen.validation.predictions]
         assert all(passes(c, p.text) for c, p in zip(data.cases, again, strict=True)
                    if c.split != "watch")
-        if best[0] < chosen.tried[0]["watch_negative_flips"]:
+        if best[2] < chosen.tried[0]["watch_negative_flips"]:
             break  # the login label took a watch case that the kept correction gives back
     else:
         pytest.fail("no seed's correction spared a watch case the uncorrected model flips")
@@ -149,3 +149,19 @@ def test_a_tune_records_the_correction_and_stores_the_corrected_model(new_label_
     assert f"- B{said[1:]}" in body.stdout, body.output
     # the stored model carries the corrected bias: its predictions computed afresh match the report
     assert_stored_model_answers_as_reported(repo, report, batch_id)
+
+
+def test_the_kept_fraction_weighs_flips_spared_against_watch_cases_lost() -> None:
+    def tried(*rows: tuple[float, bool, int, int]) -> list[dict]:
+        return [{"fraction": f, "passed": ok, "watch_negative_flips": n, "watch_passed": r}
+                for f, ok, n, r in rows]
+
+    # one flip spared for 8 watch cases lost (banking77 seed 0, batch 2): not worth it
+    assert bias_correction.kept(tried((0.0, True, 3, 226), (0.5, True, 3, 222),
+                                      (0.75, True, 2, 218))) == 0.0
+    # a flip spared and nothing else lost counts twice: kept
+    assert bias_correction.kept(tried((0.0, True, 1, 200), (0.25, True, 0, 201))) == 0.25
+    # a tie goes to the smaller fraction; a fraction that fails the gate is never kept
+    assert bias_correction.kept(tried((0.0, False, 0, 230), (0.25, True, 2, 200),
+                                      (0.5, True, 1, 199))) == 0.25
+    assert bias_correction.kept(tried((0.0, False, 0, 230))) is None

@@ -39,6 +39,20 @@ def supports(backend: Backend) -> bool:
     return backend.name == "classifier"
 
 
+def kept(tried: list[dict[str, Any]]) -> float | None:
+    """The fraction kept among those that pass the gate: the most watch cases right less watch
+    negative flips (a flip counts twice, as a wrong answer and as a regression), then the
+    smallest. Why not the fewest flips first: lowering a new label's bias also loses the watch
+    cases that label should answer, and on banking77 that rule traded up to 11 of them for one
+    flip spared (final dev accuracy 1.2 pp lower on seed 0, no fewer dev flips by median)."""
+    passing = [t for t in tried if t["passed"]]
+    if not passing:
+        return None
+    best = min(passing, key=lambda t: (t["watch_negative_flips"] - t["watch_passed"],
+                                       t["fraction"]))
+    return float(best["fraction"])
+
+
 def correct(backend: Backend, data: TrainingSet, validation: Validation,
             production_labels: list[str], gate: Gate, production_watch_pass: list[bool]
             ) -> Correction | None:
@@ -72,19 +86,13 @@ def correct(backend: Backend, data: TrainingSet, validation: Validation,
                 watch_negative_flips(data, view, production_watch_pass), watch_passed(data, view))
 
     tried: list[dict[str, Any]] = []
-    best: tuple[Any, ...] | None = None
     for fraction in FRACTIONS:
         gate_ok, flipped, right = judged(fraction)
         tried.append({"fraction": fraction, "passed": gate_ok,
                       "watch_negative_flips": len(flipped), "watch_passed": right})
-        if not gate_ok:
-            continue
-        key = (len(flipped), -right, fraction)  # fewest flips, most right, least moved
-        if best is None or key < best[0]:
-            best = (key, fraction)
-    if best is None:
+    fraction = kept(tried)
+    if fraction is None:
         return None
-    fraction = best[1]
     shifts = {label: fraction * m for label, m in room.items()}
     result = backend.lower_bias(shifts, validation, targets) if fraction else validation
     return Correction(fraction, shifts, result, tried)
