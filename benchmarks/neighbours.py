@@ -242,10 +242,13 @@ def held_out(before: list[str], now: list[str], expected: list[str]) -> dict[str
     went = Counter(f"{e} → {a}" for flipped, a, e in
                    zip(broke(before[n:], now[n:], expected[n:]), now[n:], expected[n:], strict=True)
                    if flipped)
+    # every wrong dev answer (expected → answer), to see which labels an accuracy gap is in
+    wrong = Counter(f"{e} → {a}" for a, e in zip(now[n:], expected[n:], strict=True) if a != e)
     b = score(before[n + 1::2], now[n + 1::2], expected[n + 1::2])  # dev's odd rows, never watch
     return {"test_accuracy": t["accuracy"], "test_negative_flips": t["negative_flips"],
             "test_nfr": t["nfr"], "dev_accuracy": d["accuracy"],
             "dev_negative_flips": d["negative_flips"], "dev_flips_to": dict(went.most_common()),
+            "dev_wrong_as": dict(wrong.most_common()),
             "devb_accuracy": b["accuracy"], "devb_negative_flips": b["negative_flips"]}
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 from repo_store import config
 
 SPEC = importlib.util.spec_from_file_location(
@@ -60,11 +62,14 @@ def test_dev_rows_are_the_eight_intents_and_touch_no_other_split(banking77: Path
 
 def test_held_out_scores_test_then_dev_apart(banking77: Path) -> None:
     n = len(bench.rows("test.jsonl"))
-    expected = ["a"] * n + ["b", "b"]
-    before = ["a"] * n + ["b", "x"]
-    now = ["x"] + ["a"] * (n - 1) + ["x", "b"]  # one test flip; dev: one negative, one positive
+    expected = ["a"] * n + ["b", "b", "b"]
+    before = ["a"] * n + ["b", "x", "x"]
+    # one test flip; dev: one negative flip, one positive, one wrong before and after
+    now = ["x"] + ["a"] * (n - 1) + ["x", "b", "x"]
     s = bench.held_out(before, now, expected)
-    assert (s["test_negative_flips"], s["dev_negative_flips"], s["dev_accuracy"]) == (1, 1, 0.5)
+    assert (s["test_negative_flips"], s["dev_negative_flips"]) == (1, 1)
+    assert s["dev_accuracy"] == pytest.approx(1 / 3)
     assert s["dev_flips_to"] == {"b → x": 1}  # where each dev flip went
+    assert s["dev_wrong_as"] == {"b → x": 2}  # every wrong dev answer, flipped or not
     # dev's odd rows alone (the half that --watch-plus-dev never adds to watch): the second row
     assert (s["devb_negative_flips"], s["devb_accuracy"]) == (0, 1.0)
