@@ -90,9 +90,9 @@ def correct(backend: Backend, data: TrainingSet, validation: Validation,
         gate_ok, flipped, right = judged(fraction)
         tried.append({"fraction": fraction, "passed": gate_ok,
                       "watch_negative_flips": len(flipped), "watch_passed": right})
-    fraction = kept(tried)
-    if fraction is None:
+    chosen = kept(tried)
+    if chosen is None:
         return None
-    shifts = {label: fraction * m for label, m in room.items()}
-    result = backend.lower_bias(shifts, validation, targets) if fraction else validation
-    return Correction(fraction, shifts, result, tried)
+    shifts = {label: chosen * m for label, m in room.items()}
+    result = backend.lower_bias(shifts, validation, targets) if chosen else validation
+    return Correction(chosen, shifts, result, tried)
