@@ -19,6 +19,8 @@ from tuning.training import Gate, TrainingSet, refit_head, validate
 if TYPE_CHECKING:  # torch loads with the backend, not with `straw --help`
     import torch
 
+    from tuning.backends.head_refit import Teacher
+
 GRID = (0.0, 0.2, 0.4, 0.6, 0.8)  # λ = 1 is the trained model itself, already validated
 
 
@@ -81,7 +83,7 @@ def watch_passed(data: TrainingSet, validation: Validation) -> int:
 
 
 def teacher(backend: Backend, at_zero: Validation, production_labels: int,
-            settings: TrainSettings | None) -> Any:
+            settings: TrainSettings | None) -> Teacher | None:
     """The production model's logits on every case, for the refits' distillation, or None.
     θ(0) is production's encoder and production's head rows (only rows of added labels come
     from the tuned model), so its logits over the first `production_labels` columns are
@@ -91,7 +93,7 @@ def teacher(backend: Backend, at_zero: Validation, production_labels: int,
     logits = backend.head_logits(at_zero)
     if logits is None:
         return None
-    from tuning.backends.head_refit import Teacher
+    from tuning.backends.head_refit import Teacher  # here: torch loads with the engine only
 
     return Teacher(logits[:, :production_labels].clone(), settings.interpolate_distill,
                    settings.distill_temperature)
