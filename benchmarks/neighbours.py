@@ -249,6 +249,9 @@ def held_out(before: list[str], now: list[str], expected: list[str]) -> dict[str
             "test_nfr": t["nfr"], "dev_accuracy": d["accuracy"],
             "dev_negative_flips": d["negative_flips"], "dev_flips_to": dict(went.most_common()),
             "dev_wrong_as": dict(wrong.most_common()),
+            # per test question, 1 = right: two methods' final models compared question by question
+            "test_right": "".join("1" if a == e else "0"
+                                  for a, e in zip(now[:n], expected[:n], strict=True)),
             "devb_accuracy": b["accuracy"], "devb_negative_flips": b["negative_flips"]}
 
 
@@ -323,6 +326,33 @@ def summary(results: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def paired(results: list[dict[str, Any]], reference: str = "replay") -> list[str]:
+    """Per method and seed: the final model's test answers against the reference method's,
+    question by question, with McNemar's exact p over the questions only one gets right (is an
+    accuracy gap more than the noise of a few hundred questions?)."""
+    from repo_store.forgetting import mcnemar
+
+    last: dict[tuple[str, int], str] = {}
+    for r in results:
+        if r["merge"] != "baseline" and "test_right" in r:
+            last[r["method"], r["seed"]] = r["test_right"]
+    out = []
+    for method in dict.fromkeys(m for m, _ in last):
+        if method == reference:
+            continue
+        parts = []
+        for seed in sorted(s for m, s in last if m == method):
+            ref = last.get((reference, seed))
+            if ref is None:
+                continue
+            test = mcnemar([c == "1" for c in ref], [c == "1" for c in last[method, seed]])
+            parts.append(f"seed {seed}: {reference} alone right on {test.a_only}, {method} alone "
+                         f"on {test.b_only} (p = {test.p_value:.3g})")
+        if parts:
+            out.append(f"{method} against {reference}, final test answers: " + "; ".join(parts))
+    return out
+
+
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated (default 0,1,2)")
@@ -382,7 +412,7 @@ def main() -> None:
                 for r in run(seed, method, base, base_hash, Path(tmp) / method,
                              args.watch_plus_dev == "half"):
                     record(seed, method, r)
-    for text in summary(results):
+    for text in summary(results) + paired(results):
         print(text)
 
 

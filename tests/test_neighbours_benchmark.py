@@ -73,3 +73,27 @@ def test_held_out_scores_test_then_dev_apart(banking77: Path) -> None:
     assert s["dev_wrong_as"] == {"b → x": 2}  # every wrong dev answer, flipped or not
     # dev's odd rows alone (the half that --watch-plus-dev never adds to watch): the second row
     assert (s["devb_negative_flips"], s["devb_accuracy"]) == (0, 1.0)
+
+
+def test_paired_compares_final_test_answers_with_replay_question_by_question() -> None:
+    def row(method: str, seed: int, merge: str, right: str) -> dict:
+        return {"seed": seed, "method": method, "merge": merge, "kept": True, "seconds": 1.0,
+                "test_right": right}
+
+    rows = [row("replay", 0, "b1", "0000000000"), row("replay", 0, "b2", "1111111111"),
+            # the last merge counts: replay alone right on 8 questions, interpolate alone on 0
+            row("interpolate", 0, "b1", "1111111111"), row("interpolate", 0, "b2", "1100000000"),
+            row("interpolate", 1, "b2", "1"),  # no replay on seed 1: nothing to pair with
+            {"seed": 0, "method": "baseline", "merge": "baseline", "kept": True, "seconds": 1.0}]
+    (text,) = bench.paired(rows)
+    assert text.startswith("interpolate against replay, final test answers: seed 0: ")
+    assert "replay alone right on 8, interpolate alone on 0 (p = 0.00781)" in text
+    assert "seed 1" not in text
+
+
+def test_held_out_records_each_test_answer_right_or_wrong(banking77: Path) -> None:
+    n = len(bench.rows("test.jsonl"))
+    expected = ["a"] * n + ["b"] * 3
+    now = ["x", "a"] + ["a"] * (n - 2) + ["b"] * 3
+    right = bench.held_out(now, now, expected)["test_right"]
+    assert len(right) == n and right.startswith("01") and right.count("0") == 1
