@@ -9,11 +9,12 @@ from pathlib import Path
 import torch
 from torch.nn import functional
 
-from tests.test_training import baseline_cases, make_backend, new_cases
+from tests.test_training import Spy, baseline_cases, make_backend, make_case, new_cases
 from tuning import interpolation
 from tuning.backends.head_refit import Teacher, refit_linear
 from tuning.cases_io import examples_of
 from tuning.training import TrainingSet, validate
+from tuning.tune import run_rounds
 
 
 def kl_to(teacher: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
@@ -72,3 +73,44 @@ def test_interpolations_teacher_is_the_production_models_own_logits(tiny_classif
     assert torch.allclose(teacher.logits, production, atol=1e-4)
     backend.train_settings.interpolate_distill = 0.0
     assert interpolation.teacher(backend, at_zero, len(labels), backend.train_settings) is None
+
+
+def test_theta_zero_is_judged_from_the_production_models_features(tiny_classifier: Path) -> None:
+    """When the round loop validated the production model first (adaptive replay of a baseline
+    larger than `replay_size`), θ(0), which holds production's encoder, is judged from those
+    features under its own output layer: one forward pass fewer, and the same choice."""
+    watch = [make_case("w-refund", "refund my money for the order now please", "refund", "watch"),
+             make_case("w-account", "I forgot my password again", "account", "watch")]
+    data = TrainingSet(baseline_cases(), new_cases(), watch)
+    backend = make_backend(tiny_classifier, refit_head=True, replay_size=6)
+    backend.train(examples_of(data.baseline, "classifier"), 4, seed=0)  # production
+    old = backend.snapshot()
+    watch_pass = [p.text == c.expected for c, p in
+                  zip(watch, backend.predict([c.input for c in watch]), strict=True)]
+    gate = {"baseline_threshold": 1.0, "new_threshold": 1.0}
+    outcome = run_rounds(backend, data, backend.train_settings, gate, progress=lambda e: None,
+                         cancel=None)
+    assert outcome.start is not None and len(data.baseline) > 6
+    tuned = backend.snapshot()
+
+    def choose(start: object) -> tuple[interpolation.Choice, int]:
+        backend.restore(tuned)
+        spy = Spy(backend)
+        choice = interpolation.interpolate(
+            backend, old, data, outcome.validation, lambda b, bt, n, nt: b == bt and n == nt,
+            watch_pass, backend.train_settings, start)
+        return choice, len(spy.validations)
+
+    (fresh, forward_passes), (reused, fewer) = choose(None), choose(outcome.start)
+    assert fewer == forward_passes - 1
+    assert (reused.lam, reused.tried) == (fresh.lam, fresh.tried)
+    assert [p.text for p in reused.validation.predictions] == \
+        [p.text for p in fresh.validation.predictions]
+    # θ(0) from the start's features answers as θ(0) computed afresh
+    backend.restore((tuned[0], interpolation.mix(old[1], tuned[1], 0.0)))
+    targets = [c.expected for c in data.cases]
+    rejudged = backend.rejudge(outcome.start, targets)
+    computed = validate(backend, data, "classifier")
+    assert rejudged is not None
+    assert [p.text for p in rejudged.predictions] == [p.text for p in computed.predictions]
+    assert torch.allclose(backend.head_logits(rejudged), backend.head_logits(computed), atol=1e-5)

@@ -396,6 +396,33 @@ def test_a_lambda_that_fails_is_rescued_by_refitting_the_head(drifting_repo, tin
     assert max(tried[True]) == 1.0 and all(lam <= first_clean for lam in tried[True] if lam < 1)
 
 
+def test_a_tune_that_validated_production_first_judges_theta_zero_without_a_forward_pass(
+        drifting_repo, tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adaptive replay over a baseline larger than `replay_size` validates the production model
+    before round 1; the tune hands that validation to interpolation, whose grid then runs one
+    forward pass fewer than the λ it tries below 1 (θ(0) is judged from production's features)."""
+    from tuning import interpolation
+
+    calls: list[int] = []
+    real = interpolation.validate
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(interpolation, "validate", counted)
+    repo, batch_id, _ = drifting_repo
+    for replay_size, forward_passes_saved in ((4, 1), (1000, 0)):
+        calls.clear()
+        write_config(repo.root, tiny_model, interpolate=True, replay_size=replay_size)
+        report = tune_batch(open_case_repo(repo.root), batch_id)
+        assert report["summary"]["passed"]
+        below_one = [t for t in report["interpolation"]["tried"] if t["lambda"] < 1.0]
+        assert below_one[0]["lambda"] == 0.0
+        assert len(calls) == len(below_one) - forward_passes_saved, replay_size
+        assert_stored_model_answers_as_reported(open_case_repo(repo.root), report, batch_id)
+
+
 # ---- focal distillation from the production model ---------------------------------------------
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tuning.backends.base import Backend, TrainSettings, Validation
-from tuning.cases_io import passes
+from tuning.cases_io import passes, target_of
 from tuning.training import Gate, TrainingSet, refit_head, validate
 
 if TYPE_CHECKING:  # torch loads with the backend, not with `straw --help`
@@ -101,8 +101,11 @@ def teacher(backend: Backend, at_zero: Validation, production_labels: int,
 
 def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained: Validation,
                 gate: Gate, production_watch_pass: list[bool],
-                settings: TrainSettings | None = None) -> Choice:
+                settings: TrainSettings | None = None, start: Validation | None = None) -> Choice:
     """Leave the backend holding the chosen θ(λ); `trained` is θ(1)'s validation (it passed).
+    `start`: the production model's validation over `data.cases` when the tune has one (adaptive
+    replay validates the start to choose round 1's replay): θ(0)'s encoder is production's, so
+    θ(0) is judged from those features under its own output layer, without a forward pass.
     With `settings.refit_head`, a θ(λ) that fails the gate gets its output layer refitted on the
     baseline and new cases (tuning.training.refit_head) and is judged again: a small λ often
     keeps the production encoder's neighbourhoods and only needs the head to place the batch.
@@ -115,6 +118,7 @@ def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained:
     if old_labels is not None and (new_labels or [])[:len(old_labels)] != old_labels:
         raise ValueError("the trained head reorders the production model's labels")
     nb, nn = len(data.baseline), len(data.new)
+    targets = [target_of(c, backend.name) for c in data.cases]
 
     def judge(result: Validation) -> bool:
         ok = [passes(c, p.text) for c, p in zip(data.cases, result.predictions, strict=True)]
@@ -125,7 +129,11 @@ def interpolate(backend: Backend, old_snapshot: Any, data: TrainingSet, trained:
     production = None
     for lam in GRID:
         backend.restore(_snapshot(new_labels, mix(old_state, new_state, lam)))
-        result = validate(backend, data, backend.name)
+        result = None
+        if lam == 0.0 and start is not None:  # production's encoder: its features are known
+            result = backend.rejudge(start, targets)
+        if result is None:
+            result = validate(backend, data, backend.name)
         if lam == GRID[0] and old_labels is not None:  # θ(0): production itself
             production = teacher(backend, result, len(old_labels), settings)
         gate_ok, refit = judge(result), False

@@ -56,6 +56,7 @@ class Outcome:
     best_round: int
     validation: Validation  # the best round's, over TrainingSet.cases in order
     passed: bool
+    start: Validation | None = None  # the starting model's, when the loop validated it first
 
     @property
     def predictions(self) -> list[Prediction]:
@@ -174,4 +175,4 @@ def train_until_pass(backend: Backend, data: TrainingSet, settings: TrainSetting
     key, best_round, validation, snap = best
     if best_round != rounds[-1]["round"]:
         backend.restore(snap)
-    return Outcome(rounds, best_round, validation, key[0])
+    return Outcome(rounds, best_round, validation, key[0], start)

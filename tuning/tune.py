@@ -130,7 +130,7 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
     if old_snapshot is not None and outcome.passed and previous_preds is not None:
         emit(Phase("interpolating", f"λ in {', '.join(map(str, interpolation.GRID))}"))
         chosen = interpolation.interpolate(backend, old_snapshot, training, outcome.validation,
-                                           gate, watch_pass, train_s)
+                                           gate, watch_pass, train_s, outcome.start)
         outcome = replace(outcome, validation=chosen.validation)
         check_cancel(cancel)
     if production_labels is not None and outcome.passed and previous_preds is not None:

@@ -160,6 +160,12 @@ class Backend(ABC):
         ([n, labels] tensor); None when the backend has no such layer (the default)."""
         return None
 
+    def rejudge(self, validation: Validation, targets: list[str]) -> Validation | None:
+        """The validation of the same inputs under the current output layer, from the features
+        `validation` holds, when the encoder that computed them is the one loaded now; None when
+        the backend has no such layer (the default)."""
+        return None
+
     def lower_bias(self, shifts: dict[str, float], validation: Validation,
                    targets: list[str]) -> Validation:
         """Subtract `shifts[label]` from those labels' output bias; the validation of the same

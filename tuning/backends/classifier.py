@@ -404,6 +404,13 @@ class ClassifierBackend(Backend):
             return torch.nn.functional.linear(
                 feats.float(), head.weight.float(), None if head.bias is None else head.bias.float())
 
+    def rejudge(self, validation: Validation, targets: list[str]) -> Validation | None:
+        if validation.features is None or not validation.features.numel() or not self.labels:
+            return None
+        rejudged = self._rejudged(validation, targets, time.monotonic())
+        rejudged.seconds -= validation.seconds  # no forward pass: only the layer's own time
+        return rejudged
+
     def lower_bias(self, shifts: dict[str, float], validation: Validation,
                    targets: list[str]) -> Validation:
         """Subtract `shifts[label]` from those labels' output bias; the validation of the same
