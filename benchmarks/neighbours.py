@@ -329,23 +329,25 @@ def summary(results: list[dict[str, Any]]) -> list[str]:
 def paired(results: list[dict[str, Any]], reference: str = "replay") -> list[str]:
     """Per method and seed: the final model's test answers against the reference method's,
     question by question, with McNemar's exact p over the questions only one gets right (is an
-    accuracy gap more than the noise of a few hundred questions?)."""
+    accuracy gap more than the noise of a few hundred questions?). Only after the same merge:
+    a run that stopped at a refused merge is not compared."""
     from repo_store.forgetting import mcnemar
 
-    last: dict[tuple[str, int], str] = {}
+    last: dict[tuple[str, int], tuple[str, str]] = {}  # (method, seed) → (merge, answers)
     for r in results:
         if r["merge"] != "baseline" and "test_right" in r:
-            last[r["method"], r["seed"]] = r["test_right"]
+            last[r["method"], r["seed"]] = (r["merge"], r["test_right"])
     out = []
     for method in dict.fromkeys(m for m, _ in last):
         if method == reference:
             continue
         parts = []
         for seed in sorted(s for m, s in last if m == method):
-            ref = last.get((reference, seed))
-            if ref is None:
+            merge, answers = last[method, seed]
+            ref_merge, ref = last.get((reference, seed), ("", ""))
+            if ref_merge != merge:  # no reference, or one run stopped early: not the same point
                 continue
-            test = mcnemar([c == "1" for c in ref], [c == "1" for c in last[method, seed]])
+            test = mcnemar([c == "1" for c in ref], [c == "1" for c in answers])
             parts.append(f"seed {seed}: {reference} alone right on {test.a_only}, {method} alone "
                          f"on {test.b_only} (p = {test.p_value:.3g})")
         if parts:

@@ -11,6 +11,7 @@ from torch.nn import functional
 
 from tests.test_training import Spy, baseline_cases, make_backend, make_case, new_cases
 from tuning import interpolation
+from tuning.backends.base import Validation
 from tuning.backends.head_refit import Teacher, refit_linear
 from tuning.cases_io import examples_of
 from tuning.training import TrainingSet, validate
@@ -93,7 +94,7 @@ def test_theta_zero_is_judged_from_the_production_models_features(tiny_classifie
     assert outcome.start is not None and len(data.baseline) > 6
     tuned = backend.snapshot()
 
-    def choose(start: object) -> tuple[interpolation.Choice, int]:
+    def choose(start: Validation | None) -> tuple[interpolation.Choice, int]:
         backend.restore(tuned)
         spy = Spy(backend)
         choice = interpolation.interpolate(
@@ -113,4 +114,6 @@ def test_theta_zero_is_judged_from_the_production_models_features(tiny_classifie
     computed = validate(backend, data, "classifier")
     assert rejudged is not None
     assert [p.text for p in rejudged.predictions] == [p.text for p in computed.predictions]
-    assert torch.allclose(backend.head_logits(rejudged), backend.head_logits(computed), atol=1e-5)
+    logits, forward = backend.head_logits(rejudged), backend.head_logits(computed)
+    assert logits is not None and forward is not None
+    assert torch.allclose(logits, forward, atol=1e-5)

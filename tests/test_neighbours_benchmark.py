@@ -84,11 +84,13 @@ def test_paired_compares_final_test_answers_with_replay_question_by_question() -
             # the last merge counts: replay alone right on 8 questions, interpolate alone on 0
             row("interpolate", 0, "b1", "1111111111"), row("interpolate", 0, "b2", "1100000000"),
             row("interpolate", 1, "b2", "1"),  # no replay on seed 1: nothing to pair with
+            # on seed 2 interpolate stopped after b1 and replay went on: not the same point
+            row("replay", 2, "b1", "1"), row("replay", 2, "b2", "0"), row("interpolate", 2, "b1", "1"),
             {"seed": 0, "method": "baseline", "merge": "baseline", "kept": True, "seconds": 1.0}]
     (text,) = bench.paired(rows)
     assert text.startswith("interpolate against replay, final test answers: seed 0: ")
     assert "replay alone right on 8, interpolate alone on 0 (p = 0.00781)" in text
-    assert "seed 1" not in text
+    assert "seed 1" not in text and "seed 2" not in text
 
 
 def test_held_out_records_each_test_answer_right_or_wrong(banking77: Path) -> None:

@@ -45,7 +45,8 @@ def kept(tried: list[dict[str, Any]]) -> float | None:
     smallest. Why not the fewest flips first: lowering a new label's bias also loses the watch
     cases that label should answer, and on banking77 that rule traded up to 11 of them for one
     flip spared (seeds 0–2: seed 0's final dev accuracy 1.2 pp lower, the same median dev flips;
-    README "Bias correction's trade" has seeds 3–6, where the two rules trade evenly)."""
+    benchmarks/neighbours_results.md, "Where it stands", has seeds 3–6, where the two rules
+    trade evenly)."""
     passing = [t for t in tried if t["passed"]]
     if not passing:
         return None

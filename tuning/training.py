@@ -56,7 +56,7 @@ class Outcome:
     best_round: int
     validation: Validation  # the best round's, over TrainingSet.cases in order
     passed: bool
-    start: Validation | None = None  # the starting model's, when the loop validated it first
+    start: Validation | None = None  # the starting model's, when the caller validated it first
 
     @property
     def predictions(self) -> list[Prediction]:

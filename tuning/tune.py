@@ -117,6 +117,9 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
     training = TrainingSet(data.baseline, data.new, data.watch)
     outcome = run_rounds(backend, training, train_s, repo.verdict_config["gate"], progress=emit,
                          cancel=cancel)
+    # production's validation (run_rounds makes one for adaptive replay): θ(0)'s features
+    start = outcome.start if old_snapshot is not None else None
+    outcome = replace(outcome, start=None)  # not kept past its one use
     check_cancel(cancel)
     chosen: interpolation.Choice | None = None
     corrected: bias_correction.Correction | None = None
@@ -130,7 +133,7 @@ def tune_batch(repo: CaseRepo, batch_id: str, *, progress: Progress | None = Non
     if old_snapshot is not None and outcome.passed and previous_preds is not None:
         emit(Phase("interpolating", f"λ in {', '.join(map(str, interpolation.GRID))}"))
         chosen = interpolation.interpolate(backend, old_snapshot, training, outcome.validation,
-                                           gate, watch_pass, train_s, outcome.start)
+                                           gate, watch_pass, train_s, start)
         outcome = replace(outcome, validation=chosen.validation)
         check_cancel(cancel)
     if production_labels is not None and outcome.passed and previous_preds is not None:
