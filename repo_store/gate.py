@@ -139,6 +139,13 @@ def check_gate(repo: CaseRepo, batch_id: str) -> GateResult:
     if report["main_baseline_tree"] != main_baseline:
         return GateResult(False, "stale", f"main moved on; run `straw batch update {batch.id}` "
                           f"and tune again", report)
+    # the report's watch rows and flips are the branch's watch split: one main has changed since
+    # (a case added, edited, removed or promoted) was not what the tune protected
+    if gitio.tree_of(repo.git, MAIN, "cases/watch") != \
+            gitio.tree_of(repo.git, f"refs/heads/{branch}", "cases/watch"):
+        return GateResult(False, "stale", f"main's watch cases changed since the tune judged "
+                          f"{branch}'s; run `straw batch update {batch.id}` and tune again",
+                          report)
     try:
         score = check_rows(report, branch_cases(repo, batch, f"refs/heads/{branch}"), where)
     except InvalidReport as err:

@@ -279,6 +279,35 @@ def test_flip_ledger_lists_and_promotes_watch_flips_with_provenance(flipped_repo
     again = cli("flips", batch_id, "--promote", repo=repo.root)
     assert again.exit_code == 2 and "no watch negative flips left" in again.output
 
+    # the report judged a watch split main no longer has: the gate sends the batch back for a
+    # retune, which no longer counts the promoted cases as watch flips
+    assert f"next: straw batch update {batch_id}, then straw tune {batch_id}" in promoted.stdout
+    refused = cli("gate", batch_id, repo=repo.root)
+    assert refused.exit_code == 1
+    assert "main's watch cases changed" in refused.output
+    assert f"straw batch update {batch_id}" in refused.output
+    assert cli("batch", "update", batch_id, repo=repo.root).exit_code == 0
+    retuned = tune_batch(open_case_repo(repo.root), batch_id)
+    assert "w-password" not in [r["id"] for r in retuned["cases"] if r["split"] == "watch"]
+    assert "w-password" not in [f["id"] for f in retuned["flips"]["watch"]["negative"]]
+
+
+def test_a_watch_case_added_on_main_after_the_tune_makes_the_report_stale(watched_repo) -> None:
+    """The gate protects the watch split the tune judged; a case added to main's since was never
+    evaluated, so the batch goes back for `batch update` and a retune that includes it."""
+    from repo_store.gate import check_gate
+
+    repo, batch_id = watched_repo
+    tune_batch(repo, batch_id)
+    assert check_gate(repo, batch_id).passed
+    curation.add_cases(repo, [curation.new_case_data(repo, input="is my parcel lost",
+                                                     expected="shipping")], "a new neighbour",
+                       split="watch")
+    result = check_gate(open_case_repo(repo.root), batch_id)
+    assert not result.passed and result.status == "stale"
+    assert "main's watch cases changed" in result.reason
+    assert f"straw batch update {batch_id}" in result.reason
+
 
 # ---- old↔new weight interpolation -------------------------------------------------------------
 

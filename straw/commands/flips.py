@@ -34,6 +34,8 @@ def flips_command(batch_id: str | None, model: str | None, vs: str | None, promo
         moved = flip_ledger.promote(repo, ledger)
         for case in moved:
             click.echo(f"promoted {case.id} to {case.path}")
+        if ledger.batch:  # its report judged the watch split these cases just left
+            click.echo(f"next: straw batch update {ledger.batch}, then straw tune {ledger.batch}")
         return
     if as_json:
         echo_json({"batch": ledger.batch, "production": ledger.production,
