@@ -259,6 +259,11 @@ def test_flip_ledger_lists_and_promotes_watch_flips_with_provenance(flipped_repo
     by_models = json.loads(cli("flips", "--model", candidate, "--vs", production, "--json",
                                repo=repo.root).stdout)
     assert by_models["negative"] == negative  # evaluating both models agrees with the report
+    # BATCH and the models take what every other command takes: `latest`, unique prefixes
+    assert cli("flips", "latest", repo=repo.root).stdout == listed.stdout
+    short = cli("flips", "--model", candidate[7:19], "--vs", production[7:19], "--json",
+                repo=repo.root)
+    assert short.exit_code == 0 and json.loads(short.stdout)["negative"] == negative
     assert cli("flips", repo=repo.root).exit_code == 2
     assert cli("flips", batch_id, "--model", candidate, repo=repo.root).exit_code == 2
 

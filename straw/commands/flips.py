@@ -4,32 +4,45 @@ from __future__ import annotations
 
 import click
 
+from repo_store import resolve
 from repo_store.errors import UsageError
-from straw.commands.common import echo_json, one_line, open_repo, repo_option
+from straw.commands.common import (
+    complete_batch,
+    complete_model,
+    echo_json,
+    one_line,
+    open_repo,
+    repo_option,
+)
 
 
 @click.command("flips")
-@click.argument("batch_id", required=False)
-@click.option("--model", "model", default=None, help="The new model (with --vs).")
-@click.option("--vs", "vs", default=None, help="The model it is compared with (the old one).")
+@click.argument("batch_id", metavar="[BATCH]", required=False, shell_complete=complete_batch)
+@click.option("--model", "model", default=None, shell_complete=complete_model,
+              help="The new model (with --vs).")
+@click.option("--vs", "vs", default=None, shell_complete=complete_model,
+              help="The model it is compared with (the old one).")
 @click.option("--promote", is_flag=True, help="Move the flipped cases from watch into pending.")
 @click.option("--json", "as_json", is_flag=True, help="The flips as JSON, one object per case.")
 @repo_option
 def flips_command(batch_id: str | None, model: str | None, vs: str | None, promote: bool,
                   as_json: bool, repo_path: str | None) -> None:
-    """Watch negative flips (right before, wrong now) of BATCH's report, or of --model A --vs B."""
+    """Watch negative flips (right before, wrong now) of BATCH's report, or of --model A --vs B.
+
+    BATCH: a batch id, `batch/<id>`, a unique prefix of either, or `latest`; models: a hash or a
+    unique prefix of one."""
     from repo_store import flip_ledger
 
     repo = open_repo(repo_path)
     if bool(batch_id) == bool(model or vs) or bool(model) != bool(vs):
         raise UsageError("name a BATCH, or --model A --vs B (not both)")
     if batch_id:
-        ledger = flip_ledger.batch_ledger(repo, batch_id)
+        ledger = flip_ledger.batch_ledger(repo, resolve.batch_id(repo, batch_id))
     else:
         from tuning.compare import watch_ledger
 
         assert model is not None and vs is not None
-        ledger = watch_ledger(repo, model, vs)
+        ledger = watch_ledger(repo, resolve.model_hash(repo, model), resolve.model_hash(repo, vs))
     if promote:
         moved = flip_ledger.promote(repo, ledger)
         for case in moved:
