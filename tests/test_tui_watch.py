@@ -76,11 +76,9 @@ async def test_the_watch_tab_lists_adds_edits_deletes_and_undoes_watch_cases(dem
         assert not (repo.root / case_path("pending", added.id)).exists()
 
 
-async def test_a_pull_request_shows_its_flips_against_production(demo_repo) -> None:
-    """A report whose model breaks a watch case and a baseline case the production model
-    passed, and fixes a baseline case production failed: the Flips tab lists each with both
-    predictions, negative first, with NFR, McNemar's p and the too-few-pairs note."""
-    repo = demo_repo
+def flipped_report(repo):  # noqa: ANN001, ANN201 - (batch id, watch, broken, fixed, baseline)
+    """A batch whose report's model breaks a watch case and a baseline case the production model
+    passed, and fixes a baseline case production failed (written on the branch)."""
     watch = curation.add_case(repo, split="watch", input="is my card frozen", expected="card",
                               match="label")
     batch_id = batches.create_batch(repo).id
@@ -104,8 +102,14 @@ async def test_a_pull_request_shows_its_flips_against_production(demo_repo) -> N
         {"fraction": f, "passed": True, "watch_negative_flips": n, "watch_passed": 0}
         for f, n in ((0.0, 2), (0.25, 2), (0.5, 1), (0.75, 1), (0.9, 1))]}
     reports.write_report(repo, batch_id, report)
+    return batch_id, watch, broken, fixed, baseline
 
-    app = make_app(repo.root)
+
+async def test_a_pull_request_shows_its_flips_against_production(demo_repo) -> None:
+    """The Flips tab lists each flip with both predictions, negative first, with NFR, McNemar's
+    p and the too-few-pairs note."""
+    batch_id, watch, broken, fixed, baseline = flipped_report(demo_repo)
+    app = make_app(demo_repo.root)
     async with app.run_test(size=SIZE) as pilot:
         pr = await open_pull(pilot, batch_id)
         tabs = pr.query_one("#pr-tabs", TabbedContent)
@@ -139,6 +143,30 @@ async def test_a_pull_request_shows_its_flips_against_production(demo_repo) -> N
         assert rows[2][4:] == ["old-miss", str(fixed.expected)]
 
 
+async def test_f_promotes_the_watch_flips_into_pending_and_the_batch_goes_stale(demo_repo
+                                                                                ) -> None:
+    """The flip ledger's promote from the pull request (`straw flips BATCH --promote`'s library
+    call): asks first, moves the flipped watch case into pending with its provenance, and the
+    gate then sends the batch back for an update and a tune."""
+    batch_id, watch, _, _, _ = flipped_report(demo_repo)
+    app = make_app(demo_repo.root)
+    async with app.run_test(size=SIZE) as pilot:
+        pr = await open_pull(pilot, batch_id)
+        assert pr.check_action("promote_flips", ()) is True
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm)
+        assert f"Move 1 watch case this model breaks into pending?\n{watch.id}" in \
+            plain(app.screen.query_one(Static))
+        await pilot.press("y")
+        await settle(pilot)
+        assert not (demo_repo.root / case_path("watch", watch.id)).exists()
+        moved = json.loads((demo_repo.root / case_path("pending", watch.id)).read_text())
+        assert moved["meta"]["flip"]["batch"] == batch_id
+        assert moved["meta"]["flip"]["candidate_predicted"] == "refund"
+        assert "main's watch cases changed" in plain(pr.query_one("#pr-gate", Static))
+
+
 async def test_a_report_without_a_production_model_says_why_there_are_no_flips(demo_repo) -> None:
     batch_id = batches.create_batch(demo_repo).id
     reports.write_report(demo_repo, batch_id, rule_report(demo_repo, batch_id))
@@ -148,3 +176,4 @@ async def test_a_report_without_a_production_model_says_why_there_are_no_flips(d
         assert "no production model to compare with" in plain(pr.query_one("#pr-flips-summary",
                                                                              Static))
         assert pr.query_one("#pr-flips", DataTable).row_count == 0
+        assert pr.check_action("promote_flips", ()) is False  # nothing to promote: no key

@@ -18,7 +18,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Log, ProgressBar, Static, TabbedContent, TabPane, Tabs
 
-from repo_store import batch_status, batches, flips, review
+from repo_store import batch_status, batches, flip_ledger, flips, review
 from repo_store.batch_status import BatchInfo
 from repo_store.batches import CaseChange
 from repo_store.errors import NoSuchBatch, StrawError
@@ -70,6 +70,8 @@ class PullScreen(FreshScreen):
         Binding("j", "reject", "Reject", tooltip="Close the batch with a reason; its cases stay pending",
                 id="reject"),
         Binding("u", "update", "Update", tooltip="Merge main into the branch (main moved on)", id="update"),
+        Binding("f", "promote_flips", "Promote flips", id="promote-flips",
+                tooltip="Move the watch cases this model breaks into pending (then update and tune)"),
         Binding("y", "pr_body", "PR body", tooltip="Show and copy the Markdown PR description", id="pr-body"),
         Binding("r", "reload", "Reload", tooltip="Read the branch, report and gate again", id="reload"),
         Binding("right_square_bracket", "next_pr_tab", "Next tab", show=False, key_display="]",
@@ -280,6 +282,8 @@ class PullScreen(FreshScreen):
             return self.info is not None and self.info.status == "passing" and not self.tuning
         if action == "cancel_tune":
             return self.tuning
+        if action == "promote_flips":  # only while the report has watch negative flips to move
+            return bool(self.watch_flips()) and not self.gone and not self.tuning
         if action in ("tune", "update", "reject"):
             if self.info is not None and self.info.status in ("merged", "rejected"):
                 return False
@@ -323,6 +327,27 @@ class PullScreen(FreshScreen):
     def action_update(self) -> None:
         self._run("update")
 
+    def watch_flips(self) -> list[dict[str, Any]]:
+        """The watch negative flips of the shown report (none before a tune, or once merged)."""
+        if self.info is None or self.info.status in ("merged", "rejected"):
+            return []
+        return list((((self.info.report or {}).get("flips") or {}).get("watch") or {})
+                    .get("negative") or [])
+
+    def action_promote_flips(self) -> None:
+        negative = self.watch_flips()
+        question = Text.assemble(
+            f"Move {plural(len(negative), 'watch case')} this model breaks into pending?\n",
+            ", ".join(f["id"] for f in negative[:5]) + (" …" if len(negative) > 5 else ""), "\n",
+            "A later batch makes them contract cases; this batch then needs an update (u) and a "
+            "tune (t).")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run("promote")
+
+        self.app.push_screen(Confirm(question, "Promote", "Not now"), answered)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="pull-action")
     def _run(self, what: str, reason: str = "") -> None:
         with self.app.library() as repo:  # type: ignore[attr-defined]
@@ -332,6 +357,10 @@ class PullScreen(FreshScreen):
             elif what == "reject":
                 tag = batches.reject_batch(repo, self.batch_id, reason)
                 detail = f"rejected; archived as tag {tag}; its cases are pending again"
+            elif what == "promote":
+                moved = flip_ledger.promote(repo, flip_ledger.batch_ledger(repo, self.batch_id))
+                detail = (f"promoted {plural(len(moved), 'watch case')} to pending; "
+                          "update (u) and tune (t) again")
             else:
                 updated = batches.update_batch(repo, self.batch_id)
                 detail = f"updated from main ({updated[:8]}); tune again" if updated else "already up to date"
