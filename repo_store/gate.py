@@ -4,14 +4,16 @@ cases of the branch's tree (ids, splits, expected, and each row's pass recompute
 prediction with the case's match rule); the summary is recomputed from the rows and judged at
 the thresholds committed on main (never the work tree's or the branch's straw.toml); the branch
 may change only its own cases, its manifest and its report; and main's baseline must not have
-moved since the report was made. `straw merge` then reruns the model (see merge.py, Rerun)."""
+moved since the report was made, nor its watch cases, nor the production model the report's
+flips are against. `straw merge` then reruns the model, and the production model, and
+recomputes the flips and the blame (see merge.py, Rerun, and flip_check.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from repo_store import gitio, matching
+from repo_store import gitio, lockfile, matching
 from repo_store.batch_branches import Batch, branch_name, is_merged, manifest_path, require_batch
 from repo_store.cases import CASES_DIR, Case, case_path
 from repo_store.errors import StrawError, ValidationFailed
@@ -146,6 +148,16 @@ def check_gate(repo: CaseRepo, batch_id: str) -> GateResult:
         return GateResult(False, "stale", f"main's watch cases changed since the tune judged "
                           f"{branch}'s; run `straw batch update {batch.id}` and tune again",
                           report)
+    # the flips and the blame are against the model production was at the tune (the merge
+    # recomputes both); a rollback or a first model since makes them about another model
+    production = (lockfile.read_lock(repo) or {}).get("model")
+    measured = (report.get("flips") or {}).get("production")
+    if production != measured:
+        return GateResult(False, "stale", f"the report's flips are against "
+                          f"{str(measured)[:19] if measured else 'no production model'}, but "
+                          f"{lockfile.LOCK_FILE} now names "
+                          f"{str(production)[:19] if production else 'none'}; run "
+                          f"`straw tune {batch.id}` again", report)
     try:
         score = check_rows(report, branch_cases(repo, batch, f"refs/heads/{branch}"), where)
     except InvalidReport as err:

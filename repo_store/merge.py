@@ -12,13 +12,14 @@ happens whole or not at all."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from repo_store import gitio, lockfile
 from repo_store.batch_branches import require_batch
 from repo_store.errors import StrawError, UsageError
-from repo_store.gate import GateRefused, check_gate
+from repo_store.flip_check import check_flips, recomputed_flips
+from repo_store.gate import GateRefused, branch_cases, check_gate
 from repo_store.ids import now_iso
 from repo_store.repo import MAIN, CaseRepo
 
@@ -33,6 +34,10 @@ class Rerun:
     tip: str  # the branch commit whose cases were run
     model: str  # the model hash that was loaded (after its weights were hashed)
     predictions: dict[str, str | None]  # case id -> predicted output
+    # main's production model (models.lock) on the same branch's baseline and watch cases, when
+    # there is one: the report's flips and blame are recomputed from these (repo_store.flip_check)
+    production: str | None = None
+    production_predictions: dict[str, str | None] = field(default_factory=dict)
 
 
 def check_rerun(report: dict[str, Any], rerun: Rerun, batch_id: str, tip: str) -> None:
@@ -85,6 +90,13 @@ def merge_batch(repo: CaseRepo, batch_id: str, *, rerun: Rerun) -> str:
         head = gitio.rev(repo.git, f"refs/heads/{batch.branch}")
         assert main and head
         check_rerun(report, rerun, batch.id, head)
+        production = (lockfile.read_lock(repo) or {}).get("model")
+        if rerun.production != production:
+            raise GateRefused(f"the rerun ran production model {rerun.production}, main's "
+                              f"{lockfile.LOCK_FILE} names {production}; run the merge again")
+        check_flips(report, production, recomputed_flips(
+            production, branch_cases(repo, batch, head), rerun.production_predictions,
+            rerun.predictions) if production else None)
         tree, conflicts = gitio.merge_tree(repo.git, main, head)
         if tree is None:
             raise StrawError(f"{batch.branch} conflicts with {MAIN} in {', '.join(conflicts)}; "

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from repo_store import gitio, matching
+from repo_store import gitio, lockfile, matching
 from repo_store.batches import branch_name, split_cases
 from repo_store.cases import Case
+from repo_store.flips import flips
 from repo_store.ids import now_iso
 from repo_store.merge import Rerun, merge_batch
 from repo_store.repo import CaseRepo
@@ -22,7 +23,9 @@ def memorizer(c: Case) -> str:
 
 
 def rule_report(repo: CaseRepo, batch_id: str, predict: Callable[[Case], str] = memorizer,
-                model: str = MODEL) -> dict:
+                model: str = MODEL, production: Callable[[Case], str] = memorizer) -> dict:
+    """`production`: what main's models.lock model answers (when there is one), from which the
+    report's flips and blame are computed, as a tune computes them."""
     baseline, new = split_cases(repo, batch_id)
     rows = []
     score = {"baseline": [0, 0], "new": [0, 0]}
@@ -36,7 +39,13 @@ def rule_report(repo: CaseRepo, batch_id: str, predict: Callable[[Case], str] = 
             score[split][1] += 1
     summary = {k: {"passed": v[0], "total": v[1]} for k, v in score.items()}
     summary["passed"] = all(v[0] == v[1] for v in score.values())
-    return {
+    lock = lockfile.read_lock(repo)
+    before = [{"id": c.id, "split": "baseline", "expected": c.expected,
+               "predicted": production(c), "pass": matching.passes(c.match, c.expected,
+                                                                    production(c))}
+              for c in baseline]
+    found = flips(lock["model"], before, rows) if lock else None
+    report = {
         "kind": "tune", "batch": batch_id, "created": now_iso(),
         "model": {"hash": model, "base": "rule", "backend": "rule"},
         "hyperparameters": {}, "seed": 0,
@@ -44,18 +53,28 @@ def rule_report(repo: CaseRepo, batch_id: str, predict: Callable[[Case], str] = 
         "main_baseline_tree": gitio.tree_of(repo.git, "main", "cases/baseline"),
         "rounds": [{"round": 1, "loss": 0.0, "baseline_pass": 1.0, "new_pass": 1.0, "seconds": 0.0}],
         "best_round": 1, "cases": sorted(rows, key=lambda r: r["pass"]), "summary": summary,
-        "previous_model": None, "blame": [], "bwt": None, "warnings": [], "seconds": 0.0,
+        "previous_model": lock["model"] if lock else None,
+        "blame": [f["id"] for f in found["baseline"]["negative"]] if found else [],
+        "bwt": None, "warnings": [], "seconds": 0.0,
     }
+    if found:
+        report["flips"] = found
+    return report
 
 
 def rule_rerun(repo: CaseRepo, batch_id: str, predict: Callable[[Case], str] = memorizer,
-               model: str = MODEL) -> Rerun:
+               model: str = MODEL, production: Callable[[Case], str] = memorizer) -> Rerun:
     """The rule 'model' run again on the branch as it is now, as tuning.recheck reruns a stored
-    model: what the store's merge compares with the report."""
+    model, and `production` as main's models.lock model (when there is one) on the branch's
+    baseline and watch cases: what the store's merge compares with the report."""
     baseline, new = split_cases(repo, batch_id)
     tip = gitio.rev(repo.git, f"refs/heads/{branch_name(batch_id)}")
     assert tip
-    return Rerun(batch_id, tip, model, {c.id: predict(c) for c in baseline + new})
+    watch = repo.load_ref(tip).split("watch")
+    lock = lockfile.read_lock(repo)
+    return Rerun(batch_id, tip, model, {c.id: predict(c) for c in baseline + new + watch},
+                 lock["model"] if lock else None,
+                 {c.id: production(c) for c in baseline + watch} if lock else {})
 
 
 def merge_by_rule(repo: CaseRepo, batch_id: str, predict: Callable[[Case], str] = memorizer,
@@ -87,7 +106,9 @@ def stored_tiny_model(repo: CaseRepo, tiny: Path) -> tuple[str, Callable[[list[C
 
 def model_report(repo: CaseRepo, batch_id: str, model: str,
                  predict_all: Callable[[list[Case]], list[str]]) -> dict:
-    """rule_report with one batched prediction over baseline + new, in the rerun's order."""
+    """rule_report with one batched prediction over baseline + new, in the rerun's order; the
+    production model (if main names one) answered the same, so there are no flips to gate on."""
     baseline, new = split_cases(repo, batch_id)
     predicted = dict(zip([c.id for c in baseline + new], predict_all(baseline + new), strict=True))
-    return rule_report(repo, batch_id, lambda c: predicted[c.id], model)
+    return rule_report(repo, batch_id, lambda c: predicted[c.id], model,
+                       production=lambda c: predicted[c.id])

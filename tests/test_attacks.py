@@ -15,13 +15,16 @@ from report_helpers import (
     merge_by_rule,
     model_report,
     rule_report,
+    rule_rerun,
     stored_tiny_model,
 )
 
-from repo_store import audit, batches, gitio
+from repo_store import audit, batches, gitio, lockfile
 from repo_store.batches import Batch
+from repo_store.flip_check import FlipsDisagree
 from repo_store.gate import check_gate
 from repo_store.lockfile import read_lock
+from repo_store.merge import merge_batch
 from repo_store.repo import CaseRepo, open_case_repo
 from repo_store.reports import report_path, write_report
 from repo_store.setup import init_case_repo
@@ -330,3 +333,57 @@ def test_the_honest_path_with_a_real_model(repo: CaseRepo, tiny_classifier: Path
     assert code == 0 and out.splitlines()[-1].startswith("ok: main at ")
     # the two threshold changes are listed, each approved
     assert out.count("approved by") == 2 and "gate.baseline_threshold: 1.0 -> 0.0" in out
+
+
+# ---- the flips and the blame: recomputed by the merge, never read ------------------------------
+
+
+def test_a_report_edited_to_hide_its_blame_passes_the_gate_and_the_merge_refuses_it(
+        repo: CaseRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    """The gate's blame rule reads the report's `blame`; one emptied by hand (and its baseline
+    flips with it) passes the gate, and the merge, which reruns production and the candidate
+    and recomputes both, refuses it by name with main unmoved."""
+    first = batches.create_batch(repo)
+    write_report(repo, first.id, rule_report(repo, first.id))
+    merge_by_rule(repo, first.id)  # production: the memorizer, right on every baseline case
+    repo = thresholds_zero(repo, capsys)
+    second = batches.create_batch(open_case_repo(repo.root), allow_small=True)
+    victim = sorted(c.id for c in repo.load().split("baseline"))[0]
+
+    def breaks(c):  # noqa: ANN001, ANN202 - the candidate forgets one baseline case
+        return "wrong" if c.id == victim else str(c.expected)
+
+    honest = rule_report(repo, second.id, breaks)
+    assert honest["blame"] == [victim]
+    assert [f["id"] for f in honest["flips"]["baseline"]["negative"]] == [victim]
+    write_report(repo, second.id, honest)
+    assert "breaks baseline cases the production model passed" in check_gate(repo, second.id).reason
+
+    forged = {**honest, "blame": [], "flips": {**honest["flips"], "baseline": {
+        **honest["flips"]["baseline"], "negative": [], "nfr": 0.0}}}
+    write_report(repo, second.id, forged)
+    assert check_gate(repo, second.id).passed
+    main = gitio.rev(repo.git, "refs/heads/main")
+    with pytest.raises(FlipsDisagree, match=f"baseline negative flips disagree.*finds {victim}"):
+        merge_batch(repo, second.id, rerun=rule_rerun(repo, second.id, breaks))
+    assert gitio.rev(repo.git, "refs/heads/main") == main
+
+
+def test_a_report_against_a_model_that_is_no_longer_production_is_stale(
+        repo: CaseRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    """Its flips and blame are about the production model of its day: after a rollback (or any
+    other models.lock change) the batch is tuned again before it can merge."""
+    first = batches.create_batch(repo)
+    write_report(repo, first.id, rule_report(repo, first.id))
+    merge_by_rule(repo, first.id)
+    second = batches.create_batch(open_case_repo(repo.root), allow_small=True)
+    write_report(repo, second.id, rule_report(repo, second.id))
+    assert check_gate(repo, second.id).passed
+    lock = read_lock(repo)
+    assert lock is not None
+    other = "sha256:" + "ef" * 32
+    lockfile.commit_lock(repo, {**lock, "model": other, "reason": "rollback"}, "roll back")
+    result = check_gate(open_case_repo(repo.root), second.id)
+    assert not result.passed and result.status == "stale"
+    assert f"flips are against {MODEL[:19]}" in result.reason and other[:19] in result.reason
+    assert f"straw tune {second.id}" in result.reason

@@ -92,6 +92,8 @@ def test_batch_prefixes_and_latest_in_every_batch_command(demo_repo: CaseRepo, c
     assert len(diff) == len(first.cases)
     body = cli("batch", "pr-body", "latest", "--repo", root)
     assert body.exit_code == 0 and f"`{second.id}`" in body.stdout
+    flips = cli("flips", "latest", "--repo", root)  # resolved: the batch's own message
+    assert flips.exit_code == 2 and f"batch {second.id} has no report" in flips.stderr
     import subprocess
 
     remote = tmp_path / "remote.git"

@@ -242,6 +242,31 @@ def test_tune_reports_flips_against_production_and_the_gate_names_them(flipped_r
     assert check_gate(open_case_repo(repo.root), batch_id).passed
 
 
+def test_a_report_edited_to_hide_a_watch_flip_is_refused_by_the_merge(flipped_repo, cli) -> None:
+    """Trust nothing committed: the gate's watch rule reads the report's flips, so a report
+    whose flip was deleted by hand passes it; `straw merge` reruns the production model and the
+    report's model on the branch, recomputes the flips and refuses, naming the case."""
+    from repo_store.gate import check_gate
+    from repo_store.reports import write_report
+
+    repo, batch_id, production = flipped_repo
+    report = tune_batch(repo, batch_id)
+    watch = report["flips"]["watch"]
+    assert "w-password" in [f["id"] for f in watch["negative"]]
+    assert not check_gate(repo, batch_id).passed  # max_watch_negative_flips = 0
+    write_report(repo, batch_id, {**report, "flips": {**report["flips"], "watch": {
+        **watch, "negative": [f for f in watch["negative"] if f["id"] != "w-password"]}}})
+    assert check_gate(open_case_repo(repo.root), batch_id).passed
+    main = open_case_repo(repo.root).git.rev_parse("main")
+    for path in (repo.model_store / "predictions").iterdir():
+        path.unlink()  # production's predictions computed afresh, not read from the cache
+    merged = cli("merge", batch_id, repo=repo.root)
+    assert merged.exit_code == 1, merged.output
+    assert "watch negative flips disagree with the rerun" in merged.output
+    assert "the rerun finds w-password" in merged.output.replace("\n", " ")
+    assert open_case_repo(repo.root).git.rev_parse("main") == main
+
+
 def test_flip_ledger_lists_and_promotes_watch_flips_with_provenance(flipped_repo, cli) -> None:
     from tests.conftest import commit_count, git
 
@@ -259,8 +284,9 @@ def test_flip_ledger_lists_and_promotes_watch_flips_with_provenance(flipped_repo
     by_models = json.loads(cli("flips", "--model", candidate, "--vs", production, "--json",
                                repo=repo.root).stdout)
     assert by_models["negative"] == negative  # evaluating both models agrees with the report
-    # BATCH and the models take what every other command takes: `latest`, unique prefixes
-    assert cli("flips", "latest", repo=repo.root).stdout == listed.stdout
+    # BATCH and the models take what every other command takes: `batch/<id>`, unique prefixes
+    # (`latest` too, but this fixture makes two batches in the same second: ambiguous)
+    assert cli("flips", f"batch/{batch_id}", repo=repo.root).stdout == listed.stdout
     short = cli("flips", "--model", candidate[7:19], "--vs", production[7:19], "--json",
                 repo=repo.root)
     assert short.exit_code == 0 and json.loads(short.stdout)["negative"] == negative
