@@ -40,8 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import Result, Row, print_table, run_rows, timed  # noqa: E402
 from benchmarks.repo_scale import ensure_git_identity, git, make_repo, straw_exe  # noqa: E402
-from repo_store import batches, gitio, matching, merge, reports  # noqa: E402
+from repo_store import batches, gitio, lockfile, matching, merge, reports  # noqa: E402
 from repo_store.cases import Case, CaseSet, cache_dir, case_path  # noqa: E402
+from repo_store.flips import flips  # noqa: E402
 from repo_store.ids import now_iso  # noqa: E402
 from repo_store.repo import MAIN, CaseRepo, open_case_repo  # noqa: E402
 
@@ -97,6 +98,11 @@ def passing_report(repo: CaseRepo, batch_id: str, baseline: Sequence[Case],
     summary["passed"] = all(v[0] == v[1] for v in score.values())
     model = {"hash": bench_model.hash, "base": "tiny", "backend": "classifier"} if bench_model \
         else {"hash": MODEL, "base": "rule", "backend": "rule"}
+    # once main names a production model, a tune records flips against it: here production is
+    # the same rule or model, so it answered the same (no flips, no blame)
+    lock = lockfile.read_lock(repo)
+    found = flips(lock["model"], [r for r in rows if r["split"] == "baseline"], rows) if lock \
+        else None
     return {
         "kind": "tune", "batch": batch_id, "created": now_iso(),
         "model": model,
@@ -105,7 +111,8 @@ def passing_report(repo: CaseRepo, batch_id: str, baseline: Sequence[Case],
         "main_baseline_tree": gitio.tree_of(repo.git, MAIN, "cases/baseline"),
         "rounds": [{"round": 1, "loss": 0.0, "baseline_pass": 1.0, "new_pass": 1.0, "seconds": 0.0}],
         "best_round": 1, "cases": sorted(rows, key=lambda r: r["pass"]), "summary": summary,
-        "previous_model": None, "blame": [], "bwt": None, "warnings": [], "seconds": 0.0,
+        "previous_model": lock["model"] if lock else None, "blame": [], "bwt": None,
+        "warnings": [], "seconds": 0.0, **({"flips": found} if found else {}),
     }
 
 
@@ -147,7 +154,17 @@ def gated_batch(root: Path, bench_model: BenchModel | None = None) -> str:
     repo = open_case_repo(root)  # fresh: straw processes moved refs since the last one
     batch = batches.create_batch(repo, title="benchmark batch")
     baseline, new = batches.split_cases(repo, batch.id)
-    reports.write_report(repo, batch.id, passing_report(repo, batch.id, baseline, new, bench_model))
+    report = passing_report(repo, batch.id, baseline, new, bench_model)
+    reports.write_report(repo, batch.id, report)
+    lock = lockfile.read_lock(repo)
+    if lock and bench_model:  # the tune's predictions of the production model, in its cache
+        from tuning.backends.base import Prediction
+        from tuning.cases_io import PredictionCache, input_key
+        from tuning.model_store import ModelStore
+
+        answered = {r["id"]: r["predicted"] for r in report["cases"]}
+        PredictionCache(ModelStore(repo.model_store), lock["model"]).put(
+            {input_key(c, 32): Prediction(answered[c.id]) for c in baseline})
     return batch.id
 
 
@@ -242,8 +259,11 @@ def build_history(path: Path, n: int, merges: int) -> None:
         # report (the real rerun of a stored model is timed on the 10,000-case repository)
         tip = gitio.rev(repo.git, f"refs/heads/{batch.branch}")
         assert tip
+        answered = {r["id"]: r["predicted"] for r in report["cases"]}
+        production = (lockfile.read_lock(repo) or {}).get("model")  # the rule, after merge 1
         merge.merge_batch(repo, batch.id, rerun=merge.Rerun(
-            batch.id, tip, MODEL, {r["id"]: r["predicted"] for r in report["cases"]}))
+            batch.id, tip, MODEL, answered, production,
+            {c.id: answered[c.id] for c in baseline} if production else {}))
         repo.merged(ids)
         if (k + 1) % 50 == 0 or k + 1 == merges:
             say(f"history: {k + 1}/{merges} batches merged ({time.perf_counter() - start:.0f} s)")

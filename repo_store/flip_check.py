@@ -48,8 +48,8 @@ def _in_id_order(entry: dict[str, Any]) -> dict[str, Any]:
                         for kind in ("negative", "positive")}}
 
 
-def check_flips(report: dict[str, Any], production: str | None, recomputed: dict[str, Any] | None
-                ) -> None:
+def check_flips(report: dict[str, Any], production: str | None,
+                recomputed: dict[str, Any] | None) -> None:
     """Refuse (FlipsDisagree, one line) unless the report's flips and blame are `recomputed`'s:
     the same production model, and per split the same negative and positive flips with the same
     predictions and counts. `production`: main's models.lock model (None: no production yet,

@@ -92,8 +92,9 @@ def merge_batch(repo: CaseRepo, batch_id: str, *, rerun: Rerun) -> str:
         check_rerun(report, rerun, batch.id, head)
         production = (lockfile.read_lock(repo) or {}).get("model")
         if rerun.production != production:
-            raise GateRefused(f"the rerun ran production model {rerun.production}, main's "
-                              f"{lockfile.LOCK_FILE} names {production}; run the merge again")
+            raise GateRefused(f"the rerun ran production model {str(rerun.production)[:19]}, "
+                              f"main's {lockfile.LOCK_FILE} names {str(production)[:19]}; run "
+                              f"the merge again")
         check_flips(report, production, recomputed_flips(
             production, branch_cases(repo, batch, head), rerun.production_predictions,
             rerun.predictions) if production else None)

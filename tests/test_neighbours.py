@@ -266,6 +266,14 @@ def test_a_report_edited_to_hide_a_watch_flip_is_refused_by_the_merge(flipped_re
     assert "the rerun finds w-password" in merged.output.replace("\n", " ")
     assert open_case_repo(repo.root).git.rev_parse("main") == main
 
+    # the honest report, with its flip allowed by main's limit, merges: recomputed, it agrees
+    write_report(repo, batch_id, report)
+    assert cli("config", "set", "gate.max_watch_negative_flips", "1", repo=repo.root).exit_code == 0
+    for path in (repo.model_store / "predictions").iterdir():
+        path.unlink()
+    honest = cli("merge", batch_id, repo=repo.root)
+    assert honest.exit_code == 0, honest.output
+
 
 def test_flip_ledger_lists_and_promotes_watch_flips_with_provenance(flipped_repo, cli) -> None:
     from tests.conftest import commit_count, git
@@ -321,6 +329,9 @@ def test_flip_ledger_lists_and_promotes_watch_flips_with_provenance(flipped_repo
     retuned = tune_batch(open_case_repo(repo.root), batch_id)
     assert "w-password" not in [r["id"] for r in retuned["cases"] if r["split"] == "watch"]
     assert "w-password" not in [f["id"] for f in retuned["flips"]["watch"]["negative"]]
+    from repo_store.gate import check_gate
+
+    assert check_gate(open_case_repo(repo.root), batch_id).status != "stale"  # a way forward
 
 
 def test_a_watch_case_added_on_main_after_the_tune_makes_the_report_stale(watched_repo) -> None:

@@ -9,9 +9,10 @@ from report_helpers import memorizer, rule_report
 from textual.widgets import DataTable, Input, Static, TabbedContent, Tabs, TextArea
 from tui_helpers import open_pull, plain, settle
 
-from repo_store import batches, curation, reports
-from repo_store.cases import case_path
+from repo_store import batches, curation, lockfile, reports
+from repo_store.cases import Case, case_path
 from repo_store.flips import flips
+from repo_store.repo import CaseRepo
 from tui import make_app
 from tui.dialogs.case_form import CaseForm
 from tui.dialogs.confirm import Confirm
@@ -76,18 +77,22 @@ async def test_the_watch_tab_lists_adds_edits_deletes_and_undoes_watch_cases(dem
         assert not (repo.root / case_path("pending", added.id)).exists()
 
 
-def flipped_report(repo):  # noqa: ANN001, ANN201 - (batch id, watch, broken, fixed, baseline)
+def flipped_report(repo: CaseRepo) -> tuple[str, Case, Case, Case, list[Case]]:
     """A batch whose report's model breaks a watch case and a baseline case the production model
-    passed, and fixes a baseline case production failed (written on the branch)."""
+    (main's models.lock) passed, and fixes a baseline case production failed (written on the
+    branch): (batch id, the watch case, the broken and the fixed baseline case, the baseline)."""
     watch = curation.add_case(repo, split="watch", input="is my card frozen", expected="card",
                               match="label")
+    production = "sha256:" + "cd" * 32
+    lockfile.commit_lock(repo, {"model": production, "backend": "classifier", "base": "embedded",
+                                "batch": None, "promoted": "2026-01-02T00:00:00Z",
+                                "reason": "bootstrap"}, "production")
     batch_id = batches.create_batch(repo).id
     baseline = [c for c in repo.load().cases if c.split == "baseline"]
     broken, fixed = baseline[0], baseline[1]
     report = rule_report(repo, batch_id, lambda c: "wrong" if c.id == broken.id else memorizer(c))
     report["cases"].append({"id": watch.id, "split": "watch", "expected": "card",
                             "predicted": "refund", "pass": False})
-    production = "sha256:" + "cd" * 32
     before = [{"id": r["id"], "split": r["split"], "expected": r["expected"],
                "predicted": "old-miss" if r["id"] == fixed.id else r["expected"],
                "pass": r["id"] != fixed.id} for r in report["cases"] if r["split"] != "new"]
@@ -165,6 +170,7 @@ async def test_f_promotes_the_watch_flips_into_pending_and_the_batch_goes_stale(
         assert moved["meta"]["flip"]["batch"] == batch_id
         assert moved["meta"]["flip"]["candidate_predicted"] == "refund"
         assert "main's watch cases changed" in plain(pr.query_one("#pr-gate", Static))
+        assert pr.check_action("promote_flips", ()) is False  # stale: nothing left to promote
 
 
 async def test_a_report_without_a_production_model_says_why_there_are_no_flips(demo_repo) -> None:

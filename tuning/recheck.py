@@ -2,9 +2,9 @@
 again by the model store), run it on every case of the batch branch's current tip, without the
 prediction cache, and hand the predictions to repo_store's merge, which merges only if they are
 the report's, case for case. The cost is one validation pass (see benchmarks/merge_rerun.py).
-The production model (main's models.lock) is run on the branch's baseline and watch cases too
-(its prediction cache first: these are its predictions, not the report's), so the merge
-recomputes the report's flips and blame instead of believing them."""
+The production model (main's models.lock) answers the branch's baseline and watch cases too, so
+that the merge recomputes the report's flips and blame instead of believing them: from its
+prediction cache (the tune wrote it), afresh where the report's model fails."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ from dataclasses import asdict
 
 from repo_store import gitio, lockfile
 from repo_store.batch_branches import require_batch
+from repo_store.cases import Case
 from repo_store.errors import NoSuchBatch
 from repo_store.gate import GateRefused, branch_cases, check_gate
 from repo_store.merge import Rerun, merge_batch
 from repo_store.repo import CaseRepo
 from repo_store.reports import read_report, report_path
 from tuning import backends
-from tuning.backends.base import settings_from_config
-from tuning.cases_io import PredictionCache, predict_cases
+from tuning.backends.base import Backend, ModelSettings, TrainSettings, settings_from_config
+from tuning.cases_io import PredictionCache, passes, predict_cases
 from tuning.model_store import ModelStore
 from tuning.progress import Phase, Progress, ignore
 
@@ -49,19 +50,39 @@ def rerun_batch(repo: CaseRepo, batch_id: str, progress: Progress | None = None)
     cases = [c for part in ("baseline", "new", "watch") for c, split in found if split == part]
     emit(Phase("validating", f"{len(cases)} cases"))
     preds = backend.predict([c.input for c in cases]) if cases else []
+    predicted: dict[str, str | None] = {c.id: p.text for c, p in zip(cases, preds, strict=True)}
     production = (lockfile.read_lock(repo) or {}).get("model")
-    before: dict[str, str | None] = {}
-    if production:
-        from tuning.tune import load_stored  # the engine's loader, with the stored backend
+    before = production_answers(store, production, found, predicted, settings, train_s, emit) \
+        if production else {}
+    return Rerun(batch.id, tip, model_hash, predicted, production, before)
 
-        watched = [c for c, split in found if split in ("baseline", "watch")]
-        emit(Phase("validating", f"production model {production[:19]} on {len(watched)} cases"))
-        # as the tune predicted it: main's max_length, the store's backend (tuning.tune)
-        known, _ = predict_cases(watched, model_s.max_length, PredictionCache(store, production),
-                                 lambda: load_stored(store, production, model_s, train_s))
-        before = {c.id: p.text for c, p in zip(watched, known, strict=True)}
-    return Rerun(batch.id, tip, model_hash, {c.id: p.text for c, p in zip(cases, preds, strict=True)},
-                 production, before)
+
+def production_answers(store: ModelStore, production: str, found: list[tuple[Case, str]],
+                       predicted: dict[str, str | None], settings: ModelSettings,
+                       train_s: TrainSettings, emit: Progress) -> dict[str, str | None]:
+    """The production model's answers on the branch's baseline and watch cases, as the tune
+    got them (the candidate's max_length; the production model's own stored backend). From its
+    prediction cache, except where the candidate fails: only there can a case be a negative
+    flip or blame, so those are computed afresh (a cache line cannot hide one)."""
+    from tuning.tune import load_stored  # the engine's loader, with the stored backend
+
+    watched = [c for c, split in found if split in ("baseline", "watch")]
+    emit(Phase("validating", f"production model {production[:19]} on {len(watched)} cases"))
+    loaded: list[Backend] = []
+
+    def model() -> Backend:
+        if not loaded:
+            loaded.append(load_stored(store, production, settings, train_s))
+        return loaded[0]
+
+    cached, _ = predict_cases(watched, settings.max_length, PredictionCache(store, production),
+                              model)
+    answers: dict[str, str | None] = {c.id: p.text for c, p in zip(watched, cached, strict=True)}
+    failing = [c for c in watched if not passes(c, predicted[c.id])]
+    if failing:
+        fresh = model().predict([c.input for c in failing])
+        answers |= {c.id: p.text for c, p in zip(failing, fresh, strict=True)}
+    return answers
 
 
 def merge_checked(repo: CaseRepo, batch_id: str, progress: Progress | None = None) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from repo_store import resolve
+from repo_store import gitio, resolve
+from repo_store.batch_branches import BRANCH_PREFIX
 from repo_store.errors import UsageError
 from straw.commands.common import (
     complete_batch,
@@ -47,8 +48,13 @@ def flips_command(batch_id: str | None, model: str | None, vs: str | None, promo
         moved = flip_ledger.promote(repo, ledger)
         for case in moved:
             click.echo(f"promoted {case.id} to {case.path}")
-        if ledger.batch:  # its report judged the watch split these cases just left
+        # main's watch cases changed: every open batch's report judged the old ones (gate: stale)
+        open_batches = gitio.branches(repo.git, f"{BRANCH_PREFIX}*")
+        if ledger.batch and f"{BRANCH_PREFIX}{ledger.batch}" in open_batches:
             click.echo(f"next: straw batch update {ledger.batch}, then straw tune {ledger.batch}")
+        elif open_batches:
+            click.echo(f"main's watch cases changed: open batches need `straw batch update` and "
+                       f"a tune before they merge ({len(open_batches)} open)")
         return
     if as_json:
         echo_json({"batch": ledger.batch, "production": ledger.production,

@@ -328,9 +328,9 @@ class PullScreen(FreshScreen):
         self._run("update")
 
     def watch_flips(self) -> list[dict[str, Any]]:
-        """The watch negative flips of the shown report (none before a tune, or once merged)."""
-        if self.info is None or self.info.status in ("merged", "rejected"):
-            return []
+        """The watch negative flips of the shown report, while they are the gate's concern."""
+        if self.info is None or self.info.status in ("merged", "rejected", "stale"):
+            return []  # stale: promoted already, or judged against another production model
         return list((((self.info.report or {}).get("flips") or {}).get("watch") or {})
                     .get("negative") or [])
 
