@@ -275,6 +275,47 @@ def test_a_report_edited_to_hide_a_watch_flip_is_refused_by_the_merge(flipped_re
     assert honest.exit_code == 0, honest.output
 
 
+def test_the_merge_asks_production_at_the_tunes_max_length(flipped_repo, cli) -> None:
+    """A `[model] max_length` change on main after the tune: the merge's production answers (to
+    recompute the flips) come at the length the tune used, the stored model's, so the honest
+    report still merges; at main's new length long inputs would be cut and answer otherwise."""
+    from dataclasses import replace
+
+    from tuning.backends.base import settings_from_config
+    from tuning.model_store import ModelStore
+    from tuning.recheck import rerun_batch
+    from tuning.tune import load_stored
+
+    repo, batch_id, production = flipped_repo
+    long = [case(f"w-long-{i}", text, label) for i, (text, label) in enumerate([
+        # the words that decide come after the eighth token
+        ("refund refund refund refund refund refund refund but where has my parcel shipped "
+         "shipping shipping shipping parcel parcel", "shipping"),
+        ("shipping shipping shipping shipping shipping shipping shipping no I want my money back "
+         "refund refund refund refund", "refund"),
+        ("refund refund refund refund refund refund refund reset my password password password "
+         "login account account", "account")])]
+    commit(repo.root, write_cases(repo.root, "watch", long), "long watch cases")
+    assert cli("batch", "update", batch_id, repo=repo.root).exit_code == 0
+    report = tune_batch(open_case_repo(repo.root), batch_id)
+    for key, value in (("gate.max_watch_negative_flips", "5"), ("model.max_length", "8")):
+        assert cli("config", "set", key, value, repo=repo.root).exit_code == 0
+    repo = open_case_repo(repo.root)
+    store = ModelStore(repo.model_store)
+    model_s, train_s = settings_from_config(repo.verdict_config)
+    inputs = [c["input"] for c in long]
+    at = {n: [p.text for p in load_stored(store, production, replace(model_s, max_length=n),
+                                          train_s).predict(inputs)] for n in (8, 32)}
+    assert at[8] != at[32], "the long inputs must answer otherwise when cut to 8 tokens"
+    for path in (repo.model_store / "predictions").iterdir():
+        path.unlink()  # nothing cached: production is run
+    rerun = rerun_batch(repo, batch_id)
+    assert [rerun.production_predictions[c["id"]] for c in long] == at[32]
+    assert report["model"]["hash"] == rerun.model
+    merged = cli("merge", batch_id, repo=repo.root)
+    assert merged.exit_code == 0, merged.output
+
+
 def test_flip_ledger_lists_and_promotes_watch_flips_with_provenance(flipped_repo, cli) -> None:
     from tests.conftest import commit_count, git
 
