@@ -75,13 +75,15 @@ def production_answers(store: ModelStore, production: str, found: list[tuple[Cas
             loaded.append(load_stored(store, production, settings, train_s))
         return loaded[0]
 
-    cached, _ = predict_cases(watched, settings.max_length, PredictionCache(store, production),
-                              model)
-    answers: dict[str, str | None] = {c.id: p.text for c, p in zip(watched, cached, strict=True)}
+    # where the report's model fails, production is asked afresh; elsewhere its cache may answer
     failing = [c for c in watched if not passes(c, predicted[c.id])]
+    answers: dict[str, str | None] = {}
     if failing:
         fresh = model().predict([c.input for c in failing])
         answers |= {c.id: p.text for c, p in zip(failing, fresh, strict=True)}
+    rest = [c for c in watched if c.id not in answers]
+    cached, _ = predict_cases(rest, settings.max_length, PredictionCache(store, production), model)
+    answers |= {c.id: p.text for c, p in zip(rest, cached, strict=True)}
     return answers
 
 
