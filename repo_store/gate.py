@@ -152,6 +152,10 @@ def check_gate(repo: CaseRepo, batch_id: str) -> GateResult:
     # recomputes both); a rollback or a first model since makes them about another model
     production = (lockfile.read_lock(repo) or {}).get("model")
     measured = (report.get("flips") or {}).get("production")
+    if measured and report.get("previous_model") != measured:  # a tune writes both from one
+        return GateResult(False, "invalid", f"invalid report: {where}: previous_model "
+                          f"{str(report.get('previous_model'))[:19]} is not the model its flips "
+                          f"are against ({str(measured)[:19]})", report)
     if production != measured:
         return GateResult(False, "stale", f"the report's flips are against "
                           f"{str(measured)[:19] if measured else 'no production model'}, but "

@@ -387,3 +387,19 @@ def test_a_report_against_a_model_that_is_no_longer_production_is_stale(
     assert not result.passed and result.status == "stale"
     assert f"flips are against {MODEL[:19]}" in result.reason and other[:19] in result.reason
     assert f"straw tune {second.id}" in result.reason
+
+
+def test_a_report_naming_another_previous_model_than_its_flips_is_invalid(
+        repo: CaseRepo) -> None:
+    """`previous_model` is what `batch show` and the reports name as the model replaced; a tune
+    writes it and the flips' production from the same models.lock, so they must agree."""
+    first = batches.create_batch(repo)
+    write_report(repo, first.id, rule_report(repo, first.id))
+    merge_by_rule(repo, first.id)
+    second = batches.create_batch(open_case_repo(repo.root), allow_small=True)
+    report = rule_report(repo, second.id)
+    assert report["previous_model"] == report["flips"]["production"] == MODEL
+    write_report(repo, second.id, {**report, "previous_model": "sha256:" + "ef" * 32})
+    result = check_gate(repo, second.id)
+    assert not result.passed and result.status == "invalid"
+    assert "previous_model sha256:efefefefefef is not the model its flips" in result.reason
