@@ -11,6 +11,8 @@ from repo_store.batch_branches import (
     BRANCH_PREFIX,
     REJECTED_PREFIX,
     Batch,
+    batch_id_of,
+    branch_name,
     is_merged,
     read_manifest,
     require_batch,
@@ -41,6 +43,17 @@ def batch_info(repo: CaseRepo, batch_id: str) -> BatchInfo:
     return BatchInfo(batch, result.status, result.reason, result.report)
 
 
+def shown_info(repo: CaseRepo, batch_id: str) -> BatchInfo:
+    """`straw batch show`: as batch_info, and a rejected batch (branch gone) from its tag;
+    batch_info itself refuses one, since nothing can act on it (gate, merge, the TUI's PR)."""
+    bare = batch_id_of(batch_id)
+    if gitio.rev(repo.git, f"refs/heads/{branch_name(bare)}") is None:
+        rejected = rejected_info(repo, bare)
+        if rejected is not None:
+            return rejected
+    return batch_info(repo, batch_id)
+
+
 def list_batches(repo: CaseRepo) -> list[BatchInfo]:
     """Every batch: open branches, merged ones (manifest on main), rejected ones (tags)."""
     infos: dict[str, BatchInfo] = {}
@@ -61,8 +74,23 @@ def list_batches(repo: CaseRepo) -> list[BatchInfo]:
         batch_id = tag.removeprefix(REJECTED_PREFIX)
         if batch_id in infos:
             continue
-        rejected = read_manifest(repo, tag, batch_id)
-        if rejected:
-            reason = gitio.run(repo.git, "tag", "-l", "--format=%(contents)", tag).strip()
-            infos[batch_id] = BatchInfo(rejected, "rejected", reason or "rejected", None)
+        archived = rejected_info(repo, batch_id)
+        if archived:
+            infos[batch_id] = archived
     return sorted(infos.values(), key=lambda i: i.batch.created, reverse=True)
+
+
+def rejected_info(repo: CaseRepo, batch_id: str) -> BatchInfo | None:
+    """A rejected batch as its tag `batch-rejected/<id>` keeps it: manifest, last report, why."""
+    tag = f"{REJECTED_PREFIX}{batch_id}"
+    if gitio.rev(repo.git, f"refs/tags/{tag}") is None:
+        return None
+    batch = read_manifest(repo, tag, batch_id)
+    if batch is None:
+        return None
+    reason = gitio.run(repo.git, "tag", "-l", "--format=%(contents)", tag).strip()
+    try:
+        report = read_report(repo, batch_id, tag)
+    except StrawError:  # a broken report does not hide the rejection
+        report = None
+    return BatchInfo(batch, "rejected", reason or "rejected", report)

@@ -25,6 +25,7 @@ from repo_store.batch_branches import (  # batch_id_of, branch_name: kept for ol
 )
 from repo_store.cases import Case
 from repo_store.errors import (
+    Issue,
     NoSuchCase,
     StrawError,
     UsageError,
@@ -134,8 +135,9 @@ def split_cases(repo: CaseRepo, batch_id: str | Batch) -> tuple[list[Case], list
     Pass the Batch when you have it: the branch is then read once."""
     batch = batch_id if isinstance(batch_id, Batch) else require_batch(repo, batch_id)
     loaded = repo.load_ref(batch.branch)
-    if loaded.issues:
-        raise ValidationFailed(loaded.issues)
+    if loaded.issues:  # named on the branch: the work tree may hold that file elsewhere, or fine
+        raise ValidationFailed([Issue(f"{batch.branch}:{i.path}", i.pointer, i.message)
+                                for i in loaded.issues])
     new_ids = set(batch.cases)
     in_baseline = loaded.split("baseline")
     new = [c for c in in_baseline if c.id in new_ids]
@@ -225,6 +227,8 @@ def update_batch(repo: CaseRepo, batch_id: str) -> str | None:
     when already up to date. Conflicts are reported by path and nothing is written."""
     with repo.write_lock():
         batch = require_batch(repo, batch_id)
+        if is_merged(repo, batch.id):
+            raise UsageError(f"batch {batch.id} is already merged; its cases are baseline now")
         head = gitio.rev(repo.git, f"refs/heads/{batch.branch}")
         main = gitio.rev(repo.git, f"refs/heads/{MAIN}")
         assert head and main
@@ -234,6 +238,11 @@ def update_batch(repo: CaseRepo, batch_id: str) -> str | None:
         if tree is None:
             raise StrawError(f"{batch.branch}: merging {MAIN} conflicts in {', '.join(conflicts)}; "
                              f"resolve by hand (`git switch {batch.branch}; git merge {MAIN}`)")
+        broken = cases.load_ref(repo.git, tree, cache_root=repo.root).issues
+        if broken:  # e.g. a case file broken on main, which the merge would carry into the batch
+            more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
+            raise StrawError(f"{batch.branch}: merging {MAIN} would bring {broken[0]}{more}; "
+                             f"fix it on {MAIN} first (`straw validate`), then update again")
         commit = gitio.commit_tree(repo.git, tree, [head, main],
                                    f"Update batch {batch.id} from {MAIN}\n\nStraw-Batch: {batch.id}")
         gitio.advance_branch(repo.git, batch.branch, commit, head)

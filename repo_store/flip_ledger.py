@@ -32,7 +32,7 @@ def batch_ledger(repo: CaseRepo, batch_id: str) -> Ledger:
         raise UsageError(f"batch {batch.id} has no report: run `straw tune {batch.id}`")
     found = report.get("flips")
     if not isinstance(found, dict):
-        raise StrawError(f"reports/{batch.id}.json has no flips: there was no production model "
+        raise UsageError(f"reports/{batch.id}.json has no flips: there was no production model "
                          f"to compare with when it was tuned")
     return Ledger(batch.id, found["production"], report["model"]["hash"],
                   list(found["watch"]["negative"]))

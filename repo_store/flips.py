@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from repo_store.forgetting import mcnemar
+from repo_store.wording import plural
 
 FLIP_SPLITS = ("baseline", "watch")
 # Two-sided exact McNemar cannot reach p < 0.05 with fewer discordant pairs (2 * 0.5**5 = 0.0625).
@@ -58,7 +59,7 @@ def flips(production: str, before: list[dict[str, Any]], after: list[dict[str, A
 
 def summary_line(split: str, entry: dict[str, Any]) -> str:
     """One line for `batch show` and `pr-body`."""
-    line = (f"{split}: {len(entry['negative'])} negative flips, {len(entry['positive'])} positive "
+    line = (f"{split}: {plural(len(entry['negative']), 'negative flip')}, {len(entry['positive'])} positive "
             f"of {entry['cases']} (NFR {entry['nfr']:.1%}, McNemar p = {entry['mcnemar_p']:.3g})")
     if entry["negative"]:
         line += "; broken: " + ", ".join(f["id"] for f in entry["negative"][:10])
@@ -93,7 +94,7 @@ def _on_watch(tried: dict[str, Any] | None) -> str:
     if tried is None:
         return "not recorded"
     right = f", {tried['watch_passed']} watch cases right" if "watch_passed" in tried else ""
-    return f"{tried.get('watch_negative_flips')} watch negative flips{right}"
+    return f"{plural(int(tried.get('watch_negative_flips') or 0), 'watch negative flip')}{right}"
 
 
 def bias_correction_lines(report: dict[str, Any]) -> list[str]:

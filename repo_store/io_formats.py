@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,18 @@ def to_case_data(repo: CaseRepo, record: Any, where: str) -> dict[str, Any]:
     if meta or "meta" in record:
         data["meta"] = meta
     return data
+
+
+def split_note(path: Path, split: str) -> str | None:
+    """What an import did with the records' own `split` fields (an export writes one per row):
+    they are ignored — the baseline changes only through a batch — and the user is told so."""
+    given = Counter(str(r.get("split")) for _, r in read_records(path)
+                    if isinstance(r, dict) and r.get("split") not in (None, "", split))
+    if not given:
+        return None
+    said = ", ".join(f"{n} said {name!r}" for name, n in sorted(given.items()))
+    return (f"{path}: the rows' own split field was ignored ({said}); every case is {split} "
+            f"now: the baseline changes only through a batch")
 
 
 def import_file(repo: CaseRepo, path: Path, split: str = "pending") -> list[Case]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from repo_store import cases, config, gitio, locking
+from repo_store.config import Config
 from repo_store.errors import NotARepository, UsageError
 
 if TYPE_CHECKING:
@@ -21,10 +22,21 @@ MAIN = "main"
 
 
 class CaseRepo:
-    def __init__(self, root: Path, git_dir: Path, settings: config.Config) -> None:
+    def __init__(self, root: Path, git_dir: Path, settings: Config | None = None) -> None:
         self.root = root
         self.git_dir = git_dir
-        self.config = settings
+        if settings is not None:
+            self.__dict__["settings"] = settings  # what the cached property would read
+
+    @cached_property
+    def settings(self) -> Config:
+        """The work tree's straw.toml, read when first needed: a broken one then stops only the
+        commands that read it, and listing or adding cases goes on (`straw validate` names it)."""
+        return config.load(self.root)
+
+    @property
+    def config(self) -> Config:
+        return self.settings
 
     def __repr__(self) -> str:
         return f"CaseRepo({str(self.root)!r})"
@@ -52,7 +64,7 @@ class CaseRepo:
         return store if store.is_absolute() else self.root / store
 
     @cached_property
-    def verdict_config(self) -> config.Config:
+    def verdict_config(self) -> Config:
         """main's committed settings: the only ones a verdict (tune, gate, merge, batch bounds)
         is computed with. Work-tree edits count once committed on main."""
         if gitio.rev(self.root, f"refs/heads/{MAIN}") is None:
@@ -104,4 +116,4 @@ def open_case_repo(path: str | os.PathLike[str] | None = None) -> CaseRepo:
     root, git_dir = gitio.find_root(path)
     if not (root / config.CONFIG_FILE).exists():
         raise NotARepository(f"{root}: no {config.CONFIG_FILE} here (run `straw init` first)")
-    return CaseRepo(root, git_dir, config.load(root))
+    return CaseRepo(root, git_dir)

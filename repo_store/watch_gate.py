@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from repo_store.wording import plural
+
 
 def watch_flips_refusal(report: dict[str, Any], gate: dict[str, Any]) -> str | None:
     """One line why the report is refused, or None."""
@@ -16,5 +18,6 @@ def watch_flips_refusal(report: dict[str, Any], gate: dict[str, Any]) -> str | N
         return None
     shown = ", ".join(f"{f['id']} ({f['production']} → {f['candidate']})" for f in negative[:5])
     more = f" and {len(negative) - 5} more" if len(negative) > 5 else ""
-    return (f"breaks {len(negative)} watch cases the production model passed (max_watch_negative_"
-            f"flips = {limit}): {shown}{more}; `straw flips --promote` moves them into pending")
+    return (f"breaks {plural(len(negative), 'watch case')} the production model passed (max_watch_negative_"
+            f"flips = {limit}): {shown}{more}; `straw flips {report['batch']} --promote` moves them "
+            f"into pending")

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repo_store.errors import StrawError
+from repo_store.errors import StrawError, UsageError
 
 if TYPE_CHECKING:
     from tuning.backends.base import Backend
@@ -51,7 +51,7 @@ class TamperedModel(StrawError):
 def hex_of(model_hash: str) -> str:
     found = HASH_RE.match(model_hash or "")
     if not found:
-        raise StrawError(f"{model_hash!r} is not a model hash (sha256:<64 hex digits>)")
+        raise UsageError(f"{model_hash!r} is not a model hash (sha256:<64 hex digits>)")
     return found.group(1)
 
 

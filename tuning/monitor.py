@@ -156,6 +156,42 @@ def endpoint_settings(repo: CaseRepo, endpoint: str | None, **overrides: Any) ->
     return EndpointSettings(url, max_tokens=max_tokens, **given)
 
 
+@dataclass
+class HandRollback:
+    model: str
+    commit: str
+    passed: int | None  # on main's baseline when measured; None with --force and no model here
+    total: int
+    threshold: float
+
+
+def roll_back_by_hand(repo: CaseRepo, model: str, reason: str, force: bool = False,
+                      cancel: threading.Event | None = None,
+                      progress: Progress | None = None) -> HandRollback:
+    """`straw rollback` (and the TUI's): make an earlier production model production again,
+    after running it on main's baseline as the monitor would. A model below the monitor's
+    threshold is refused unless `force`: the next `straw monitor` would alert and roll it back
+    again. The measured score goes into the commit (its `Straw-Baseline` trailer)."""
+    version = lockfile.earlier_version(repo, model)
+    threshold = float(repo.verdict_config["monitor"]["threshold"])
+    cases = baseline_cases(repo)
+    score: dict[str, int] | None = None
+    if ModelStore(repo.model_store).has(model):
+        passed, failing = judge(cases, run_model(repo, model, cases, cancel, progress))
+        score = {"passed": passed, "total": len(cases)}
+        rate = passed / len(cases) if cases else 1.0
+        if rate < threshold and not force:
+            shown = ", ".join(failing[:5]) + (" …" if len(failing) > 5 else "")
+            raise StrawError(f"{model[:19]} passes {passed}/{len(cases)} of main's baseline cases "
+                             f"(threshold {threshold:.0%}; failing: {shown}): `straw monitor` "
+                             f"would roll it back again; --force rolls back all the same")
+    elif not force:
+        raise UsageError(f"{model} is not in the model store ({repo.model_store}), so it cannot "
+                         f"be checked on the baseline; --force rolls back without the check")
+    commit = lockfile.rollback_to(repo, version.lock, reason, score)
+    return HandRollback(model, commit, score["passed"] if score else None, len(cases), threshold)
+
+
 def run_monitor(repo: CaseRepo, threshold: float | None = None, rollback: bool = True,
                 endpoint: EndpointSettings | None = None,
                 cancel: threading.Event | None = None,

@@ -10,7 +10,7 @@ from typing import Any
 from repo_store import batch_branches, batches, checks, gitio, lockfile
 from repo_store.batch_branches import Batch
 from repo_store.cases import Case
-from repo_store.errors import NoSuchBatch, StrawError, UsageError, ValidationFailed
+from repo_store.errors import StrawError, UsageError, ValidationFailed
 from repo_store.repo import MAIN, CaseRepo
 
 
@@ -48,8 +48,8 @@ def watch_cases(repo: CaseRepo, ref: str) -> list[Case]:
 def batch_data(repo: CaseRepo, batch_id: str) -> TuneData:
     batch = batch_branches.require_batch(repo, batch_id)
     branch = batch.branch
-    if gitio.rev(repo.git, f"refs/heads/{branch}") is None:
-        raise NoSuchBatch(f"batch {batch.id} is already merged: nothing to tune")
+    if batch_branches.is_merged(repo, batch.id):  # its branch may outlive the merge
+        raise UsageError(f"batch {batch.id} is already merged: nothing to tune")
     cases_tree = repo.cases_tree(branch)
     baseline, new = batches.split_cases(repo, batch)
     if not new:

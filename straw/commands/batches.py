@@ -12,6 +12,7 @@ from repo_store import batch_branches, batch_status, batches, gate, json_views, 
 from repo_store.errors import StrawError
 from repo_store.flips import flip_lines, repair_lines
 from repo_store.safe_text import printable
+from repo_store.wording import plural
 from straw.commands.common import (
     JSON_HELP,
     batch_argument,
@@ -49,7 +50,7 @@ def create_command(case_ids: tuple[str, ...], title: str, allow_small: bool, all
     if as_json:
         echo_json({"id": batch.id, "branch": batch.branch, "cases": batch.cases})
         return
-    click.echo(f"created {batch.branch} with {len(batch.cases)} cases; next: straw tune {batch.id}")
+    click.echo(f"created {batch.branch} with {plural(len(batch.cases), 'case')}; next: straw tune {batch.id}")
 
 
 @batch_group.command("list")
@@ -79,7 +80,7 @@ def list_command(as_json: bool, repo_path: str | None) -> None:
 def show_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
     """A batch's manifest, latest report summary and gate state."""
     repo = open_repo(repo_path)
-    info = batch_status.batch_info(repo, resolve.batch_id(repo, batch_id))
+    info = batch_status.shown_info(repo, resolve.batch_id(repo, batch_id))
     if as_json:
         echo_json(json_views.batch_info(info))
         return
@@ -92,7 +93,7 @@ def show_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
         s = r["summary"]
         click.echo(f"  report   model {r['model']['hash'][:19]}, baseline {s['baseline']['passed']}/"
                    f"{s['baseline']['total']}, new {s['new']['passed']}/{s['new']['total']}, "
-                   f"{len(r.get('rounds', []))} rounds")
+                   f"{plural(len(r.get('rounds', [])), 'round')}")
         for line in flip_lines(r):
             click.echo(f"  flips    {line}")
         for line in repair_lines(r):

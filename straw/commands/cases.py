@@ -13,6 +13,7 @@ from repo_store import curation, resolve
 from repo_store.errors import Issue, StrawError, UsageError, ValidationFailed
 from repo_store.repo import CaseRepo
 from repo_store.safe_text import printable
+from repo_store.wording import plural
 from straw.commands.common import (
     JSON_HELP,
     case_argument,
@@ -109,9 +110,16 @@ def add_command(input_text: str, expected: str, match: str, tags: tuple[str, ...
     repo = open_repo(repo_path)
     _check_pattern(match, expected)
     warnings: list[str] = []
-    case = curation.add_case(repo, input=input_text, expected=_expected_value(match, expected),
-                             match=match, tags=list(tags), notes=notes, source=source,
-                             warn=warnings.append, split=split)
+    try:
+        case = curation.add_case(repo, input=input_text, expected=_expected_value(match, expected),
+                                 match=match, tags=list(tags), notes=notes, source=source,
+                                 warn=warnings.append, split=split)
+    except ValidationFailed as err:  # the refused case's file was never written: don't name it
+        written = f"cases/{split}/"
+        raise ValidationFailed([
+            Issue("the new case (nothing written)", i.pointer, i.message)
+            if i.path.startswith(written) and not (repo.root / i.path).exists() else i
+            for i in err.issues]) from None
     for warning in warnings:  # after the add: a refused case needs no warning
         click.echo(f"straw: warning: {printable(warning)}", err=True)
     click.echo(case.id)
@@ -241,7 +249,7 @@ SPLIT = click.Choice(["all", *case_files.SPLITS])
 
 @click.command("list")
 @click.option("--split", type=SPLIT, default="all", show_default=True,
-              help="Baseline cases, pending cases, or all.")
+              help="Baseline, pending or watch cases, or all.")
 @click.option("--tag", multiple=True, help="Only cases with this tag (repeatable: all of them).")
 @click.option("--search", "-s", default=None, callback=_utf8,
               help="Text the input or expected output contains.")
@@ -260,7 +268,7 @@ def list_command(split: str, tag: tuple[str, ...], search: str | None, as_json: 
         tags = one_line(",".join(c.tags), 40)
         click.echo(f"{one_line(c.id, 100):<27} {c.split:<8} {one_line(c.expected, 18):<18} {tags:<20} "
                    f"{one_line(c.text, 60)}")
-    click.echo(f"{len(found)} cases", err=True)
+    click.echo(plural(len(found), "case"), err=True)
 
 
 @click.command("import")
@@ -274,14 +282,17 @@ def import_command(file: str, split: str, repo_path: str | None) -> None:
     from repo_store import io_formats
 
     added = io_formats.import_file(repo, Path(file), split)
-    click.echo(f"imported {len(added)} {split} cases from {file}")
+    click.echo(f"imported {plural(len(added), f'{split} case')} from {file}")
+    note = io_formats.split_note(Path(file), split)
+    if note:
+        click.echo(f"straw: note: {note}", err=True)
 
 
 @click.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
               show_default=True, help="One JSON object per line, or CSV.")
 @click.option("--split", type=SPLIT, default="all", show_default=True,
-              help="Baseline cases, pending cases, or all.")
+              help="Baseline, pending or watch cases, or all.")
 @click.option("--tag", multiple=True, help="Only cases with this tag (repeatable: all of them).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write here instead of stdout.")
@@ -295,7 +306,7 @@ def export_command(fmt: str, split: str, tag: tuple[str, ...], output: str | Non
     text = io_formats.export_jsonl(found) if fmt == "jsonl" else io_formats.export_csv(found)
     if output:
         case_files.atomic_write(Path(output), text.encode("utf-8"))
-        click.echo(f"wrote {len(found)} cases to {output}", err=True)
+        click.echo(f"wrote {plural(len(found), 'case')} to {output}", err=True)
     else:
         sys.stdout.write(text)
 
@@ -322,4 +333,4 @@ def validate_command(as_json: bool, repo_path: str | None) -> None:
         files = len({i.path for i in issues})
         click.echo(f"straw: {len(issues)} problem(s) in {files} file(s)", err=True)
         sys.exit(1)
-    click.echo(f"ok: {len(repo.load().cases)} cases valid", err=True)
+    click.echo(f"ok: {plural(len(repo.load().cases), 'case')} valid", err=True)

@@ -26,7 +26,8 @@ def config_group(ctx: click.Context, as_json: bool, repo_path: str | None) -> No
         for section, values in settings.items():
             click.echo(f"[{section}]")
             for key, value in values.items():
-                click.echo(f"{key} = {value!r}")
+                ignored = "  # ignored: set on this machine" if (section, key) in config_set.IGNORED else ""
+                click.echo(f"{key} = {value!r}{ignored}")
             click.echo("")
     try:
         repo.require_committed_config()

@@ -11,8 +11,10 @@ from typing import Any
 
 import click
 
-from repo_store import resolve
+from repo_store import gate, resolve
 from repo_store.flips import flip_lines, repair_lines
+from repo_store.repo import CaseRepo
+from repo_store.wording import plural
 from straw.commands.common import (
     complete_batch,
     complete_model,
@@ -165,7 +167,7 @@ def print_stubborn(report: dict[str, Any], limit: int = 20) -> None:
     stubborn = report.get("stubborn") or []
     if not stubborn:
         return
-    click.echo(f"{len(stubborn)} cases could not be learned (check their labels):")
+    click.echo(f"{plural(len(stubborn), 'case')} could not be learned (check their labels):")
     for entry in stubborn[:limit]:
         click.echo(f"  {entry['id']}: expected "
                    f"{one_line(json.dumps(entry['expected'], ensure_ascii=False), 30)}, got "
@@ -235,16 +237,31 @@ def tune_command(batch_id: str | None, baseline_only: bool, as_json: bool, all_c
     if not speaks:
         return
     passed = report["summary"]["passed"]
+    # The gate's own verdict on the report just committed: a report can pass the thresholds and
+    # still be refused (watch negative flips, blame), and a CI step that runs only `tune` must
+    # not go green on a batch the gate will refuse.
+    refused = None if not passed else gate_refusal(repo, report["batch"])
     if as_json:
         echo_json(report)
-        sys.exit(0 if passed else 1)
+        if refused is not None:
+            click.echo(f"straw: gate: refused: {refused}", err=True)
+        sys.exit(0 if passed and refused is None else 1)
     print_cases(report, all_cases)
     print_summary(report)
     click.echo(f"report committed on batch/{report['batch']} (reports/{report['batch']}.json) "
                f"in {report['seconds']:.1f}s; next: "
-               + (f"straw gate {report['batch']}" if passed else "fix or add cases and tune again"))
-    if not passed:
-        sys.exit(1)  # CI: a tune whose report fails the thresholds is a failure
+               + (f"straw gate {report['batch']}" if passed and refused is None
+                  else "see the gate's refusal below" if passed
+                  else "fix or add cases and tune again"))
+    if refused is not None:
+        click.echo(f"straw: gate: {status('refused')}: {refused}", err=True)
+    if not passed or refused is not None:
+        sys.exit(1)  # CI: a tune whose report fails the thresholds or the gate is a failure
+
+
+def gate_refusal(repo: CaseRepo, batch_id: str) -> str | None:
+    result = gate.check_gate(repo, batch_id)
+    return None if result.passed else result.reason
 
 
 @click.command("eval")

@@ -7,6 +7,7 @@ import click
 from repo_store import gitio, resolve
 from repo_store.batch_branches import BRANCH_PREFIX
 from repo_store.errors import UsageError
+from repo_store.wording import plural
 from straw.commands.common import (
     complete_batch,
     complete_model,
@@ -60,7 +61,7 @@ def flips_command(batch_id: str | None, model: str | None, vs: str | None, promo
         echo_json({"batch": ledger.batch, "production": ledger.production,
                    "candidate": ledger.candidate, "negative": ledger.negative})
         return
-    click.echo(f"{len(ledger.negative)} watch negative flips: {ledger.production[:19]} → "
+    click.echo(f"{plural(len(ledger.negative), 'watch negative flip')}: {ledger.production[:19]} → "
                f"{ledger.candidate[:19]}")
     for f in ledger.negative:
         click.echo(f"  {f['id']:<22} expected {one_line(f['expected'], 18):<18} "

@@ -10,6 +10,7 @@ from dataclasses import asdict
 import click
 
 from repo_store import history, json_views, resolve
+from repo_store.errors import NoSuchCase
 from repo_store.safe_text import printable
 from straw.commands.common import (
     JSON_HELP,
@@ -63,7 +64,9 @@ def log_command(case_id: str | None, monitor: bool, as_json: bool, repo_path: st
             click.echo(f"{event.date[:10]} {event.commit[:8]} {event.where:<8} "
                        f"{one_line(event.subject, 70)}")
         if not events:
-            click.echo(f"no history for case {case_id} on main", err=True)
+            if case_id not in resolve.case_candidates(repo):  # nowhere, now or in main's past
+                raise NoSuchCase(f"no case {case_id!r}: not in the work tree, and no history on main")
+            click.echo(f"no history for case {case_id} on main (not committed yet)", err=True)
         return
     entries = history.baseline_log(repo)
     if as_json:

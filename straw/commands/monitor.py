@@ -102,14 +102,33 @@ def monitor_command(threshold: float | None, no_rollback: bool, endpoint: str | 
 @click.argument("model", shell_complete=complete_model)
 @click.option("--reason", default="Rolled back by hand.", show_default=True,
               help="Why, for the commit message.")
+@click.option("--force", is_flag=True,
+              help="Roll back even when the model fails main's baseline below the monitor's "
+                   "threshold, or is not in this machine's model store to check.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @repo_option
-def rollback_command(model: str, reason: str, repo_path: str | None) -> None:
-    """Make an earlier production model (a prefix of its id, see `straw log`) production again."""
+def rollback_command(model: str, reason: str, force: bool, quiet: bool, repo_path: str | None) -> None:
+    """Make an earlier production model (a prefix of its id, see `straw log`) production again.
+
+    It is run on main's baseline first, as `straw monitor` would; one below the monitor's
+    threshold is refused (without --force), since the next monitor run would roll it back."""
+    from straw.commands.engine import ProgressPrinter
+    from tuning.monitor import roll_back_by_hand
+
     repo = open_repo(repo_path)
-    version = lockfile.earlier_version(repo, resolve.model_hash(repo, model, production_only=True))
-    commit = lockfile.rollback_to(repo, version.lock, reason)
-    click.echo(f"production is {version.lock['model'][:19]} again ({commit[:8]})")
-    deployed(repo, version.lock["model"])
+    target = resolve.model_hash(repo, model, production_only=True)
+    printer = ProgressPrinter(quiet=quiet)
+    try:
+        done = roll_back_by_hand(repo, target, reason, force=force, progress=printer)
+    finally:
+        printer.close()
+    score = ("not checked: it is not in this machine's model store" if done.passed is None else
+             f"it passes {done.passed}/{done.total} of main's baseline cases")
+    click.echo(f"production is {done.model[:19]} again ({done.commit[:8]}); {score}")
+    if done.passed is not None and done.total and done.passed / done.total < done.threshold:
+        click.echo(f"straw: warning: below the monitor's threshold ({done.threshold:.0%}); "
+                   f"`straw monitor --no-rollback` alerts without undoing this", err=True)
+    deployed(repo, done.model)
 
 
 def deployed(repo: CaseRepo, model: str) -> None:
