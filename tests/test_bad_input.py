@@ -434,11 +434,11 @@ def test_config_nan_and_a_directory_for_straw_toml(case_repo, cli) -> None:
     config.write_text("[gate]\nbaseline_threshold = nan\n")
     result = cli("validate", repo=case_repo.root)
     assert result.exit_code == 1
-    assert result.stderr.strip() == ("straw: straw.toml::$.gate.baseline_threshold: nan is not a "
+    assert result.stdout.strip() == ("straw.toml::$.gate.baseline_threshold: nan is not a "
                                      "number straw can compare")
     config.unlink()
     config.mkdir()
-    result = cli("list", repo=case_repo.root)
+    result = cli("validate", repo=case_repo.root)
     assert result.exit_code == 2
     assert result.stderr.strip() == f"straw: {config}: cannot be read (Is a directory)"
 

@@ -331,6 +331,6 @@ def validate_command(as_json: bool, repo_path: str | None) -> None:
         click.echo(str(issue))
     if issues:
         files = len({i.path for i in issues})
-        click.echo(f"straw: {len(issues)} problem(s) in {files} file(s)", err=True)
+        click.echo(f"straw: {plural(len(issues), 'problem')} in {plural(files, 'file')}", err=True)
         sys.exit(1)
     click.echo(f"ok: {plural(len(repo.load().cases), 'case')} valid", err=True)
