@@ -209,9 +209,36 @@ def test_rollback_by_hand_from_the_cli(repo: CaseRepo, capsys: pytest.CaptureFix
     log = history.baseline_log(repo)
     assert log[0].kind == "rollback" and log[0].model == good_model
     assert "hotfix misroutes billing" in last_commit_message(repo)
-    # nothing was measured by hand: no score of the baseline of the old model's day is claimed
-    assert "Straw-Baseline" not in last_commit_message(repo)
-    assert "baseline" not in lockfile.read_lock(repo)  # type: ignore[operator]
+    # measured on today's baseline before the commit, never copied from the old model's day
+    assert "Straw-Baseline: 10/10" in last_commit_message(repo)
+    assert lockfile.read_lock(repo)["baseline"] == {"passed": 10, "total": 10}  # type: ignore[index]
+
+
+def test_rollback_by_hand_to_a_model_below_the_threshold_needs_force(
+        repo: CaseRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    from straw.cli import main
+
+    def straw(*args: str) -> int:
+        with pytest.raises(SystemExit) as exit_info:
+            main([*args, "--repo", str(repo.root), "--quiet"])
+        return int(exit_info.value.code or 0)
+
+    good_model = lockfile.read_lock(repo)["model"]  # type: ignore[index]
+    bad = _bad_model(repo)
+    _bad_deploy(repo, bad)
+    _bad_deploy(repo, good_model)  # production is good again; the bad one is in the history
+    main_before = git(repo.root, "rev-parse", "main").stdout
+    assert straw("rollback", bad[7:19]) == 1
+    refused = capsys.readouterr().err
+    assert f"{bad[:19]} passes " in refused and "/10 of main's baseline cases" in refused
+    assert "--force" in refused and "would roll it back again" in refused
+    assert git(repo.root, "rev-parse", "main").stdout == main_before
+    assert straw("rollback", bad[7:19], "--force") == 0
+    out, err = capsys.readouterr()
+    assert f"production is {bad[:19]} again" in out and "below the monitor's threshold" in err
+    assert lockfile.read_lock(repo)["model"] == bad  # type: ignore[index]
+    passed = lockfile.read_lock(repo)["baseline"]["passed"]  # type: ignore[index]
+    assert passed < 10 and f"Straw-Baseline: {passed}/10" in last_commit_message(repo)
 
 
 def last_commit_message(repo: CaseRepo) -> str:
