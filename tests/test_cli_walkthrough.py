@@ -152,3 +152,12 @@ def test_a_refused_add_names_no_file(demo_repo: CaseRepo, cli: Cli) -> None:
         assert result.stderr.startswith("straw: the new case (nothing written)::$.")
         assert "cases/pending/" not in result.stderr
     assert sorted((demo_repo.root / "cases" / "pending").iterdir()) == before
+
+
+def test_init_again_and_an_empty_monitor_log_say_so(demo_repo: CaseRepo, cli: Cli) -> None:
+    again = cli("init", str(demo_repo.root), "--demo")
+    assert again.exit_code == 0 and "demo cases not copied" in again.stdout
+    assert "What to do next" not in again.stdout  # the first batch is not next in a used repo
+    runs = cli("log", "--monitor", repo=demo_repo.root)
+    assert runs.exit_code == 0 and runs.stdout == ""
+    assert "no monitor runs recorded" in runs.stderr

@@ -77,7 +77,7 @@ def init_command(directory: str, demo: bool) -> None:
     for line in done:
         click.echo(f"  {line}")
     click.echo(f"case repository ready at {repo.root}")
-    if demo:
+    if demo and any(line.startswith("seeded ") for line in done):  # a first batch is next only then
         click.echo(DEMO_NEXT.format(root=repo.root))
 
 

@@ -53,6 +53,9 @@ def log_command(case_id: str | None, monitor: bool, as_json: bool, repo_path: st
             echo_json(runs)
         for run in ([] if as_json else runs):
             click.echo(monitor_log.line(run))
+        if not runs and not as_json:
+            click.echo(f"no monitor runs recorded (branch {monitor_log.BRANCH}); `straw monitor` "
+                       f"records one", err=True)
         return
     if case_id:
         case_id = resolve.case_id(repo, case_id)
