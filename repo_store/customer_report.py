@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -80,38 +80,121 @@ def baseline_after(e: LogEntry) -> tuple[int, int] | None:
     return score if score and score[1] else None
 
 
+MEASURED = ("ok", "alert", "rollback")  # monitor runs that judged the model (not unreachable, mismatch)
+
+
+def _instant(iso: str) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class VersionScore:
+    """A production version's baseline score and where it comes from: "recorded" by its commit,
+    measured by the "monitor" (at `measured`), or "unknown" (no score: drawn as a gap, never 0 %)."""
+
+    passed: int | None
+    total: int | None
+    source: str = "recorded"
+    measured: str | None = None
+
+    @property
+    def rate(self) -> float | None:
+        if self.passed is None or self.total is None:
+            return None
+        return self.passed / self.total if self.total else 1.0  # an empty contract holds
+
+    def words(self) -> str:
+        """"133/140", "133/140 measured by the monitor on 3 December 2026, 09:00 UTC" or
+        "score unknown"."""
+        if self.rate is None:
+            return "score unknown"
+        text = f"{self.passed}/{self.total}"
+        if self.source == "monitor":
+            text += f" measured by the monitor on {human_date(self.measured or '')}"
+        return text
+
+
+def version_score(recorded: tuple[int, int] | None, model: str | None, since: str,
+                  runs: list[dict[str, Any]]) -> VersionScore:
+    """The one rule for a production version's score (the TUI's Monitor screen and this page):
+    the score its commit recorded; else the latest score `straw monitor` recorded for `model`
+    since the version was promoted (`since`; an earlier run judged an older baseline); else
+    unknown. A rollback that did not run its model records no score (lockfile.rollback_to).
+    `runs`: monitor_log.read_entries, oldest first."""
+    if recorded and recorded[1]:
+        return VersionScore(*recorded)
+    start = _instant(since)
+    for run in reversed(runs):
+        passed, total, when = run.get("passed"), run.get("total"), _instant(str(run.get("time", "")))
+        if (model and run.get("model") == model and run.get("action") in MEASURED
+                and isinstance(passed, int) and isinstance(total, int) and total > 0
+                and when is not None and (start is None or when >= start)):
+            return VersionScore(passed, total, "monitor", str(run["time"]))
+    return VersionScore(None, None, "unknown")
+
+
+def event_score(e: LogEntry, runs: list[dict[str, Any]]) -> VersionScore | None:
+    """version_score of a merge, bootstrap or rollback; None for an entry that names no model
+    and records no score (a bootstrap before any model, a direct commit)."""
+    recorded = baseline_after(e)
+    if e.model is None and recorded is None:
+        return None
+    return version_score(recorded, e.model, e.date, runs)
+
+
 @dataclass(frozen=True)
 class Point:
-    """One production version on the chart: when it was promoted and its baseline score."""
+    """One production version on the chart: when it was promoted and its baseline score
+    (passed and total None when unknown)."""
 
     date: str
     label: str
-    passed: int
-    total: int
+    passed: int | None
+    total: int | None
+    source: str = "recorded"
+    measured: str | None = None
 
     @property
-    def rate(self) -> float:
-        return self.passed / self.total if self.total else 1.0
+    def score(self) -> VersionScore:
+        return VersionScore(self.passed, self.total, self.source, self.measured)
+
+    @property
+    def rate(self) -> float | None:
+        return self.score.rate
 
 
-def rate_points(events: list[LogEntry], report: dict[str, Any], label: str = "now") -> list[Point]:
-    """Oldest first: every merge, bootstrap or rollback that recorded a baseline score, then the
-    score measured for this page (`label`: "now", or the candidate model's short hash)."""
+def rate_points(events: list[LogEntry], report: dict[str, Any], label: str = "now",
+                runs: list[dict[str, Any]] | None = None) -> list[Point]:
+    """Oldest first: every merge, bootstrap or rollback with a model or a score (event_score),
+    then the score measured for this page (`label`: "now", or the candidate model's short hash)."""
     points = []
     for e in reversed(events):
-        score = baseline_after(e)
-        if score and e.kind in ("merge", "bootstrap", "rollback"):
-            points.append(Point(e.date, e.batch or e.kind, *score))
+        score = event_score(e, runs or []) if e.kind in ("merge", "bootstrap", "rollback") else None
+        if score:
+            points.append(Point(e.date, e.batch or e.kind, score.passed, score.total, score.source,
+                                score.measured))
     s = report["summary"]["baseline"]
     points.append(Point(report["created"], label, s["passed"], s["total"]))
     return points
 
 
+def _rate_words(score: VersionScore) -> str:
+    rate = score.rate
+    if rate is None:
+        return "score unknown"
+    return f"{rate:.1%}" + (" measured by the monitor" if score.source == "monitor" else "")
+
+
 def chart_svg(points: list[Point], width: int = 640, height: int = 180) -> str:
     """Pass rate per production version as an inline SVG line chart. The y-axis starts just
-    below the lowest rate, so 99% against 100% is visible."""
+    below the lowest rate, so 99% against 100% is visible. A score the monitor measured is a
+    hollow dot; an unknown one breaks the line and is a dashed "?" column, never a 0 %."""
     left, right, top, bottom = 48, 12, 12, 34
-    low = min(p.rate for p in points)
+    low = min((r for p in points if (r := p.rate) is not None), default=1.0)
     floor = max(0.0, low - max((1 - low) * 1.5, 0.005))  # the lowest point sits 40% down
     digits = 0 if 1 - floor >= 0.1 else 1 if 1 - floor >= 0.01 else 2
     span_x, span_y = width - left - right, height - top - bottom
@@ -125,18 +208,31 @@ def chart_svg(points: list[Point], width: int = 640, height: int = 180) -> str:
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" role="img" aria-labelledby="chart-title">',
              '<title id="chart-title">Baseline pass rate per production version: '
-             + escape(", ".join(f"{p.label} {p.rate:.1%}" for p in points)) + "</title>"]
+             + escape(", ".join(f"{p.label} {_rate_words(p.score)}" for p in points)) + "</title>"]
     for rate in (floor, (floor + 1) / 2, 1.0):
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(rate):.1f}" y2="{y(rate):.1f}" '
                      f'stroke="#ddd"/><text x="{left - 6}" y="{y(rate) + 4:.1f}" '
                      f'text-anchor="end">{rate:.{digits}%}</text>')
-    coords = " ".join(f"{x(i):.1f},{y(p.rate):.1f}" for i, p in enumerate(points))
-    parts.append(f'<polyline points="{coords}" fill="none" stroke="#1f5fa8" stroke-width="2"/>')
+    segments: list[list[str]] = [[]]
     for i, p in enumerate(points):
-        colour = "#126b2f" if p.passed == p.total else "#a4161a"
-        parts.append(f'<circle cx="{x(i):.1f}" cy="{y(p.rate):.1f}" r="4" fill="{colour}">'
-                     f"<title>{escape(p.label)}: {p.passed}/{p.total} ({escape(human_date(p.date))})"
-                     f"</title></circle>")
+        if (value := p.rate) is None:
+            segments.append([])
+        else:
+            segments[-1].append(f"{x(i):.1f},{y(value):.1f}")
+    parts += [f'<polyline points="{" ".join(s)}" fill="none" stroke="#1f5fa8" stroke-width="2"/>'
+              for s in segments if s]
+    for i, p in enumerate(points):
+        tip = f"<title>{escape(p.label)}: {escape(p.score.words())} ({escape(human_date(p.date))})</title>"
+        if (value := p.rate) is None:
+            parts.append(f'<g class="unknown"><line x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{top}" '
+                         f'y2="{top + span_y}" stroke="#888" stroke-dasharray="3 3"/>'
+                         f'<text x="{x(i):.1f}" y="{top + span_y / 2:.1f}" text-anchor="middle">?</text>'
+                         f"{tip}</g>")
+        else:
+            colour = "#126b2f" if p.passed == p.total else "#a4161a"
+            fill = "#fff" if p.source == "monitor" else colour
+            parts.append(f'<circle cx="{x(i):.1f}" cy="{y(value):.1f}" r="4" fill="{fill}" '
+                         f'stroke="{colour}" stroke-width="2">{tip}</circle>')
         if len(points) <= 12 or i in (0, len(points) - 1):
             # the outer labels hang inwards, so that none is cut at the chart's edge
             anchor = "end" if i == len(points) - 1 and i else "start" if i == 0 and len(points) > 1 \
@@ -215,16 +311,17 @@ def _event_text(e: LogEntry) -> str:
     return f"Changed directly: {escape(e.subject)}"
 
 
-def _fraction(score: tuple[int, int] | None) -> str:
-    return f"{score[0]}/{score[1]}" if score else "–"
+def _score_text(e: LogEntry, runs: list[dict[str, Any]]) -> str:
+    score = event_score(e, runs)
+    return score.words() if score else "–"
 
 
-def _history(events: list[LogEntry]) -> str:
+def _history(events: list[LogEntry], runs: list[dict[str, Any]]) -> str:
     if not events:
         return '<p class="meta">No merges or rollbacks yet.</p>'
     rows = "".join(
         f"<tr><td>{escape(human_date(e.date))}</td><td>{_event_text(e)}</td>"
-        f'<td class="num">{_fraction(baseline_after(e))}</td>'
+        f'<td class="num">{escape(_score_text(e, runs))}</td>'
         f'<td dir="auto">{escape(e.approver or "")}</td></tr>'
         for e in events)
     return ('<table id="history"><thead><tr><th>when</th><th>what</th><th class="num">baseline</th>'
@@ -284,11 +381,13 @@ def _meta_html(lock: dict[str, Any], report: dict[str, Any], model: dict[str, An
 
 
 def render_html(lock: dict[str, Any], report: dict[str, Any], cases: dict[str, Case],
-                events: list[LogEntry] | None = None, model: dict[str, Any] | None = None) -> str:
+                events: list[LogEntry] | None = None, model: dict[str, Any] | None = None,
+                runs: list[dict[str, Any]] | None = None) -> str:
     """The page. `events`: main's baseline history (history.baseline_log), newest first.
     `model`: the stored model's record when the page shows a model that is not production
-    (its flips, when the report has them, are against production)."""
-    events = events or []
+    (its flips, when the report has them, are against production). `runs`: the monitor's
+    (monitor_log.read_entries), which score the versions whose commit records none."""
+    events, runs = events or [], runs or []
     s = report["summary"]["baseline"]
     failing = s["total"] - s["passed"]
     rows = sorted(contract_rows(report), key=lambda r: (r["pass"], r["id"]))
@@ -315,9 +414,9 @@ def render_html(lock: dict[str, Any], report: dict[str, Any], cases: dict[str, C
 <h2 id="summary">Summary</h2>
 <div class="grid">{_summary_table("By expected label", labels)}{_summary_table("By tag", tags)}</div>
 <h2 id="rate">Pass rate over production versions</h2>
-<figure>{chart_svg(rate_points(events, report, model["hash"][:12] if model else "now"))}</figure>
+<figure>{chart_svg(rate_points(events, report, model["hash"][:12] if model else "now", runs))}</figure>
 <h2 id="changes">History of merges and rollbacks</h2>
-{_history(events)}
+{_history(events, runs)}
 {_flips(report)}
 <h2 id="all-cases">Cases ({s['total']}; failing first)</h2>
 <input id="q" type="search" placeholder="Search cases…" aria-label="Search cases" hidden>
@@ -346,7 +445,7 @@ def _md_input(case: Case | None) -> str:
 
 def render_markdown(lock: dict[str, Any], report: dict[str, Any], cases: dict[str, Case],
                     events: list[LogEntry] | None = None, model: dict[str, Any] | None = None,
-                    ) -> str:
+                    runs: list[dict[str, Any]] | None = None) -> str:
     s = report["summary"]["baseline"]
     labels, tags = summaries(report, cases)
     who = (f"**{_md(candidate_line(lock, model))}**" if model is not None else
@@ -360,7 +459,7 @@ def render_markdown(lock: dict[str, Any], report: dict[str, Any], cases: dict[st
         lines += [f"| {_md(name)} | {n} | {ok} |" for name, n, ok in tags]
     if events:
         lines += ["", "| when | what | baseline |", "|---|---|---|"]
-        lines += [f"| {human_date(e.date)} | {e.kind} {e.batch or ''} | {_fraction(baseline_after(e))} |"
+        lines += [f"| {human_date(e.date)} | {e.kind} {e.batch or ''} | {_score_text(e, runs or [])} |"
                   for e in events]
     lines += ["", "| status | case | input | expected | model says |", "|---|---|---|---|---|"]
     for r in sorted(contract_rows(report), key=lambda r: (r["pass"], r["id"])):

@@ -241,6 +241,21 @@ def test_rollback_by_hand_to_a_model_below_the_threshold_needs_force(
     assert passed < 10 and f"Straw-Baseline: {passed}/10" in last_commit_message(repo)
 
 
+def test_straw_report_shows_the_monitors_score_for_an_unscored_version(repo: CaseRepo, cli) -> None:  # noqa: ANN001
+    """A models.lock commit without a score (an older straw's rollback, or `--force` without the
+    model): `straw report` shows what the monitor measured of that model since."""
+    good_model = lockfile.read_lock(repo)["model"]  # type: ignore[index]
+    bad = _bad_model(repo)
+    _bad_deploy(repo, bad)
+    _bad_deploy(repo, good_model)
+    lockfile.rollback_to(repo, lockfile.earlier_version(repo, bad).lock, "as an older straw did")
+    measured = run_monitor(open_case_repo(repo.root), rollback=False)
+    assert measured.passed < measured.total
+    page = cli("report", "--format", "markdown", repo=repo.root)
+    assert page.exit_code == 0, page.stderr
+    assert f"{measured.passed}/{measured.total} measured by the monitor" in page.stdout
+
+
 def last_commit_message(repo: CaseRepo) -> str:
     import subprocess
 

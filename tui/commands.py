@@ -28,7 +28,8 @@ class StrawCommands(Provider):
             if active.node is not screen or not binding.description or binding.action in seen:
                 continue
             seen.add(binding.action)
-            found.append((binding.description, binding.tooltip, partial(screen.run_action, binding.action)))
+            run = screen.run_requested if isinstance(screen, PullScreen) else screen.run_action
+            found.append((binding.description, binding.tooltip, partial(run, binding.action)))
         # then every screen's actions, reached by switching to it first
         for mode, title, tip in SCREENS_IN_ORDER:
             found.append((f"Go to {title}", tip, partial(app.switch_mode, mode)))
@@ -53,12 +54,12 @@ class StrawCommands(Provider):
         from tui.screens.pull import PullScreen
 
         if isinstance(self.app.screen, PullScreen):
-            await self.app.screen.run_action(action)
+            await self.app.screen.run_requested(action)  # says why, when the batch cannot
             return
         await self.app.switch_mode("pulls")
         screen = self.app.screen
         if isinstance(screen, PullScreen):  # a pull request was open on that screen's stack
-            await screen.run_action(action)
+            await screen.run_requested(action)
         else:
             screen.open_selected(then=action)  # type: ignore[attr-defined]
 

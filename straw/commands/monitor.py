@@ -207,7 +207,7 @@ def report_command(fmt: str | None, legacy_html: bool, legacy_markdown: bool, le
         raise click.UsageError(f"one output format, please (got {', '.join(sorted(chosen))}); "
                                f"use --format")
     fmt = chosen.pop() if chosen else "html"
-    from repo_store import history
+    from repo_store import history, monitor_log
     from straw.commands.engine import ProgressPrinter
     from tuning.evaluate import evaluate
 
@@ -234,7 +234,8 @@ def report_command(fmt: str | None, legacy_html: bool, legacy_markdown: bool, le
     else:
         by_id = {c.id: c for c in repo.load_ref(repo.main).cases}
         render = customer_report.render_html if fmt == "html" else customer_report.render_markdown
-        text = render(lock, report, by_id, history.baseline_log(repo), model)
+        text = render(lock, report, by_id, history.baseline_log(repo), model,
+                      runs=monitor_log.read_entries(repo))
     if output:
         write_output(output, text)
         click.echo(f"wrote {output}: {report['summary']['baseline']['passed']}/"

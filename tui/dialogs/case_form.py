@@ -30,6 +30,14 @@ from tui.text import block
 from tui.widgets.footer import StrawFooter
 
 MATCH_RULES = ["label", "exact", "contains", "regex", "json", "one_of"]
+PLACEHOLDERS = {  # the expected field's, as the selected rule reads it (parse_expected)
+    "label": "expected label, e.g. billing",
+    "exact": "the exact answer expected",
+    "contains": "text the answer must contain",
+    "regex": "regular expression the answer must match",
+    "json": 'expected JSON, e.g. {"intent": "refund"}',
+    "one_of": "any one of: a | b | c",
+}
 FIELDS = ("input", "expected", "match", "tags", "source", "notes")
 PREVIEWED = ("input", "expected", "tags", "source", "notes")  # free text that may be right-to-left
 POINTER = re.compile(r"^\$\.?([A-Za-z_]+)?")
@@ -136,7 +144,7 @@ class CaseForm(ModalScreen[Case | None]):
             with Horizontal(classes="row"):
                 yield Select([(m, m) for m in MATCH_RULES], value=match, allow_blank=False, id="f-match")
                 yield Input(format_expected(match, data["expected"]) if "expected" in data else "",
-                            placeholder="expected (one_of: a | b | c)", id="f-expected",
+                            placeholder=PLACEHOLDERS.get(match, "expected"), id="f-expected",
                             suggester=SuggestFromList(self.labels, case_sensitive=False))
             yield Label("", id="shown-expected", classes="bidi-preview")
             yield Label("", id="labels-hint", classes="note")
@@ -174,7 +182,8 @@ class CaseForm(ModalScreen[Case | None]):
             self._label_hint()
 
     @on(Select.Changed, "#f-match")
-    def _rule_changed(self) -> None:
+    def _rule_changed(self, event: Select.Changed) -> None:
+        self.query_one("#f-expected", Input).placeholder = PLACEHOLDERS.get(str(event.value), "expected")
         self._label_hint()
 
     def _label_hint(self) -> None:

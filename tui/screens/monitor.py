@@ -15,6 +15,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from repo_store import lockfile, monitor_log
+from repo_store.customer_report import VersionScore, version_score
+from repo_store.errors import StrawError
 from repo_store.lockfile import LockVersion
 from tui.dialogs.confirm import Confirm
 from tui.screens.fresh import FreshScreen
@@ -28,6 +30,25 @@ def _rate(score: dict[str, int] | None) -> float | None:
     if not score or not score.get("total"):
         return None
     return score["passed"] / score["total"]
+
+
+MARKS = {"monitor": "*", "unknown": "?"}  # beside a version's score (table) and hash (chart)
+SOURCE_NOTES = {"monitor": "*: measured by the monitor (the version's lock records no score)",
+                "unknown": "unknown: none recorded or measured"}
+
+
+def baseline_score(version: LockVersion, runs: list[dict[str, Any]]) -> VersionScore:
+    """The version's baseline score by the rule the customer page uses (version_score)."""
+    b = version.lock.get("baseline") or {}
+    recorded = (b["passed"], b["total"]) if isinstance(b.get("passed"), int) and b.get("total") else None
+    return version_score(recorded, version.lock.get("model"), version.date, runs)
+
+
+def score_cell(score: VersionScore) -> Text:
+    """`*`: measured by the monitor (the legend under the table says so); `unknown`: no score."""
+    if score.rate is None:
+        return Text("unknown", style="yellow")
+    return Text(f"{score.passed}/{score.total}{MARKS.get(score.source, '')}")
 
 
 class MonitorScreen(FreshScreen):
@@ -47,12 +68,20 @@ class MonitorScreen(FreshScreen):
     class Loaded(Message):
         lock: dict[str, Any] | None
         versions: list[LockVersion]
+        scores: list[VersionScore]  # each version's baseline score (baseline_score)
         runs: list[dict[str, Any]]
 
     @dataclass
     class Done(Message):
         text: str
         ok: bool
+
+    @dataclass
+    class Refused(Message):
+        """The rollback's check refused the version (below the threshold, or not here to run)."""
+
+        version: LockVersion
+        reason: str
 
     def __init__(self) -> None:
         super().__init__()
@@ -66,6 +95,7 @@ class MonitorScreen(FreshScreen):
             with Vertical(id="monitor-tables"):
                 yield Static(Text("model versions (newest first)", style="bold"))
                 yield DataTable(cursor_type="row", zebra_stripes=True, id="versions-table")
+                yield Static("", id="versions-note", classes="note")
                 yield Static(Text("last monitor runs", style="bold"))
                 yield DataTable(cursor_type="row", zebra_stripes=True, id="runs-table")
             yield PassRateChart(id="monitor-chart", classes="detail")
@@ -90,7 +120,7 @@ class MonitorScreen(FreshScreen):
             lock = lockfile.read_lock(repo)
             versions = lockfile.lock_history(repo)
             runs = monitor_log.read_entries(repo)
-        self.post_message(self.Loaded(lock, versions, runs))
+        self.post_message(self.Loaded(lock, versions, [baseline_score(v, runs) for v in versions], runs))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
@@ -108,13 +138,15 @@ class MonitorScreen(FreshScreen):
                 f" · baseline at promotion {rate:.1%}" if rate is not None else ""))
         table = self.query_one("#versions-table", DataTable)
         table.clear()
-        for n, v in enumerate(event.versions):
+        for n, (v, score) in enumerate(zip(event.versions, event.scores, strict=True)):
             lock = v.lock
-            b, new = lock.get("baseline") or {}, lock.get("new") or {}
+            new = lock.get("new") or {}
             table.add_row(cell(v.date[:10], 10), cell(lock["model"].removeprefix("sha256:")[:12], 12),
-                          cell(lock["reason"], 8), cell(lock.get("batch") or "-", 16),
-                          cell(f"{b.get('passed', '-')}/{b.get('total', '-')}", 9),
+                          cell(lock["reason"], 8), cell(lock.get("batch") or "-", 16), score_cell(score),
                           cell(f"{new.get('passed', '-')}/{new.get('total', '-')}", 7), key=str(n))
+        sources = {s.source for s in event.scores}
+        self.query_one("#versions-note", Static).update(
+            " · ".join(text for source, text in SOURCE_NOTES.items() if source in sources))
         runs = self.query_one("#runs-table", DataTable)
         runs.clear()
         for entry in reversed(event.runs[-20:]):
@@ -124,12 +156,13 @@ class MonitorScreen(FreshScreen):
             runs.add_row(cell(when, 16), cell(model, 12),
                          cell(f"{entry.get('passed')}/{entry.get('total')}", 9),
                          cell(f"{entry.get('rate', 0):.1%}", 7), cell(entry.get("action", ""), 9, style))
-        oldest_first = list(reversed(event.versions))
+        oldest_first = list(reversed(list(zip(event.versions, event.scores, strict=True))))
         self.query_one(PassRateChart).plot_rates(
-            "pass rate at promotion per model version (%)", "version",
-            [v.lock["model"].removeprefix("sha256:")[:6] for v in oldest_first],
-            {"baseline": [_rate(v.lock.get("baseline")) or 0.0 for v in oldest_first],
-             "new": [_rate(v.lock.get("new")) or 0.0 for v in oldest_first if v.lock.get("new")]})
+            "pass rate per model version (%)",
+            "version (* monitor, ? unknown)" if sources - {"recorded"} else "version",
+            [v.lock["model"].removeprefix("sha256:")[:6] + MARKS.get(s.source, "") for v, s in oldest_first],
+            {"baseline": [s.rate for _, s in oldest_first],  # unknown: a gap in the line, never 0 %
+             "new": [_rate(v.lock.get("new")) for v, _ in oldest_first]})
 
     def action_reload(self) -> None:
         self.load()
@@ -163,20 +196,43 @@ class MonitorScreen(FreshScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
+                self.query_one("#monitor-head", Static).update("running that model on the baseline…")
                 self._rollback(version)
 
         self.app.push_screen(Confirm(question, "Roll back", "Keep"), answered)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-rollback")
-    def _rollback(self, version: LockVersion) -> None:
-        with self.app.library() as repo:  # type: ignore[attr-defined]
-            target = version.lock["model"]
-            lockfile.rollback_to(repo, version.lock, "Rolled back by hand from the TUI.")
-            from tuning.deploy import deploy
+    def _rollback(self, version: LockVersion, force: bool = False) -> None:
+        """As `straw rollback`: the model is run on main's baseline first (roll_back_by_hand)."""
+        from tuning.deploy import deploy
+        from tuning.monitor import roll_back_by_hand
 
+        target = version.lock["model"]
+        with self.app.library() as repo:  # type: ignore[attr-defined]
+            try:
+                done = roll_back_by_hand(repo, target, "Rolled back by hand from the TUI.", force=force)
+            except StrawError as err:
+                self.post_message(self.Refused(version, str(err)))
+                return
             failure = deploy(repo, target)  # the local deploy command, when one is set
-        text = f"production is {target[:19]} again" + (f"; {failure}" if failure else "")
-        self.post_message(self.Done(text, not failure))
+        score = "" if done.passed is None else f" ({done.passed}/{done.total} baseline cases pass)"
+        text = f"production is {target[:19]} again{score}" + (f"; {failure}" if failure else "")
+        below = done.passed is not None and done.total and done.passed / done.total < done.threshold
+        self.post_message(self.Done(text, not failure and not below))
+
+    @on(Refused)
+    def _refused(self, event: Refused) -> None:
+        self.query_one("#monitor-head", Static).update(Text(event.reason, style="yellow"))
+        question = Text.assemble(event.reason.replace("; --force rolls back all the same", ""),
+                                 "\n\nRoll back all the same?")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._rollback(event.version, force=True)
+            else:
+                self.load()
+
+        self.app.push_screen(Confirm(question, "Roll back anyway", "Keep"), answered)
 
     @on(Done)
     def _done(self, event: Done) -> None:

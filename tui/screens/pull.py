@@ -56,6 +56,11 @@ def step_line(round_no: int, rounds: int, step: Any, elapsed: float) -> str:
     return " · ".join(parts)
 
 
+CLOSED_WHY = {"merged": "its cases are in the baseline; new cases go in a new batch",
+              "rejected": "its cases are pending again; put them in a new batch"}
+DONE = {"tune": "tuned", "update": "updated", "reject": "rejected", "merge": "merged"}
+
+
 class PullScreen(FreshScreen):
     HELP_TITLE = "Pull request"
     HELP = ("A batch branch under review. Tune until every case passes; the gate then allows the merge, "
@@ -123,6 +128,7 @@ class PullScreen(FreshScreen):
         self.info: BatchInfo | None = None
         self.cancel = threading.Event()
         self.tuning = False
+        self.tuned = False  # a tune ran on this screen: the Tune tab shows its outcome, not a hint
         self.round_total = (1, 1)
         self.round_started = time.monotonic()
         self.load_seconds = 0.0
@@ -151,7 +157,7 @@ class PullScreen(FreshScreen):
             with TabPane("Rounds", id="tab-chart"):
                 yield PassRateChart(id="pr-chart")
             with TabPane("Tune", id="tab-tune"):
-                yield Static("press t to tune", id="tune-status")
+                yield Static("loading…", id="tune-status")
                 yield ProgressBar(total=100, show_eta=False, id="tune-progress")
                 yield Log(id="tune-log")
         yield StrawFooter()
@@ -193,6 +199,7 @@ class PullScreen(FreshScreen):
         self.query_one("#pr-head", Static).update(Text(event.reason, style="yellow"))
         self.query_one("#pr-gate", Static).update(Text("gate: this pull request is closed (esc: back)",
                                                        style="dim"))
+        self._show_tune_hint()
         self.refresh_bindings()
 
     @on(Loaded)
@@ -208,6 +215,7 @@ class PullScreen(FreshScreen):
         mark = {"passing": ("✓ ", "green"), "merged": ("● ", "blue"), "rejected": ("⊘ ", "dim")}
         gate = Text.assemble(("gate: ", "bold"), mark.get(info.status, ("✗ ", "red")), info.reason)
         self.query_one("#pr-gate", Static).update(gate)
+        self._show_tune_hint()
         self.refresh_bindings()
         diff = diff_text(event.changes) if event.changes is not None else Text(event.diff_error or "")
         self.query_one("#pr-diff", Static).update(diff)
@@ -215,7 +223,51 @@ class PullScreen(FreshScreen):
         self.load_seconds = event.seconds
         if self.then:
             action, self.then = self.then, None
-            self.call_later(self.run_action, action)
+            self.call_later(self.run_requested, action)
+
+    def closed(self) -> str | None:
+        """Why this batch takes no more tunes, updates or merges; None while it is open."""
+        if self.gone:
+            return "this pull request is closed"
+        status = self.info.status if self.info else ""
+        return f"this batch is {status}" if status in CLOSED_WHY else None
+
+    def _no_report(self) -> str:
+        closed = self.closed()
+        return f"no report: {closed}" if closed else "no report yet: press t to tune"
+
+    def _show_tune_hint(self) -> None:
+        """The Tune tab's line until a tune runs here: `t`, or why a closed batch has no tune (its
+        `t` is hidden, so the hint would point at a key that does nothing)."""
+        if not self.tuning and not self.tuned:
+            self.query_one("#tune-status", Static).update(
+                Text(self.unavailable("tune"), style="yellow") if self.closed() else Text("press t to tune"))
+
+    def unavailable(self, action: str) -> str:
+        """Why `action` cannot run now, in words (check_action said no)."""
+        closed = self.closed()
+        if action == "cancel_tune":
+            return "no tune is running"
+        if closed:
+            why = CLOSED_WHY.get(self.info.status, "") if self.info and not self.gone else ""
+            return f"{closed}: it cannot be {DONE.get(action, 'changed')}" + (f" ({why})" if why else "")
+        if self.tuning:
+            return "a tune is running: wait for it, or cancel it (x)"
+        if self.info is None:
+            return "the pull request is still loading"
+        if action == "merge":
+            return f"the gate does not pass: {self.info.reason}"
+        return "the report has no watch cases this model breaks"  # promote_flips
+
+    async def run_requested(self, action: str) -> None:
+        """An action asked for by name (command palette): run it, or say why not. Keys that are
+        hidden or disabled do nothing, which from the palette reads as broken."""
+        if self.check_action(action, ()):
+            await self.run_action(action)
+            return
+        if action == "tune":  # the Tune tab says it inline too
+            self.query_one(TabbedContent).active = "tab-tune"
+        self.notify(self.unavailable(action), severity="warning")
 
     def _show_report(self, report: dict[str, Any] | None) -> None:
         table = self.query_one("#pr-report", DataTable)
@@ -224,7 +276,7 @@ class PullScreen(FreshScreen):
         chart = self.query_one(PassRateChart)
         self._show_flips(report)
         if report is None:
-            summary.update(Text("no report yet: press t to tune", style="dim"))
+            summary.update(Text(self._no_report(), style="dim"))
             chart.plot_rates("no rounds yet", "round", [], {})
             return
         s = report["summary"]
@@ -258,7 +310,7 @@ class PullScreen(FreshScreen):
         summary = self.query_one("#pr-flips-summary", Static)
         found = (report or {}).get("flips")
         if not isinstance(found, dict):
-            why = ("no report yet: press t to tune" if report is None else
+            why = (self._no_report() if report is None else
                    "no flips: there was no production model to compare with when this was tuned")
             summary.update(Text(why, style="dim"))
             return
@@ -392,11 +444,8 @@ class PullScreen(FreshScreen):
     def action_tune(self) -> None:
         if self.tuning:
             return
-        if self.info and self.info.status == "merged":
-            self.notify("this batch is merged: nothing to tune", severity="warning")
-            return
         self.cancel = threading.Event()
-        self.tuning = True
+        self.tuning = self.tuned = True
         self.refresh_bindings()
         self.query_one(TabbedContent).active = "tab-tune"
         self.query_one("#tune-log", Log).clear()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -21,6 +21,19 @@ from tui.widgets.title import ScreenTitle
 
 STATUS_STYLE = {"open": ("○", "yellow"), "tuned-failing": ("✗", "red"), "stale": ("↻", "magenta"),
                 "passing": ("✓", "green"), "merged": ("●", "blue"), "rejected": ("⊘", "dim")}
+
+
+FIXED = {"status": 16, "batch": 16, "cases": 5, "created": 10}  # batch ids are 15 characters
+COLUMNS = ("status", "batch", "title", "cases", "approver", "created", "gate")
+
+
+def column_widths(width: int) -> dict[str, int]:
+    """Widths that fit a `width`-cell screen (each column pads 2, the scrollbar takes 2): title
+    and approver give way, so the gate, why a pull request can or cannot merge, keeps 30 cells
+    or more instead of being cut to "ga" at 120."""
+    free = width - 2 - 2 * len(COLUMNS) - sum(FIXED.values())
+    title, approver = max(12, min(34, free * 3 // 10)), max(10, min(22, free // 6))
+    return {**FIXED, "title": title, "approver": approver, "gate": max(30, free - title - approver)}
 
 
 def status_cell(status: str) -> Text:
@@ -49,6 +62,7 @@ class PullsScreen(FreshScreen):
         self.loading = False
         self.open_when_loaded = False  # Enter pressed while the list was being read again
         self.then: str | None = None  # an action to run on the pull request once it is open
+        self.widths: dict[str, int] = {}
 
     def compose(self) -> ComposeResult:
         yield ScreenTitle("Pull requests")
@@ -57,13 +71,22 @@ class PullsScreen(FreshScreen):
         yield StrawFooter()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label, key, width in (("status", "status", 16), ("batch", "batch", 18), ("title", "title", 34),
-                                  ("cases", "cases", 5), ("approver", "approver", 22),
-                                  ("created", "created", 10), ("gate", "gate", 60)):
-            table.add_column(label, key=key, width=width)
-        table.focus()
+        self._columns(self.app.size.width)
+        self.query_one(DataTable).focus()
         self.load()
+
+    def on_resize(self, event: events.Resize) -> None:
+        if column_widths(event.size.width) != self.widths:
+            current = self._cursor_key()  # clearing the columns clears the rows
+            self._columns(event.size.width)
+            self._fill(current)
+
+    def _columns(self, width: int) -> None:
+        table = self.query_one(DataTable)
+        self.widths = column_widths(width)
+        table.clear(columns=True)
+        for key in COLUMNS:
+            table.add_column(key, key=key, width=self.widths[key])
 
     def load(self) -> None:
         self.mark_fresh()
@@ -91,16 +114,15 @@ class PullsScreen(FreshScreen):
 
     def _fill(self, select: str | None = None) -> None:
         table = self.query_one(DataTable)
-        current = select
-        if current is None and table.row_count:
-            current = table.coordinate_to_cell_key(table.cursor_coordinate)[0].value
+        current = select or self._cursor_key()
         table.clear()
+        w = self.widths
         shown = [i for i in self.infos if not self.only_open or i.status not in ("merged", "rejected")]
         for info in shown:
             b = info.batch
-            table.add_row(status_cell(info.status), cell(b.id, 18), cell(b.title, 34),
-                          Text(str(len(b.cases))), cell(b.approver, 22), cell(b.created[:10], 10),
-                          cell(info.reason, 60), key=b.id)
+            table.add_row(status_cell(info.status), cell(b.id, w["batch"]), cell(b.title, w["title"]),
+                          Text(str(len(b.cases))), cell(b.approver, w["approver"]),
+                          cell(b.created[:10], 10), cell(info.reason, w["gate"]), key=b.id)
         if current:
             try:
                 table.move_cursor(row=table.get_row_index(current))
@@ -112,6 +134,10 @@ class PullsScreen(FreshScreen):
         summary = (" · ".join(f"{n} {s}" for s, n in counts.items())
                    or "no batches yet: create one under Batches (2)")
         self.query_one("#pulls-note", Static).update(Text(summary))
+
+    def _cursor_key(self) -> str | None:
+        table = self.query_one(DataTable)
+        return table.coordinate_to_cell_key(table.cursor_coordinate)[0].value if table.row_count else None
 
     def action_reload(self) -> None:
         self.load()

@@ -5,9 +5,12 @@ enough to tell them apart."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from textual_plotext import PlotextPlot
 
 MIN_SPAN = 1.0  # percentage points shown at least: equal values still get an axis
+COLOURS = ("blue+", "green+", "red+", "cyan+")  # per series: its pieces between gaps share one
 
 
 def y_axis(values: list[float]) -> tuple[tuple[float, float], list[float], list[str]]:
@@ -27,24 +30,36 @@ def y_axis(values: list[float]) -> tuple[tuple[float, float], list[float], list[
 
 
 class PassRateChart(PlotextPlot):
-    """Baseline and new pass rate (in %) per point: rounds of a tune, or model versions."""
+    """Baseline and new pass rate (in %) per point: rounds of a tune, or model versions. None is
+    a value not known: a gap in the line (a 0 would read as every case failing)."""
 
     y_limits: tuple[float, float] = (0.0, 100.0)
     y_labels: list[str] = []
 
-    def plot_rates(self, title: str, xlabel: str, labels: list[str], series: dict[str, list[float]]) -> None:
+    def plot_rates(self, title: str, xlabel: str, labels: list[str],
+                   series: Mapping[str, Sequence[float | None]]) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         plt.title(title)
         plt.xlabel(xlabel)
-        percents = {name: [v * 100 for v in values] for name, values in series.items() if values}
-        self.y_limits, ticks, self.y_labels = y_axis([v for vs in percents.values() for v in vs])
+        self.y_limits, ticks, self.y_labels = y_axis([v * 100 for vs in series.values() for v in vs
+                                                      if v is not None])
         plt.ylim(*self.y_limits)
         plt.yticks(ticks, self.y_labels)
         xs = [float(x) for x in range(1, len(labels) + 1)]
-        for name, values in percents.items():
-            plt.plot(xs[: len(values)], values, label=name, marker="braille")
+        for (name, values), colour in zip(series.items(), COLOURS, strict=False):
+            pieces: list[list[tuple[float, float]]] = [[]]
+            for x, value in zip(xs, values, strict=False):
+                if value is None:
+                    pieces.append([])
+                else:
+                    pieces[-1].append((x, value * 100))
+            for n, piece in enumerate(p for p in pieces if p):
+                plt.plot([x for x, _ in piece], [v for _, v in piece], label=name if not n else None,
+                         color=colour, marker="braille")
+        if len(xs) > 1:  # every label, also one at an end that has no value (a gap)
+            plt.xlim(xs[0], xs[-1])
         if labels:
             plt.xticks(xs, labels)
         self.refresh()
