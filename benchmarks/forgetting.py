@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def med(values: list[float | None]) -> float | None:
+def med(values: Sequence[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return statistics.median(present) if present else None
 
@@ -262,7 +263,9 @@ def run_banking_seed(seed: int, max_steps: int) -> BankRow:
             raise SystemExit(f"{label} the bootstrap batch fails its gate: {verdict.reason}")
         merge_checked(repo, boot.id)  # reruns the stored model, then merges
         boot_rounds = len(report["rounds"])
-        production = lockfile.read_lock(repo)["model"]
+        lock = lockfile.read_lock(repo)
+        assert lock is not None  # merged just above
+        production = lock["model"]
         baseline = repo.load_ref(MAIN).split("baseline")
         naive = _load_backend(repo, production)
         before = _pass_list(naive, baseline)
@@ -308,7 +311,9 @@ def run_banking_seed(seed: int, max_steps: int) -> BankRow:
                 report_bwts.append(report["bwt"])
             row.straw_s += time.monotonic() - t0
 
-        final = lockfile.read_lock(repo)["model"]
+        lock = lockfile.read_lock(repo)
+        assert lock is not None  # the bootstrap batch was merged
+        final = lock["model"]
         straw = _load_backend(repo, final)
         everything = baseline + [c for g in groups for c in g]
         straw_pass = _pass_list(straw, everything)

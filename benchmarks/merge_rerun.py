@@ -16,14 +16,20 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import Row, print_table, run_rows  # noqa: E402
 from benchmarks.repo_scale import ensure_git_identity, make_repo  # noqa: E402
 
+if TYPE_CHECKING:
+    from repo_store.cases import Case
+    from repo_store.repo import CaseRepo
+    from tuning.backends.base import Input
 
-def setup(n: int, folder: Path) -> tuple[object, str, list[object]]:
+
+def setup(n: int, folder: Path) -> tuple[CaseRepo, str, list[Case]]:
     """(repo, batch id, the branch's cases) with a stored model and its report committed."""
     from repo_store import batches, gitio, reports
     from repo_store.config_set import set_value
@@ -82,23 +88,23 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.cases:
         folder = Path(tempfile.mkdtemp(prefix="straw-rerun-")) / "repo"
         repo, batch_id, group = setup(n, folder)
-        store = ModelStore(repo.model_store)  # type: ignore[attr-defined]
+        store = ModelStore(repo.model_store)
         model = store.hashes()[0]
-        inputs = [c.input for c in group]  # type: ignore[attr-defined]
+        inputs: list[Input] = [c.input for c in group]
 
-        def bare(model: str = model, inputs: list[object] = inputs, repo: object = repo,
+        def bare(model: str = model, inputs: list[Input] = inputs, repo: CaseRepo = repo,
                  store: ModelStore = store) -> None:
-            model_s, train_s = settings_from_config(repo.verdict_config)  # type: ignore[attr-defined]
+            model_s, train_s = settings_from_config(repo.verdict_config)
             backend = backends.create(model_s, train_s)
             backend.load(store.folder(model))
-            backend.predict(inputs)  # type: ignore[arg-type]
+            backend.predict(inputs)
 
-        def cold(repo: object = repo, batch_id: str = batch_id, store: ModelStore = store) -> None:
+        def cold(repo: CaseRepo = repo, batch_id: str = batch_id, store: ModelStore = store) -> None:
             (store.root / VERIFIED_FILE).unlink(missing_ok=True)
-            rerun_batch(repo, batch_id)  # type: ignore[arg-type]
+            rerun_batch(repo, batch_id)
 
-        def warm(repo: object = repo, batch_id: str = batch_id) -> None:
-            rerun_batch(repo, batch_id)  # type: ignore[arg-type]
+        def warm(repo: CaseRepo = repo, batch_id: str = batch_id) -> None:
+            rerun_batch(repo, batch_id)
 
         label = "demo, 120 cases" if n == 0 else f"{len(group):,} cases"
         rows += [

@@ -70,11 +70,12 @@ def main() -> None:
           f"{len(base) / first.seconds:.0f} cases/s", flush=True)
     for variant in variants:
         mode, *pairs = variant.split("+")
-        settings = TrainSettings(**{k: float(v) if ("." in v or "e" in v) else int(v)
-                                    for k, v in (p.split("=", 1) for p in pairs)})
+        overrides: dict[str, Any] = {k: float(v) if ("." in v or "e" in v) else int(v)
+                                     for k, v in (p.split("=", 1) for p in pairs)}  # any setting
+        settings = TrainSettings(**overrides)
         uniform = mode == "old"  # drop the strata argument: the random share as before
         training.choose_replay = ((lambda *a, **k: replay.choose_replay(*a[:6])) if uniform
-                                  else replay.choose_replay)  # type: ignore[assignment]
+                                  else replay.choose_replay)
         backend = ClassifierBackend(ModelSettings(), settings)
         backend.load(folder)
         data = training.TrainingSet(baseline, new)

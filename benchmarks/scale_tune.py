@@ -268,8 +268,8 @@ def print_table(results: list[dict]) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--part":
-        folder, size, budget, rounds, epochs = sys.argv[2:7]
-        print(json.dumps(part_size(Path(folder), int(size), float(budget), int(rounds) or None,
+        folder, size_arg, budget, rounds, epochs = sys.argv[2:7]
+        print(json.dumps(part_size(Path(folder), int(size_arg), float(budget), int(rounds) or None,
                                    float(epochs) or None)))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -30,12 +30,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 IDENTITY = {"GIT_AUTHOR_NAME": "straw bench", "GIT_AUTHOR_EMAIL": "bench@straw.invalid",
             "GIT_COMMITTER_NAME": "straw bench", "GIT_COMMITTER_EMAIL": "bench@straw.invalid"}
 os.environ.update(IDENTITY)
+
+if TYPE_CHECKING:
+    from tuning.backends.base import Input
 
 
 def progress(text: str) -> None:
@@ -83,6 +87,7 @@ def start_server(root: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     straw = Path(sys.executable).parent / "straw"
     proc = subprocess.Popen([str(straw), "serve", "--port", "0", "--repo", str(root), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None  # both piped
     line = proc.stdout.readline()
     if "serving" not in line:
         raise SystemExit(f"straw serve did not start: {line}{proc.stderr.read()}")
@@ -163,7 +168,7 @@ def pipeline_rate(folder: Path, inputs: list[str], seconds: float) -> float:
     return done / (time.monotonic() - start)
 
 
-def batched_rate(repo, model: str, inputs: list[str], runs: int = 3) -> tuple[float, int]:  # noqa: ANN001
+def batched_rate(repo, model: str, inputs: list[Input], runs: int = 3) -> tuple[float, int]:  # noqa: ANN001
     """The engine's batched predict, 512 inputs, with the best torch thread count (the limit)."""
     import torch
 
@@ -276,8 +281,9 @@ def main() -> None:
                     if n == 1:
                         lockfile.rollback_to(repo, lockfile.lock_history(repo)[1].lock, "bench rollback")
                     else:
-                        lock = {**lockfile.read_lock(repo), "model": target, "promoted": now_iso(),
-                                "reason": "merge"}
+                        current = lockfile.read_lock(repo)
+                        assert current is not None  # build_repo committed the first lock
+                        lock = {**current, "model": target, "promoted": now_iso(), "reason": "merge"}
                         lockfile.commit_lock(repo, lock, f"bench: promote {target[:19]}\n")
                     commits.append((time.monotonic(), target))
 

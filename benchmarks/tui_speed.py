@@ -31,11 +31,13 @@ for key, value in {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@exampl
     os.environ.setdefault(key, value)
 
 from textual._compositor import CompositorUpdate  # noqa: E402
+from textual.widgets import Input  # noqa: E402
 
 from repo_store import batches, curation  # noqa: E402
 from repo_store.setup import init_case_repo  # noqa: E402
 from tui import make_app  # noqa: E402
 from tui.app import StrawApp  # noqa: E402
+from tui.screens.cases import CasesScreen  # noqa: E402
 from tui.screens.pull import PullScreen  # noqa: E402
 
 SIZE = (120, 40)
@@ -98,6 +100,7 @@ async def launch(path: Path, ours: list[float], settled: list[float]) -> tuple[f
     async with app.run_test(size=SIZE) as pilot:
         first_paint = await clock.first(started, lambda seen: seen[0]) - started
         screen = app.screen
+        assert isinstance(screen, CasesScreen)
         refilter = screen.refilter
 
         def timed_refilter() -> None:
@@ -114,7 +117,7 @@ async def launch(path: Path, ours: list[float], settled: list[float]) -> tuple[f
             await pilot.press("space" if char == " " else char)
             keys.append(await clock.first(sent, lambda seen, sent=sent: seen[1] > sent) - sent)
             ours.append(screen.last_filter_ms / 1000)
-        assert screen.query_one("#search").value == TYPED
+        assert screen.query_one("#search", Input).value == TYPED
     return first_paint, keys
 
 

@@ -125,13 +125,13 @@ def part_throughput(folder: Path, model_hash: str, batch_id: str) -> dict:
     from transformers import pipeline
 
     from repo_store.repo import open_case_repo
-    from tuning.backends.base import settings_from_config
+    from tuning.backends.base import Input, settings_from_config
     from tuning.backends.classifier import PREDICT_MAX_ROWS, ClassifierBackend
     from tuning.model_store import ModelStore
 
     repo = open_case_repo(folder)
     cases = repo.load_ref(f"batch/{batch_id}").cases
-    texts = [c.text for c in cases]
+    texts: list[Input] = [c.text for c in cases]  # plain text, as `predict` takes any Input
     model_dir = ModelStore(repo.model_store).load(model_hash)
     backend = ClassifierBackend(*settings_from_config(repo.config))
     backend.load(model_dir)

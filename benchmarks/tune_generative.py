@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -27,11 +28,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from benchmarks._common import timed  # noqa: E402
 
+if TYPE_CHECKING:
+    from repo_store.repo import CaseRepo
+
 IDENTITY = {"GIT_AUTHOR_NAME": "straw bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
             "GIT_COMMITTER_NAME": "straw bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
 
 
-def make_repo(root: Path, base: Path, adapter: str) -> tuple[object, str]:
+def make_repo(root: Path, base: Path, adapter: str) -> tuple[CaseRepo, str]:
     from fixtures_lm import lm_cases, write_lm_config
 
     from repo_store import batches, curation
@@ -47,7 +51,16 @@ def make_repo(root: Path, base: Path, adapter: str) -> tuple[object, str]:
     return repo, batches.create_batch(repo, all_pending=True).id
 
 
-def tune_runs(work: Path, base: Path, adapter: str, runs: int) -> dict[str, object]:
+class TuneRuns(TypedDict):
+    seconds: float
+    runs: list[float]
+    rounds: float
+    bytes: float
+    passed: bool
+    last: tuple[CaseRepo, dict[str, Any]]  # the last run's repository and report
+
+
+def tune_runs(work: Path, base: Path, adapter: str, runs: int) -> TuneRuns:
     from tuning.model_store import ModelStore
     from tuning.tune import tune_batch
 
@@ -66,13 +79,15 @@ def tune_runs(work: Path, base: Path, adapter: str, runs: int) -> dict[str, obje
             "bytes": statistics.median(stored), "passed": all(passed), "last": last}
 
 
-def decoding(repo, report: dict, runs: int) -> dict[str, float]:
+def decoding(repo: CaseRepo, report: dict[str, Any], runs: int) -> dict[str, float]:
     from tuning import backends
     from tuning.backends.base import settings_from_config
+    from tuning.backends.causal_lm import CausalLMBackend
     from tuning.model_store import ModelStore
 
     model_s, train_s = settings_from_config(repo.config)
     backend = backends.create(model_s, train_s)
+    assert isinstance(backend, CausalLMBackend)  # make_repo's config
     backend.load(ModelStore(repo.model_store).load(report["model"]["hash"]))
     by_id = {c.id: c for c in repo.load_ref(f"batch/{report['batch']}").cases}
     inputs = [by_id[row["id"]].input for row in report["cases"]]

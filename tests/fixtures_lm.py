@@ -83,7 +83,7 @@ def build_tiny_lm(folder: Path, texts: Iterable[str] | None = None, *, arch: str
     random 0.02-scale embeddings the logits cannot grow past a loss of ~3; a pretrained base
     has no such limit."""
     import torch
-    from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig
+    from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, PretrainedConfig
     from transformers.utils import logging as hf_logging
 
     folder = Path(folder)
@@ -96,6 +96,7 @@ def build_tiny_lm(folder: Path, texts: Iterable[str] | None = None, *, arch: str
     tok = build_tokenizer(texts, vocab_size=vocab_size, chat_template=chat_template)
     ids = dict(vocab_size=len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
                pad_token_id=tok.pad_token_id, initializer_range=init_range)
+    config: PretrainedConfig
     if arch == "gpt2":
         config = GPT2Config(n_embd=hidden, n_layer=layers, n_head=heads, n_positions=positions,
                             n_inner=hidden * 4, **ids)

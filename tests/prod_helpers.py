@@ -11,11 +11,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from repo_store import batches, config, curation, lockfile
 from repo_store.gitio import commit_paths
 from repo_store.ids import now_iso
 from repo_store.repo import CaseRepo, open_case_repo
+
+if TYPE_CHECKING:  # imported where used: the server imports torch and uvicorn
+    from tuning.serve.app import Limits
+    from tuning.serve.server import Server
 
 CASES = {
     "greeting": ["hello there friend", "good morning to you", "hi how are you doing",
@@ -84,7 +89,8 @@ def production(repo: CaseRepo) -> str:
 
 
 @contextmanager
-def serving(repo: CaseRepo, limits=None, poll_s: float = 0.1) -> Iterator[tuple[str, object]]:  # noqa: ANN001
+def serving(repo: CaseRepo, limits: Limits | None = None,
+            poll_s: float = 0.1) -> Iterator[tuple[str, Server]]:
     """`straw serve`'s server on an ephemeral 127.0.0.1 port, in a thread: (base URL, Server)."""
     from tuning.serve.server import bind, build_server
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from repo_store import gitio, lockfile, matching
 from repo_store.batches import branch_name, split_cases
@@ -37,7 +38,7 @@ def rule_report(repo: CaseRepo, batch_id: str, predict: Callable[[Case], str] = 
                          "predicted": predicted, "pass": ok})
             score[split][0] += ok
             score[split][1] += 1
-    summary = {k: {"passed": v[0], "total": v[1]} for k, v in score.items()}
+    summary: dict[str, Any] = {k: {"passed": v[0], "total": v[1]} for k, v in score.items()}
     summary["passed"] = all(v[0] == v[1] for v in score.values())
     lock = lockfile.read_lock(repo)
     before = [{"id": c.id, "split": "baseline", "expected": c.expected,

@@ -159,6 +159,7 @@ def test_unknown_baseline_and_already_batched_cases(repo: CaseRepo) -> None:
 
 def test_contradiction_with_baseline_refused(repo: CaseRepo) -> None:
     base = repo.load().split("baseline")[0]
+    assert isinstance(base.input, str)  # a text case, not chat messages
     wrong = "billing" if base.expected != "billing" else "benign"
     with pytest.raises(ValidationFailed, match="contradicts"):
         curation.add_case(repo, input=base.input + "  ", expected=wrong)

@@ -8,20 +8,21 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import run_cli
-
-from repo_store import schemas
-from repo_store.cases import Case
-from tests.test_neighbours import (  # noqa: F401 - fixtures
+from test_neighbours import (  # noqa: F401 - fixtures
     assert_stored_model_answers_as_reported,
     second_batch,
     tiny_model,
     watched_repo,
     write_cases,
 )
-from tests.test_training import all_pass
-from tests.test_tune import BASELINE, NEW, case
+from test_training import all_pass
+from test_tune import BASELINE, NEW, case
+
+from repo_store import schemas
+from repo_store.cases import Case
 from tuning import bias_correction
 from tuning.backends.base import settings_from_config
+from tuning.backends.classifier import ClassifierBackend
 from tuning.cases_io import examples_of, passes
 from tuning.model_store import ModelStore
 from tuning.training import TrainingSet, train_until_pass, validate
@@ -51,6 +52,7 @@ def tuned_past_production(repo, production: str, seed: int):  # noqa: ANN001, AN
     model_s, train_s = settings_from_config(repo.config)
     train_s.seed = seed
     backend = load_stored(ModelStore(repo.model_store), production, model_s, train_s)
+    assert isinstance(backend, ClassifierBackend)  # the watched repository's tiny classifier
     labels = list(backend.labels)
     baseline = [as_case(case(f"b-{label}-{i}", text, label), "baseline")
                 for table in (BASELINE, NEW) for label, texts in table.items()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fixtures_lm import build_tiny_lm, lm_cases, write_lm_config
@@ -19,6 +20,9 @@ from tuning import backends
 from tuning.backends.base import Example, ModelSettings, TrainHooks, TrainSettings
 from tuning.errors import Cancelled, ModelError
 from tuning.model_store import ModelStore
+
+if TYPE_CHECKING:  # imported where used: it imports transformers
+    from tuning.backends.causal_lm import CausalLMBackend
 
 CASES = lm_cases(20)
 
@@ -32,7 +36,7 @@ def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tuned(tiny_lm: Path) -> backends.Backend:
+def tuned(tiny_lm: Path) -> CausalLMBackend:
     """A backend fully fine-tuned on the 20 cases (shared by the read-only tests)."""
     backend = make_backend(tiny_lm)
     data = examples()
@@ -44,15 +48,18 @@ def tuned(tiny_lm: Path) -> backends.Backend:
     return backend
 
 
-def make_backend(base: Path, **model) -> backends.Backend:
+def make_backend(base: Path, **model) -> CausalLMBackend:
+    from tuning.backends.causal_lm import CausalLMBackend
+
     settings = {"backend": "causal_lm", "base": str(base), "max_new_tokens": 16,
                 "max_length": 64, **model}
     targets = settings.pop("lora_target_modules", None)
     model_s = ModelSettings(**settings)
     if targets is not None:
-        model_s.lora_target_modules = targets  # type: ignore[attr-defined]
+        model_s.lora_target_modules = targets
     backend = backends.create(model_s, TrainSettings(learning_rate=2e-3, batch_size=8,
                                                      weight_decay=0.0))
+    assert isinstance(backend, CausalLMBackend)
     backend.load(str(base))
     return backend
 
@@ -89,7 +96,8 @@ def test_a_batch_tunes_to_100_percent_and_the_report_shows_decoded_outputs(
     rows = report["cases"]
     assert len(rows) == 20 and all(r["pass"] for r in rows)
     assert {r["predicted"] for r in rows} == {expected for _, expected in CASES}
-    assert reports.read_report(repo, batch.id)["model"]["hash"] == report["model"]["hash"]
+    stored = reports.read_report(repo, batch.id)
+    assert stored is not None and stored["model"]["hash"] == report["model"]["hash"]
     folder = ModelStore(repo.model_store).load(report["model"]["hash"])
     assert (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
 
@@ -335,6 +343,7 @@ def test_two_processes_match_one_and_only_rank_0_writes(tmp_path: Path, tiny_lm:
     assert proc.stdout.count("RESULT") == 2
     two = open_case_repo(two_root)
     report = reports.read_report(two, batch.id)
+    assert report is not None
     assert report["summary"]["passed"] == single["summary"]["passed"]
     assert [(r["id"], r["pass"]) for r in report["cases"]] == \
         [(r["id"], r["pass"]) for r in single["cases"]]
@@ -365,6 +374,7 @@ def test_straw_tune_under_torchrun_reports_once(tmp_path: Path, tiny_lm: Path) -
                     str(repo.root), "--quiet")
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = reports.read_report(repo, batch.id)
+    assert report is not None
     assert proc.stdout.count("report committed on") == 1  # rank 1 ran silently
     assert proc.stdout.count("round 1:") == 1
     assert proc.stdout.count("PASSED" if report["summary"]["passed"] else "FAILED") == 1

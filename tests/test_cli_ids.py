@@ -106,8 +106,8 @@ def test_batch_prefixes_and_latest_in_every_batch_command(demo_repo: CaseRepo, c
     assert lockfile.read_lock(demo_repo)["batch"] == first.id  # type: ignore[index]
     updated = cli("batch", "update", "latest", "--repo", root)
     assert updated.exit_code == 0 and f"batch/{second.id}" in updated.stdout
-    rejected = cli("reject", "latest", "--reason", "not now", "--repo", root)
-    assert rejected.exit_code == 0 and f"batch-rejected/{second.id}" in rejected.stdout
+    rejection = cli("reject", "latest", "--reason", "not now", "--repo", root)
+    assert rejection.exit_code == 0 and f"batch-rejected/{second.id}" in rejection.stdout
     # rejected batches are closed: `latest` is the merged one again
     assert resolve.batch_id(demo_repo, "latest") == first.id
 

@@ -246,6 +246,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def test_search_box_filters_rows_in_headless_chromium(repo: CaseRepo, cli, tmp_path: Path) -> None:  # noqa: ANN001
     import subprocess
 
+    assert CHROMIUM is not None  # the skipif above
     page = tmp_path / "contract.html"
     assert cli("report", "-q", "-o", str(page), "--repo", str(repo.root)).exit_code == 0
     # the page as a reader's browser runs it, then someone types "refund" into the search box

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,6 +20,9 @@ from tuning import backends
 from tuning.backends.base import Example, ModelSettings, TrainHooks, TrainSettings
 from tuning.errors import Cancelled, ModelError
 from tuning.model_store import ModelStore
+
+if TYPE_CHECKING:  # imported where used: it imports torch
+    from tuning.backends.classifier import ClassifierBackend
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,10 +45,13 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_classifier(tmp_path_factory.mktemp("tiny") / "model")
 
 
-def make_backend(tiny_model: Path, **train) -> backends.Backend:
+def make_backend(tiny_model: Path, **train) -> ClassifierBackend:
+    from tuning.backends.classifier import ClassifierBackend
+
     settings = {"learning_rate": 5e-3, "batch_size": 8, "seed": 0, **train}
     backend = backends.create(ModelSettings(base=str(tiny_model), max_length=32),
                               TrainSettings(**settings))
+    assert isinstance(backend, ClassifierBackend)  # the default backend
     backend.load(str(tiny_model))
     return backend
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from test_training import Spy, baseline_cases, make_backend, make_case, new_cases
 from torch.nn import functional
 
-from tests.test_training import Spy, baseline_cases, make_backend, make_case, new_cases
 from tuning import interpolation
 from tuning.backends.base import Validation
 from tuning.backends.head_refit import Teacher, refit_linear
@@ -49,6 +49,7 @@ def test_a_teacher_keeps_the_refit_near_its_outputs_and_still_fits_the_cases() -
     # the new label is free: the teacher's term is over the old labels only
     assert (functional.linear(x, taught.weight, taught.bias).argmax(1)[y == 3] == 3).all()
     off = refit_linear(x, y, weights, w0, b0, Teacher(production, 0.0, 2.0))
+    assert off.bias is not None and plain.bias is not None  # refit with a bias (b0)
     assert torch.equal(off.weight, plain.weight) and torch.equal(off.bias, plain.bias)
 
 
@@ -61,6 +62,7 @@ def test_interpolations_teacher_is_the_production_models_own_logits(tiny_classif
     backend.train(examples_of(data.baseline, "classifier"), 4, seed=0)
     labels = list(backend.labels)
     production = backend.head_logits(validate(backend, data, "classifier"))
+    assert production is not None
     old = backend.snapshot()
     backend.prepare(examples_of(data.cases, "classifier"))
     backend.train(examples_of(data.cases, "classifier"), 4, seed=1)

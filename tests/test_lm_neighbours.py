@@ -5,16 +5,19 @@ from the production model (a token-level KL term) and old↔new weight interpola
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fixtures_lm import build_tiny_lm, lm_cases
 
 from repo_store.cases import Case
 from tuning import backends, interpolation
-from tuning.backends.base import Backend, ModelSettings, TrainSettings
+from tuning.backends.base import ModelSettings, TrainSettings
 from tuning.cases_io import examples_of, passes
 from tuning.training import TrainingSet, train_until_pass
+
+if TYPE_CHECKING:  # imported where used: it imports transformers
+    from tuning.backends.causal_lm import CausalLMBackend
 
 PAIRS = lm_cases(20)
 NEW = [("hello, how are you doing today", "label=greeting; action=answer"),
@@ -34,13 +37,16 @@ BASELINE = [case(f"b-{n}", p, e, "baseline") for n, (p, e) in enumerate(PAIRS)]
 NEW_CASES = [case(f"n-{n}", p, e, "new") for n, (p, e) in enumerate(NEW)]
 
 
-def make(base: Path, source: Path, adapter: str = "none", **train: Any) -> Backend:
+def make(base: Path, source: Path, adapter: str = "none", **train: Any) -> CausalLMBackend:
+    from tuning.backends.causal_lm import CausalLMBackend
+
     settings = {"learning_rate": 2e-3, "batch_size": 8, "weight_decay": 0.0,
                 "epochs_per_round": 10, "max_iterations": 4, "replay": "all",
                 "new_case_weight": 1, **train}
     backend = backends.create(ModelSettings(backend="causal_lm", base=str(base),
                                             max_new_tokens=16, max_length=64, adapter=adapter),
                               TrainSettings(**settings))
+    assert isinstance(backend, CausalLMBackend)
     backend.load(str(source))
     return backend
 

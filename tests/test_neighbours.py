@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from conftest import run_cli
+from test_training import Spy, baseline_cases, make_backend, make_case, new_cases
+from test_tune import BASELINE, NEW, case, commit, write_config
 
 from repo_store import batches, curation, schemas
 from repo_store.cases import case_path, serialize
 from repo_store.repo import CaseRepo, open_case_repo
-from tests.test_training import Spy, baseline_cases, make_backend, make_case, new_cases
-from tests.test_tune import BASELINE, NEW, case, commit, write_config
 from tuning.evaluate import evaluate
 from tuning.training import TrainingSet
 from tuning.tune import run_rounds, tune_batch
@@ -317,7 +317,7 @@ def test_the_merge_asks_production_at_the_tunes_max_length(flipped_repo, cli) ->
 
 
 def test_flip_ledger_lists_and_promotes_watch_flips_with_provenance(flipped_repo, cli) -> None:
-    from tests.conftest import commit_count, git
+    from conftest import commit_count, git
 
     repo, batch_id, production = flipped_repo
     report = tune_batch(repo, batch_id)
@@ -396,7 +396,7 @@ def test_a_watch_case_added_on_main_after_the_tune_makes_the_report_stale(watche
 
 
 def second_batch(watched_repo, tiny_model: Path, watch: list[tuple[str, str]], label: str,  # noqa: ANN001
-                 texts: list[str], **train: object) -> tuple[CaseRepo, str, str]:
+                 texts: list[str], **train: Any) -> tuple[CaseRepo, str, str]:
     """The watched repository's first batch tuned and promoted; then `watch` (text, label) added
     as watch cases and `texts` as pending cases of `label`, `[train]` set to `train`, and those
     pending cases made batch 2. (repo, batch 2's id, production's hash)."""
@@ -518,7 +518,7 @@ def test_a_tune_that_validated_production_first_judges_theta_zero_without_a_forw
     calls: list[int] = []
     real = interpolation.validate
 
-    def counted(*args: object, **kwargs: object) -> object:
+    def counted(*args: Any, **kwargs: Any) -> Any:  # stands in for interpolation.validate
         calls.append(1)
         return real(*args, **kwargs)
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypedDict
 
 import httpx
 import pytest
@@ -80,7 +81,13 @@ def fake_endpoint(mode: str, model: str = "") -> Iterator[str]:
         server.server_close()
 
 
-QUICK = {"timeout_s": 0.4, "tries": 2, "backoff_s": 0.05}
+class Quick(TypedDict):  # EndpointSettings' keywords, typed for `EndpointSettings(url, **QUICK)`
+    timeout_s: float
+    tries: int
+    backoff_s: float
+
+
+QUICK: Quick = {"timeout_s": 0.4, "tries": 2, "backoff_s": 0.05}
 
 
 @pytest.mark.parametrize("mode, action, words", [

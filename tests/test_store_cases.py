@@ -432,7 +432,7 @@ def test_config_unknown_key_is_named(case_repo) -> None:
     (case_repo.root / "straw.toml").write_text('[modle]\nbackend = "classifier"\n')
     opened = open_case_repo(case_repo.root)  # opening reads no settings: listing still works
     with pytest.raises(ValidationFailed, match="'modle'"):
-        opened.config
+        assert opened.config
 
 
 def test_config_wrong_type_is_named(case_repo) -> None:

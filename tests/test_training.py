@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from repo_store.cases import Case
-from tuning.backends.base import Example, ModelSettings, TrainSettings, Validation
+from tuning.backends.base import Example, Input, ModelSettings, TrainSettings, Validation
 from tuning.backends.classifier import ClassifierBackend, token_batches
 from tuning.cases_io import examples_of, passes
 from tuning.replay import choose_replay
@@ -29,7 +29,7 @@ FILLERS = ["please", "today", "again", "now", "urgently", "kindly", "quickly", "
            "help"]
 
 
-def make_case(case_id: str, text: str, label: str, split: str = "baseline") -> Case:
+def make_case(case_id: str, text: Input, label: str, split: str = "baseline") -> Case:
     return Case({"id": case_id, "input": text, "expected": label, "match": "label",
                  "created": "2026-01-01T00:00:00Z", "author": "T <t@example.com>"}, split)
 

@@ -18,6 +18,7 @@ from tui.dialogs.confirm import Confirm
 from tui.dialogs.reason import AskText
 from tui.dialogs.text_view import TextView
 from tui.index import CaseIndex
+from tui.screens.batches import BatchesScreen
 from tui.screens.cases import CasesScreen
 from tui.screens.help import HelpScreen
 from tui.screens.pull import PullScreen
@@ -60,6 +61,7 @@ async def test_search_and_tag_filter_and_split_tabs(repo) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = app.screen
+        assert isinstance(screen, CasesScreen)
         table = screen.query_one("#cases-table", DataTable)
         pending = len(repo.load().split("pending"))
         assert table.row_count == pending
@@ -74,7 +76,8 @@ async def test_search_and_tag_filter_and_split_tabs(repo) -> None:
         tag = screen.index.tags()[0]
         screen.query_one("#tag-filter", Select).value = tag
         await pilot.pause()
-        assert all(tag in screen.index.get(str(k.value)).tags for k in table.rows)
+        shown = [screen.index.get(str(k.value)) for k in table.rows]
+        assert all(case is not None and tag in case.tags for case in shown)
         await pilot.press("escape")
         await pilot.pause()
         assert screen.tag is None
@@ -141,6 +144,7 @@ async def test_edit_then_delete_with_confirmation_and_undo(repo) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = app.screen
+        assert isinstance(screen, CasesScreen)
         first = screen.current_case()
         assert first is not None and first.split == "pending"
         await pilot.press("e")
@@ -151,6 +155,7 @@ async def test_edit_then_delete_with_confirmation_and_undo(repo) -> None:
         assert curation.get_case(repo, first.id).data["source"] == "ticket ZD-1"
         screen.query_one("#cases-table", DataTable).move_cursor(row=0)
         target = screen.current_case()
+        assert target is not None
         await pilot.press("d")
         await pilot.pause()
         assert isinstance(app.screen, Confirm)
@@ -188,6 +193,7 @@ async def test_create_a_batch_from_the_oldest_pending_cases(repo) -> None:
         await pilot.press("2")
         await settle(pilot)
         screen = app.screen
+        assert isinstance(screen, BatchesScreen)
         assert "a batch holds 10–20 cases" in plain(screen.query_one("#batch-status", Static))
         await pilot.press("space")
         await pilot.pause()
@@ -387,6 +393,7 @@ async def test_a_reload_unfreezes_what_the_last_load_froze(repo) -> None:
     app = make_app(repo.root)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
+        assert isinstance(screen, CasesScreen)
         await settle(pilot)
         for _ in range(100):  # the freeze follows the painted load by SETTLE_AFTER_S (later under load)
             await asyncio.sleep(screen.SETTLE_AFTER_S)
@@ -414,7 +421,7 @@ async def test_select_a_case_beyond_the_first_page(repo) -> None:
         screen = app.screen
         await pilot.press("s")
         await pilot.pause()
-        table = screen.query_one("#cases-table", DataTable)
+        table = screen.query_one("#cases-table", CaseTable)
         last = table.matches[-1]
         assert table.row_count < len(table.matches)
         assert table.select_id(last.id) and table.current_id() == last.id

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from report_helpers import model_report, rule_report, stored_tiny_model
 from textual.command import CommandPalette
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 from textual.widgets._footer import FooterKey
 from tui_helpers import settle
 
@@ -79,7 +79,7 @@ async def test_q_in_the_search_box_types_a_q(demo_repo) -> None:
         await pilot.press("slash", "q")
         await pilot.pause()
         assert app.return_code is None
-        assert app.screen.query_one("#search").value == "q"
+        assert app.screen.query_one("#search", Input).value == "q"
 
 
 async def test_the_palette_lists_every_straw_action_and_no_widget_internals(demo_repo) -> None:

@@ -12,6 +12,8 @@ from tui_helpers import open_pull, plain, settle
 
 from repo_store import batches, lockfile, reports
 from tui import make_app
+from tui.screens.cases import CasesScreen
+from tui.screens.monitor import MonitorScreen
 from tui.screens.pull import PullScreen
 
 SIZE = (120, 40)
@@ -41,6 +43,7 @@ async def test_a_merge_from_another_terminal_shows_on_every_screen(demo_repo, cl
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         cases = app.screen
+        assert isinstance(cases, CasesScreen)
         assert all(cases.index.held.get(c) == batch_id for c in held)
         await pilot.press("2")
         await settle(pilot)
@@ -57,7 +60,12 @@ async def test_a_merge_from_another_terminal_shows_on_every_screen(demo_repo, cl
         assert await until(pilot, lambda: "production: sha256:abab" in plain(head))
         await pilot.press("1")
         await settle(pilot)
-        assert await until(pilot, lambda: all(cases.index.get(c).split == "baseline" for c in held))
+        def split_of(case_id: str) -> str:
+            case = cases.index.get(case_id)
+            assert case is not None
+            return case.split
+
+        assert await until(pilot, lambda: all(split_of(c) == "baseline" for c in held))
         assert "Pending (20)" in str(cases.query_one("#pending", Tab).label)
         await pilot.press("2")
         await settle(pilot)
@@ -76,6 +84,7 @@ async def test_a_rollback_from_another_terminal_shows_on_the_monitor(demo_repo, 
         await pilot.press("5")
         await settle(pilot)
         monitor = app.screen
+        assert isinstance(monitor, MonitorScreen)
         head = monitor.query_one("#monitor-head", Static)
         assert "production: sha256:cdcd" in plain(head)
         versions = monitor.query_one("#versions-table", DataTable)
@@ -87,7 +96,8 @@ async def test_a_rollback_from_another_terminal_shows_on_the_monitor(demo_repo, 
         assert await until(pilot, lambda: "production: sha256:abab" in plain(head))
         assert await until(pilot, lambda: versions.row_count == 3)
         assert monitor.production is not None and monitor.production["model"] == MODEL
-    assert lockfile.read_lock(demo_repo)["model"] == MODEL
+    lock = lockfile.read_lock(demo_repo)
+    assert lock is not None and lock["model"] == MODEL
 
 
 async def test_enter_on_the_list_opens_the_batch_that_just_appeared(demo_repo) -> None:
@@ -162,7 +172,12 @@ def test_a_watcher_that_cannot_watch_says_so(make_case_repo) -> None:
     shutil.rmtree(repo.root)  # the folder went away under the app
     told: list[str] = []
     done = threading.Event()
-    watcher = RepoWatcher(repo, lambda: None, lambda why: (told.append(why), done.set()))
+
+    def failed(why: str) -> None:
+        told.append(why)
+        done.set()
+
+    watcher = RepoWatcher(repo, lambda: None, failed)
     watcher.start()
     assert done.wait(10)
     watcher.close()

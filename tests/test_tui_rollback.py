@@ -80,7 +80,9 @@ async def test_b_asks_again_before_rolling_back_to_a_model_below_the_threshold(r
         assert lockfile.read_lock(repo)["model"] != bad  # type: ignore[index]
         await choose_version(pilot, bad)
         await answer(pilot, "y")
-        question = pilot.app.screen.question
+        asked = pilot.app.screen
+        assert isinstance(asked, Confirm)
+        question = asked.question
         assert "of main's baseline cases" in str(question) and "would roll it back again" in str(question)
         await answer(pilot, "y")  # roll back anyway
         assert await until_lock(pilot, repo, bad)

@@ -100,7 +100,8 @@ async def test_q_while_tuning_asks_and_quitting_cancels_the_tune(demo_repo, tiny
                 break
         await pilot.press("q")
         await pilot.pause()
-        assert isinstance(app.screen, Confirm) and "tune is running" in app.screen.question.plain
+        asked = app.screen  # not narrowing app.screen itself, which `app.screen is pr` below reads
+        assert isinstance(asked, Confirm) and "tune is running" in asked.question.plain
         await pilot.press("n")
         await pilot.pause()
         assert app.screen is pr and pr.tuning and not app._exit

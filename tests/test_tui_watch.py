@@ -34,7 +34,8 @@ async def test_the_watch_tab_lists_adds_edits_deletes_and_undoes_watch_cases(dem
         await pilot.press("s", "s")  # pending → baseline → watch
         await pilot.pause()
         assert screen.split == "watch"
-        assert str(screen.query_one(Tabs).active_tab.label) == "Watch (1)"
+        active = screen.query_one(Tabs).active_tab
+        assert active is not None and str(active.label) == "Watch (1)"
         table = screen.query_one("#cases-table", DataTable)
         assert [str(k.value) for k in table.rows] == [kept.id]
 
@@ -46,7 +47,7 @@ async def test_the_watch_tab_lists_adds_edits_deletes_and_undoes_watch_cases(dem
         form.query_one("#f-expected", Input).value = "shipping"
         await pilot.press("ctrl+s")
         await settle(pilot)
-        assert app.screen is screen and screen.split == "watch"
+        assert screen.split == "watch" and app.screen is screen  # `is` would narrow screen to Screen
         watch = [c for c in repo.load().cases if c.split == "watch"]
         added = next(c for c in watch if c.id != kept.id)
         assert added.text == "has my parcel left the depot"

@@ -232,6 +232,7 @@ def test_impossible_cases_exhaust_the_rounds_and_are_named(tiny_repo, tiny_model
     assert result.exit_code == 1, result.output  # a failing report is a failed tune (CI)
     assert "FAILED" in result.stdout and "possible contradiction" in result.stdout
     report = reports.read_report(repo, batch.id)
+    assert report is not None
     assert len(report["rounds"]) == 2 and not report["summary"]["passed"]
     named = {s["id"]: s for s in report["stubborn"]}
     assert set(named) & {"p-one", "p-two"}
@@ -293,6 +294,7 @@ def test_cli_tune_then_eval(tiny_repo, cli) -> None:
     assert result.exit_code == 0, result.output
     assert "round 1:" in result.stdout and "PASSED" in result.stdout
     report = reports.read_report(repo, batch_id)
+    assert report is not None
     result = cli("eval", "--model", report["model"]["hash"], "--split", "all", "--ref",
                  f"batch/{batch_id}", "--json", repo=repo.root)
     assert result.exit_code == 0, result.output
@@ -343,6 +345,7 @@ def test_embedded_minilm_tunes_the_demo_batch_end_to_end(demo_repo, cli) -> None
     result = cli("tune", batch.id, repo=demo_repo.root)
     assert result.exit_code == 0, result.output
     report = reports.read_report(demo_repo, batch.id)
+    assert report is not None
     assert report["summary"]["passed"], report["rounds"]
     assert report["model"]["base"] == "embedded"
     assert time.monotonic() - started < 900  # a sanity bound; the 30 s target is the benchmark's
