@@ -137,7 +137,7 @@ def test_model_prefixes_in_rollback(demo_repo: CaseRepo, cli) -> None:  # noqa: 
     ambiguous = cli("rollback", "a", "--repo", root)
     assert ambiguous.exit_code == 2 and "ambiguous" in ambiguous.stderr
     assert old_model[7:19] in ambiguous.stderr and new_model[7:19] in ambiguous.stderr
-    done = cli("rollback", "a1a1", "--repo", root)
+    done = cli("rollback", "a1a1", "--force", "--repo", root)  # rule models: none stored to run
     assert done.exit_code == 0, done.stderr
     assert lockfile.read_lock(demo_repo)["model"] == old_model  # type: ignore[index]
     with pytest.raises(UsageError, match="ambiguous"):

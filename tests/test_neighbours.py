@@ -15,6 +15,7 @@ from test_tune import BASELINE, NEW, case, commit, write_config
 from repo_store import batches, curation, schemas
 from repo_store.cases import case_path, serialize
 from repo_store.repo import CaseRepo, open_case_repo
+from repo_store.wording import plural
 from tuning.evaluate import evaluate
 from tuning.training import TrainingSet
 from tuning.tune import run_rounds, tune_batch
@@ -68,7 +69,7 @@ def test_cli_adds_imports_lists_shows_and_exports_watch_cases(case_repo, cli, tm
     source = tmp_path / "watch.jsonl"
     source.write_text(json.dumps({"input": "where is my box", "expected": "shipping"}) + "\n")
     imported = cli("import", str(source), "--split", "watch", repo=root)
-    assert imported.exit_code == 0 and "imported 1 watch cases" in imported.stdout, imported.output
+    assert imported.exit_code == 0 and "imported 1 watch case from" in imported.stdout, imported.output
     pending = cli("add", "--input", "refund me", "--expected", "refund", repo=root)
     assert pending.exit_code == 0
 
@@ -170,7 +171,7 @@ def test_flips_and_mcnemar_on_hand_built_prediction_sets() -> None:
     assert base["nfr"] == round(1 / 3, 6) and base["mcnemar_p"] == 1.0
     assert "1 discordant pair: too few" in base["note"]
     lines = flip_lines({"flips": result})
-    assert lines[0].startswith("baseline: 1 negative flips, 0 positive of 3")
+    assert lines[0].startswith("baseline: 1 negative flip, 0 positive of 3")
     assert "watch-0, watch-1" in lines[1] and "McNemar p = 0.0703" in lines[1]
 
 
@@ -316,6 +317,19 @@ def test_the_merge_asks_production_at_the_tunes_max_length(flipped_repo, cli) ->
     assert merged.exit_code == 0, merged.output
 
 
+def test_straw_tune_ends_with_the_gates_verdict(flipped_repo, cli) -> None:  # noqa: ANN001
+    """A report that passes the thresholds and breaks a watch case: `straw tune` says PASSED for
+    the contract and still exits 1 with the gate's refusal, so CI that runs only `tune` fails."""
+    repo, batch_id, _ = flipped_repo
+    result = cli("tune", batch_id, "--quiet", repo=repo.root)
+    assert result.exit_code == 1, result.output
+    assert "PASSED: baseline" in result.stdout and "next: see the gate's refusal below" in result.stdout
+    assert "straw: gate: refused: breaks 1 watch case the production model passed" in result.stderr
+    assert f"`straw flips {batch_id} --promote` moves them into pending" in result.stderr
+    as_json = cli("tune", batch_id, "--json", repo=repo.root)
+    assert as_json.exit_code == 1 and json.loads(as_json.stdout)["summary"]["passed"]
+
+
 def test_flip_ledger_lists_and_promotes_watch_flips_with_provenance(flipped_repo, cli) -> None:
     from conftest import commit_count, git
 
@@ -327,7 +341,7 @@ def test_flip_ledger_lists_and_promotes_watch_flips_with_provenance(flipped_repo
 
     listed = cli("flips", batch_id, repo=repo.root)
     assert listed.exit_code == 0, listed.output
-    assert f"{len(negative)} watch negative flips" in listed.stdout
+    assert plural(len(negative), "watch negative flip") in listed.stdout
     assert any("w-password" in line and "was account" in line and "now refund" in line
                for line in listed.stdout.splitlines())
     by_models = json.loads(cli("flips", "--model", candidate, "--vs", production, "--json",
@@ -463,9 +477,10 @@ def test_interpolation_keeps_a_conservative_lambda_that_spares_the_watch_case(
     shown = run_cli(["batch", "show", batch_id, "--repo", str(repo.root)])
     assert shown.exit_code == 0, shown.output
     kept = tried[chosen["lambda"]]
-    assert (f"interpolation: kept λ = {chosen['lambda']} ({kept['watch_negative_flips']} watch "
-            f"negative flips, {kept['watch_passed']} watch cases right") in shown.stdout
-    assert f"λ = 1: {tried[1.0]['watch_negative_flips']} watch negative flips" in shown.stdout
+    assert (f"interpolation: kept λ = {chosen['lambda']} "
+            f"({plural(kept['watch_negative_flips'], 'watch negative flip')}, "
+            f"{kept['watch_passed']} watch cases right") in shown.stdout
+    assert f"λ = 1: {plural(tried[1.0]['watch_negative_flips'], 'watch negative flip')}" in shown.stdout
     body = run_cli(["batch", "pr-body", batch_id, "--repo", str(repo.root)])
     assert f"- Interpolation: kept λ = {chosen['lambda']} (" in body.stdout, body.output
     # the stored model is θ(λ): its predictions computed afresh match the report's rows

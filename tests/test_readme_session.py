@@ -53,7 +53,7 @@ def test_the_readme_session_runs_as_written(tmp_path: Path, tiny_classifier: Pat
         ran.append(argv[1])
         print(f"{time.monotonic() - t0:6.1f}s {shlex.join(argv)}")
     assert ran[:2] == ["init", "add"] and {"tune", "gate", "merge", "verify", "monitor", "report"} <= set(ran)
-    assert "contract" in (cwd / "contract.html").read_text(encoding="utf-8")
+    assert "contract" in (cwd.parent / "contract.html").read_text(encoding="utf-8")
     log = subprocess.run(["git", "log", "--format=%B", "-1", "main"], cwd=cwd, capture_output=True,
                          text=True, check=True).stdout
     assert "Straw-Batch:" in log or "Straw-Model:" in log  # last commit on main: the merge (or monitor's)

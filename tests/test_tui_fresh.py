@@ -90,7 +90,7 @@ async def test_a_rollback_from_another_terminal_shows_on_the_monitor(demo_repo, 
         versions = monitor.query_one("#versions-table", DataTable)
         assert versions.row_count == 2
 
-        result = cli("rollback", MODEL, repo=demo_repo.root)
+        result = cli("rollback", MODEL, "--force", repo=demo_repo.root)  # a rule model: not in the store
         assert result.exit_code == 0, result.output
 
         assert await until(pilot, lambda: "production: sha256:abab" in plain(head))

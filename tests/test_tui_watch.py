@@ -131,14 +131,14 @@ async def test_a_pull_request_shows_its_flips_against_production(demo_repo) -> N
         assert "]" in help_keys and "[" in help_keys  # listed by `?`, not hidden by the tab bar's
         summary = plain(pr.query_one("#pr-flips-summary", Static))
         assert "flips vs production sha256:cdcdcdcdcdcd" in summary
-        assert "watch: 1 negative flips, 0 positive of 1 (NFR 100.0%, McNemar p = 1)" in summary
-        assert f"baseline: 1 negative flips, 1 positive of {len(baseline)}" in summary
+        assert "watch: 1 negative flip, 0 positive of 1 (NFR 100.0%, McNemar p = 1)" in summary
+        assert f"baseline: 1 negative flip, 1 positive of {len(baseline)}" in summary
         assert f"broken: {broken.id}" in summary
         assert "too few for McNemar's test" in summary
-        assert ("interpolation: kept λ = 0.4 (1 watch negative flips, 0 watch cases right); the "
+        assert ("interpolation: kept λ = 0.4 (1 watch negative flip, 0 watch cases right); the "
                 "tuned model, λ = 1: 3 watch negative flips") in summary
         assert ("bias correction of card: kept 0.5 of the smallest margin (1 watch negative "
-                "flips, 0 watch cases right); uncorrected: 2 watch negative flips") in summary
+                "flip, 0 watch cases right); uncorrected: 2 watch negative flips") in summary
         table = pr.query_one("#pr-flips", DataTable)
         rows = [[getattr(c, "plain", str(c)) for c in table.get_row_at(i)]
                 for i in range(table.row_count)]
