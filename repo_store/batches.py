@@ -157,6 +157,15 @@ class CaseChange:
     case_id: str
     case: dict[str, Any] | None
     fields: list[tuple[str, Any, Any]] = field(default_factory=list)  # (field, before, after)
+    error: str | None = None  # the case file cannot be read (then `case` is None): why
+
+    @property
+    def shown_input(self) -> Any:
+        """What a listing shows for the case: its input (text or chat turns), or why its file
+        cannot be read."""
+        if self.error:
+            return f"(unreadable case file: {self.error})"
+        return (self.case or {}).get("input", "")
 
 
 def _fields(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, Any, Any]]:
@@ -175,14 +184,20 @@ def batch_diff(repo: CaseRepo, batch_id: str) -> list[CaseChange]:
         raise UsageError(f"batch {batch.id} is merged and its branch is gone; see `straw log`")
     changes: list[CaseChange] = []
 
+    unreadable: dict[str, str] = {}  # blob → why: a hostile file is shown as what it is
+
     def load(blob: str | None) -> dict[str, Any] | None:
         if blob is None:
             return None
-        try:  # a hostile file is shown as what it is, the rest of the diff still lists
+        try:
             data = jsonio.strict_loads(gitio.read_blob(repo.git, blob))
         except jsonio.BadJSON as err:
-            return {"input": f"(unreadable case file: {err})"}
-        return data if isinstance(data, dict) else {"input": "(unreadable case file: not an object)"}
+            unreadable[blob] = str(err)
+            return None
+        if not isinstance(data, dict):
+            unreadable[blob] = "not a JSON object"
+            return None
+        return data
 
     # one diff over cases/: an added baseline case's pending version at the base is the
     # matching deletion under cases/pending
@@ -193,14 +208,19 @@ def batch_diff(repo: CaseRepo, batch_id: str) -> list[CaseChange]:
             continue
         case_id = change.path.rsplit("/", 1)[-1].removesuffix(".json")
         if change.status == "A":
-            after = load(change.new) or {}
+            after = load(change.new)
             before = load(was_pending.get(cases.case_path("pending", case_id)))
-            changes.append(CaseChange("added", case_id, after, _fields(before, after) if before else []))
+            changes.append(CaseChange("added", case_id, after,
+                                      _fields(before, after) if before and after else [],
+                                      unreadable.get(change.new or "")))
         elif change.status == "D":
-            changes.append(CaseChange("removed", case_id, load(change.old)))
+            changes.append(CaseChange("removed", case_id, load(change.old), [],
+                                      unreadable.get(change.old or "")))
         else:
-            before, after = load(change.old) or {}, load(change.new) or {}
-            changes.append(CaseChange("changed", case_id, after, _fields(before, after)))
+            before, after = load(change.old), load(change.new)
+            changes.append(CaseChange("changed", case_id, after,
+                                      _fields(before, after) if before and after else [],
+                                      unreadable.get(change.new or "") or unreadable.get(change.old or "")))
     changes += [CaseChange("foreign", path, None) for path in foreign_changes(repo, batch)]
     return changes
 

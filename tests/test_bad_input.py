@@ -83,6 +83,13 @@ def test_hostile_files_on_a_batch_branch_still_diff(demo_repo, cli) -> None:
     assert diff.exit_code == 0, diff.output
     assert f"{len(batch['cases']) + len(HOSTILE)} added" in diff.stderr
     assert diff.stdout.count("unreadable case file") == len(HOSTILE)
+    as_json = json.loads(cli("batch", "diff", batch["id"], "--json", repo=root).stdout)
+    unreadable = [c for c in as_json if c["error"]]  # a field of its own, never posing as input
+    assert {c["case_id"] for c in unreadable} == set(HOSTILE)
+    assert all(c["case"] is None for c in unreadable)
+    assert all(c["case"]["input"] for c in as_json if not c["error"] and c["kind"] != "foreign")
+    body = cli("batch", "pr-body", batch["id"], repo=root).stdout
+    assert body.count("(unreadable case file: ") == len(HOSTILE)
     loaded = demo_repo.load_ref(batch["branch"])  # the committed tree: each one an issue
     assert {i.path.rsplit("/", 1)[-1] for i in loaded.issues} == {f"{n}.json" for n in HOSTILE}
 

@@ -120,7 +120,7 @@ def diff_command(batch_id: str, as_json: bool, repo_path: str | None) -> None:
     for c in changes:
         data = c.case or {}
         click.echo(f"{marks[c.kind]} {c.case_id}  {one_line(data.get('expected', ''), 20):<20} "
-                   f"{one_line(data.get('input', ''), 60)}")
+                   f"{one_line(c.shown_input, 60)}")
         for name, before, after in c.fields:
             click.echo(f"    {name}: {one_line(before, 40)!s} → {one_line(after, 40)!s}")
     counts = {k: sum(1 for c in changes if c.kind == k) for k in marks}

@@ -20,6 +20,8 @@ def diff_text(changes: list[CaseChange]) -> Text:
         mark, style = MARK.get(change.kind, ("?", ""))
         out.append(f"{mark} {change.kind} {change.case_id}\n", style=f"bold {style}")
         data = change.case or {}
+        if change.error:
+            out.append(f"    unreadable case file: {change.error}\n", style="red")
         if change.kind in ("added", "removed"):
             for name in ("input", "expected", "match"):
                 if name in data:
