@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from report_helpers import merge_by_rule, rule_report
 from textual.command import CommandPalette
-from textual.widgets import DataTable, Input, Select, Static, TabbedContent
+from textual.widgets import DataTable, Input, ProgressBar, Select, Static, TabbedContent
 from tui_helpers import open_pull, plain, settle
 
 from repo_store import batches, reports
@@ -30,6 +30,7 @@ async def test_a_merged_pull_request_says_it_cannot_be_tuned(demo_repo) -> None:
         screen = await open_pull(pilot, batch_id)
         status = plain(screen.query_one("#tune-status", Static))
         assert "press t" not in status and "merged: it cannot be tuned" in status
+        assert not screen.query_one(ProgressBar).display  # no empty 0 % bar for a tune that cannot run
         assert "press t" not in plain(screen.query_one("#pr-flips-summary", Static))
         await pilot.press("ctrl+p")
         await pilot.pause()

@@ -242,6 +242,7 @@ class PullScreen(FreshScreen):
         if not self.tuning and not self.tuned:
             self.query_one("#tune-status", Static).update(
                 Text(self.unavailable("tune"), style="yellow") if self.closed() else Text("press t to tune"))
+            self.query_one(ProgressBar).display = not self.closed()  # no tune to show progress of
 
     def unavailable(self, action: str) -> str:
         """Why `action` cannot run now, in words (check_action said no)."""
