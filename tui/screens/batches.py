@@ -82,7 +82,7 @@ class BatchesScreen(FreshScreen):
         with self.app.library() as repo:  # type: ignore[attr-defined]
             pending = repo.load().split("pending")
             held = batches.open_batches_holding(repo, {c.id for c in pending}) if pending else {}
-            bounds = (repo.config["batch"]["min_size"], repo.config["batch"]["max_size"])
+            bounds = (repo.verdict_config["batch"]["min_size"], repo.verdict_config["batch"]["max_size"])
         free = sorted((c for c in pending if c.id not in held), key=lambda c: (c.created, c.id))
         self.post_message(self.Loaded(free, len(held), bounds))
 
