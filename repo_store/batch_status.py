@@ -74,14 +74,15 @@ def list_batches(repo: CaseRepo) -> list[BatchInfo]:
         batch_id = tag.removeprefix(REJECTED_PREFIX)
         if batch_id in infos:
             continue
-        archived = rejected_info(repo, batch_id)
+        archived = rejected_info(repo, batch_id, with_report=False)
         if archived:
             infos[batch_id] = archived
     return sorted(infos.values(), key=lambda i: i.batch.created, reverse=True)
 
 
-def rejected_info(repo: CaseRepo, batch_id: str) -> BatchInfo | None:
-    """A rejected batch as its tag `batch-rejected/<id>` keeps it: manifest, last report, why."""
+def rejected_info(repo: CaseRepo, batch_id: str, with_report: bool = True) -> BatchInfo | None:
+    """A rejected batch as its tag `batch-rejected/<id>` keeps it: manifest, last report (unless
+    not `with_report`: a listing does not show it), why."""
     tag = f"{REJECTED_PREFIX}{batch_id}"
     if gitio.rev(repo.git, f"refs/tags/{tag}") is None:
         return None
@@ -89,8 +90,9 @@ def rejected_info(repo: CaseRepo, batch_id: str) -> BatchInfo | None:
     if batch is None:
         return None
     reason = gitio.run(repo.git, "tag", "-l", "--format=%(contents)", tag).strip()
+    report = None
     try:
-        report = read_report(repo, batch_id, tag)
+        report = read_report(repo, batch_id, tag) if with_report else None
     except StrawError:  # a broken report does not hide the rejection
-        report = None
+        pass
     return BatchInfo(batch, "rejected", reason or "rejected", report)

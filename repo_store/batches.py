@@ -157,13 +157,13 @@ class CaseChange:
     case_id: str
     case: dict[str, Any] | None
     fields: list[tuple[str, Any, Any]] = field(default_factory=list)  # (field, before, after)
-    error: str | None = None  # the case file cannot be read (then `case` is None): why
+    error: str | None = None  # why the case file cannot be read (`case` None), or its earlier one
 
     @property
     def shown_input(self) -> Any:
         """What a listing shows for the case: its input (text or chat turns), or why its file
         cannot be read."""
-        if self.error:
+        if self.case is None and self.error:
             return f"(unreadable case file: {self.error})"
         return (self.case or {}).get("input", "")
 
@@ -218,9 +218,11 @@ def batch_diff(repo: CaseRepo, batch_id: str) -> list[CaseChange]:
                                       unreadable.get(change.old or "")))
         else:
             before, after = load(change.old), load(change.new)
+            was_broken = unreadable.get(change.old or "")
             changes.append(CaseChange("changed", case_id, after,
                                       _fields(before, after) if before and after else [],
-                                      unreadable.get(change.new or "") or unreadable.get(change.old or "")))
+                                      unreadable.get(change.new or "")
+                                      or (f"its earlier version: {was_broken}" if was_broken else None)))
     changes += [CaseChange("foreign", path, None) for path in foreign_changes(repo, batch)]
     return changes
 
@@ -258,8 +260,12 @@ def update_batch(repo: CaseRepo, batch_id: str) -> str | None:
         if tree is None:
             raise StrawError(f"{batch.branch}: merging {MAIN} conflicts in {', '.join(conflicts)}; "
                              f"resolve by hand (`git switch {batch.branch}; git merge {MAIN}`)")
-        broken = cases.load_ref(repo.git, tree, cache_root=repo.root).issues
-        if broken:  # e.g. a case file broken on main, which the merge would carry into the batch
+        # a case file broken on main, which the merge would carry into the batch (one the branch
+        # holds broken already is the branch's own: the tune names it on the branch)
+        had = {(i.path, i.message) for i in repo.load_ref(head).issues}
+        broken = [i for i in cases.load_ref(repo.git, tree, cache_root=repo.root).issues
+                  if (i.path, i.message) not in had]
+        if broken:
             more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
             raise StrawError(f"{batch.branch}: merging {MAIN} would bring {broken[0]}{more}; "
                              f"fix it on {MAIN} first (`straw validate`), then update again")

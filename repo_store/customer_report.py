@@ -119,31 +119,56 @@ class VersionScore:
 
 
 def version_score(recorded: tuple[int, int] | None, model: str | None, since: str,
-                  runs: list[dict[str, Any]]) -> VersionScore:
+                  runs: list[dict[str, Any]], until: str | None = None) -> VersionScore:
     """The one rule for a production version's score (the TUI's Monitor screen and this page):
     the score its commit recorded; else the latest score `straw monitor` recorded for `model`
-    since the version was promoted (`since`; an earlier run judged an older baseline); else
-    unknown. A rollback that did not run its model records no score (lockfile.rollback_to).
-    `runs`: monitor_log.read_entries, oldest first."""
+    while the version was production (from `since`, its promotion: an earlier run judged an
+    older baseline; to `until`, the next version's, when there is one); else unknown. A rollback
+    forced without running its model records no score (lockfile.rollback_to). `runs`:
+    monitor_log.read_entries, oldest first: data pulled with main, so a run whose counts do not
+    make sense (0 ≤ passed ≤ total, total > 0, integers) is not believed."""
     if recorded and recorded[1]:
         return VersionScore(*recorded)
-    start = _instant(since)
+    start, end = _instant(since), _instant(until) if until else None
+    if start is None:  # no promotion time: no period to match a run to
+        return VersionScore(None, None, "unknown")
     for run in reversed(runs):
         passed, total, when = run.get("passed"), run.get("total"), _instant(str(run.get("time", "")))
         if (model and run.get("model") == model and run.get("action") in MEASURED
-                and isinstance(passed, int) and isinstance(total, int) and total > 0
-                and when is not None and (start is None or when >= start)):
+                and _count(passed) and _count(total) and 0 <= passed <= total and total > 0
+                and when is not None and when >= start and (end is None or when < end)):
             return VersionScore(passed, total, "monitor", str(run["time"]))
     return VersionScore(None, None, "unknown")
 
 
-def event_score(e: LogEntry, runs: list[dict[str, Any]]) -> VersionScore | None:
-    """version_score of a merge, bootstrap or rollback; None for an entry that names no model
-    and records no score (a bootstrap before any model, a direct commit)."""
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def event_score(e: LogEntry, runs: list[dict[str, Any]], until: str | None = None
+                ) -> VersionScore | None:
+    """version_score of a merge, bootstrap or rollback (`until`: the next one's date); None for
+    an entry that names no model and records no score (a bootstrap before any model, a direct
+    commit)."""
     recorded = baseline_after(e)
     if e.model is None and recorded is None:
         return None
-    return version_score(recorded, e.model, e.date, runs)
+    return version_score(recorded, e.model, e.date, runs, until)
+
+
+def version_ends(events: list[LogEntry]) -> dict[int, str | None]:
+    """For each of `events` (newest first), by position: when the production version it made
+    ended — the date of the next newer merge, bootstrap or rollback — or None for the current."""
+    ends: dict[int, str | None] = {}
+    newer: str | None = None
+    for i, e in enumerate(events):
+        ends[i] = newer
+        if e.kind in VERSION_KINDS:
+            newer = e.date
+    return ends
+
+
+VERSION_KINDS = ("merge", "bootstrap", "rollback")
 
 
 @dataclass(frozen=True)
@@ -172,8 +197,10 @@ def rate_points(events: list[LogEntry], report: dict[str, Any], label: str = "no
     """Oldest first: every merge, bootstrap or rollback with a model or a score (event_score),
     then the score measured for this page (`label`: "now", or the candidate model's short hash)."""
     points = []
-    for e in reversed(events):
-        score = event_score(e, runs or []) if e.kind in ("merge", "bootstrap", "rollback") else None
+    ends = version_ends(events)
+    for i in reversed(range(len(events))):
+        e = events[i]
+        score = event_score(e, runs or [], ends[i]) if e.kind in VERSION_KINDS else None
         if score:
             points.append(Point(e.date, e.batch or e.kind, score.passed, score.total, score.source,
                                 score.measured))
@@ -311,19 +338,20 @@ def _event_text(e: LogEntry) -> str:
     return f"Changed directly: {escape(e.subject)}"
 
 
-def _score_text(e: LogEntry, runs: list[dict[str, Any]]) -> str:
-    score = event_score(e, runs)
+def _score_text(e: LogEntry, runs: list[dict[str, Any]], until: str | None) -> str:
+    score = event_score(e, runs, until)
     return score.words() if score else "–"
 
 
 def _history(events: list[LogEntry], runs: list[dict[str, Any]]) -> str:
     if not events:
         return '<p class="meta">No merges or rollbacks yet.</p>'
+    ends = version_ends(events)
     rows = "".join(
         f"<tr><td>{escape(human_date(e.date))}</td><td>{_event_text(e)}</td>"
-        f'<td class="num">{escape(_score_text(e, runs))}</td>'
+        f'<td class="num">{escape(_score_text(e, runs, ends[i]))}</td>'
         f'<td dir="auto">{escape(e.approver or "")}</td></tr>'
-        for e in events)
+        for i, e in enumerate(events))
     return ('<table id="history"><thead><tr><th>when</th><th>what</th><th class="num">baseline</th>'
             f"<th>by</th></tr></thead><tbody>{rows}</tbody></table>")
 
@@ -459,8 +487,9 @@ def render_markdown(lock: dict[str, Any], report: dict[str, Any], cases: dict[st
         lines += [f"| {_md(name)} | {n} | {ok} |" for name, n, ok in tags]
     if events:
         lines += ["", "| when | what | baseline |", "|---|---|---|"]
-        lines += [f"| {human_date(e.date)} | {e.kind} {e.batch or ''} | {_score_text(e, runs or [])} |"
-                  for e in events]
+        ends = version_ends(events)
+        lines += [f"| {human_date(e.date)} | {e.kind} {e.batch or ''} | "
+                  f"{_score_text(e, runs or [], ends[i])} |" for i, e in enumerate(events)]
     lines += ["", "| status | case | input | expected | model says |", "|---|---|---|---|---|"]
     for r in sorted(contract_rows(report), key=lambda r: (r["pass"], r["id"])):
         lines.append(f"| {'pass' if r['pass'] else '**FAIL**'} | `{r['id']}` | "

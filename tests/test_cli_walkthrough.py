@@ -63,7 +63,8 @@ def test_batch_update_refuses_to_carry_a_broken_case_and_writes_nothing(demo_rep
     assert gitio.rev(demo_repo.git, f"refs/heads/{batch.branch}") == tip
 
 
-def test_a_broken_case_on_a_batch_branch_is_named_with_the_branch(demo_repo: CaseRepo) -> None:
+def test_a_broken_case_on_a_batch_branch_is_named_with_the_branch(demo_repo: CaseRepo,
+                                                                   cli: Cli) -> None:
     batch = batches.create_batch(demo_repo)
     git(demo_repo.root, "switch", "-q", batch.branch)
     broken = demo_repo.root / "cases" / "baseline" / f"{batch.cases[0]}.json"
@@ -74,6 +75,11 @@ def test_a_broken_case_on_a_batch_branch_is_named_with_the_branch(demo_repo: Cas
         batches.split_cases(demo_repo, batch.id)
     # on main that case is still pending and fine: the message must say where it is broken
     assert str(failed.value).startswith(f"{batch.branch}:cases/baseline/{batch.cases[0]}.json::$")
+    # main moves on: updating is not refused for what the branch broke itself (main is fine)
+    assert cli("add", "--input", "a question added on main", "--expected", "billing",
+               repo=demo_repo.root).exit_code == 0
+    update = cli("batch", "update", batch.id, repo=demo_repo.root)
+    assert update.exit_code == 0, update.stderr
 
 
 def test_import_says_that_the_rows_own_split_was_ignored(demo_repo: CaseRepo, cli: Cli,

@@ -241,6 +241,29 @@ def test_rollback_by_hand_to_a_model_below_the_threshold_needs_force(
     assert passed < 10 and f"Straw-Baseline: {passed}/10" in last_commit_message(repo)
 
 
+def test_rollback_by_hand_to_a_model_that_cannot_run_here(repo: CaseRepo, cli) -> None:  # noqa: ANN001
+    """The emergency path: a model whose stored files no longer hash to its name cannot be
+    checked; the refusal is one line (exit 2), and --force rolls back without a score."""
+    good_model = lockfile.read_lock(repo)["model"]  # type: ignore[index]
+    bad = _bad_model(repo)
+    _bad_deploy(repo, bad)
+    _bad_deploy(repo, good_model)
+    folder = ModelStore(repo.model_store).folder(bad)
+    weights = max(folder.rglob("*"), key=lambda p: p.stat().st_size if p.is_file() else -1)
+    weights.write_bytes(weights.read_bytes()[:-8] + b"tampered")
+    main_before = git(repo.root, "rev-parse", "main").stdout
+    refused = cli("rollback", bad[7:19], repo=repo.root)
+    assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert f"{bad[:19]} cannot be checked on main's baseline here: " in refused.stderr
+    assert "--force rolls back all the same" in refused.stderr
+    assert git(repo.root, "rev-parse", "main").stdout == main_before
+    forced = cli("rollback", bad[7:19], "--force", repo=repo.root)
+    assert forced.exit_code == 0, forced.stderr
+    assert f"production is {bad[:19]} again" in forced.stdout and "not checked (" in forced.stdout
+    assert lockfile.read_lock(repo)["model"] == bad  # type: ignore[index]
+    assert "Straw-Baseline" not in last_commit_message(repo)  # nothing measured: nothing claimed
+
+
 def test_straw_report_shows_the_monitors_score_for_an_unscored_version(repo: CaseRepo, cli) -> None:  # noqa: ANN001
     """A models.lock commit without a score (an older straw's rollback, or `--force` without the
     model): `straw report` shows what the monitor measured of that model since."""

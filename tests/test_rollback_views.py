@@ -174,3 +174,25 @@ def test_the_customer_page_says_an_unmeasured_rollbacks_score_is_unknown(demo_re
     assert shown.rows[0][2] == "score unknown"
     assert len(shown.dots) == 3 and shown.unknown == 1  # a dashed "?" column, no dot at 0 %
     assert "rollback score unknown" in shown.title
+
+
+def test_a_version_takes_only_the_monitors_runs_of_its_own_period_and_believable_counts() -> None:
+    from repo_store.customer_report import version_score
+
+    def run(time: str, passed: object, total: object = 10, model: str = MODEL) -> dict:
+        return {"time": time, "model": model, "passed": passed, "total": total, "action": "alert"}
+
+    runs = [run("2026-01-01T00:00:00Z", 9),  # before the version: an older baseline
+            run("2026-01-02T01:00:00Z", 5),  # while it was production
+            run("2026-01-02T02:00:00Z", 6, model=OTHER_MODEL),
+            run("2026-01-03T01:00:00Z", 8)]  # after the next version replaced it: another period
+    score = version_score(None, MODEL, "2026-01-02T00:00:00Z", runs, until="2026-01-03T00:00:00Z")
+    assert (score.passed, score.total, score.source) == (5, 10, "monitor")
+    current = version_score(None, MODEL, "2026-01-02T00:00:00Z", runs)
+    assert current.passed == 8  # no later version: its latest run counts
+    for bad in (run("2026-01-02T03:00:00Z", True, 1), run("2026-01-02T03:00:00Z", 11),
+                run("2026-01-02T03:00:00Z", -1), run("2026-01-02T03:00:00Z", 3, 0)):
+        pulled = version_score(None, MODEL, "2026-01-02T00:00:00Z", [bad])  # data from git pull
+        assert pulled.source == "unknown" and pulled.rate is None, bad
+    assert version_score(None, MODEL, "not a date", runs).source == "unknown"
+    assert version_score((7, 10), MODEL, "2026-01-02T00:00:00Z", runs).passed == 7  # recorded wins

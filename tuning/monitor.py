@@ -105,6 +105,10 @@ def judge(cases: list[Case], texts: list[str]) -> tuple[int, list[str]]:
     return len(cases) - len(failing), failing
 
 
+def below_threshold(passed: int, total: int, threshold: float) -> bool:
+    return (passed / total if total else 1.0) < threshold
+
+
 def find_rollback(repo: CaseRepo, current: str, threshold: float, cases: list[Case],
                   cancel: threading.Event | None = None) -> tuple[dict[str, Any], int, int] | None:
     """The most recent earlier production model (models.lock's history) that passes `cases` at
@@ -126,7 +130,7 @@ def find_rollback(repo: CaseRepo, current: str, threshold: float, cases: list[Ca
         except StrawError as err:
             logger.warning("rollback candidate %s cannot run: %s", model, err)
             continue
-        if not cases or passed / len(cases) >= threshold:
+        if not below_threshold(passed, len(cases), threshold):
             return version.lock, passed, len(cases)
     return None
 
@@ -160,36 +164,64 @@ def endpoint_settings(repo: CaseRepo, endpoint: str | None, **overrides: Any) ->
 class HandRollback:
     model: str
     commit: str
-    passed: int | None  # on main's baseline when measured; None with --force and no model here
+    passed: int | None  # on main's baseline when measured; None when forced without a check
     total: int
     threshold: float
+    unchecked: str | None = None  # why it was not measured (forced)
+
+    @property
+    def below(self) -> bool:
+        """Measured below the monitor's threshold (rolled back with force all the same)."""
+        return self.passed is not None and below_threshold(self.passed, self.total, self.threshold)
+
+
+class RollbackRefused(StrawError):
+    """The check before a hand rollback said no, in a way `force` may override: the model runs
+    below the monitor's threshold, or it cannot run here. `why` says so without the CLI's
+    `--force` hint (the TUI asks instead); `score` is what was measured, if anything, so that a
+    forced retry need not run the model again."""
+
+    def __init__(self, why: str, score: dict[str, int] | None, exit_code: int = 1) -> None:
+        super().__init__(f"{why}; --force rolls back all the same")
+        self.why, self.score, self.exit_code = why, score, exit_code
 
 
 def roll_back_by_hand(repo: CaseRepo, model: str, reason: str, force: bool = False,
-                      cancel: threading.Event | None = None,
-                      progress: Progress | None = None) -> HandRollback:
+                      cancel: threading.Event | None = None, progress: Progress | None = None,
+                      measured: dict[str, int] | None = None) -> HandRollback:
     """`straw rollback` (and the TUI's): make an earlier production model production again,
-    after running it on main's baseline as the monitor would. A model below the monitor's
-    threshold is refused unless `force`: the next `straw monitor` would alert and roll it back
-    again. The measured score goes into the commit (its `Straw-Baseline` trailer)."""
+    after running it on main's baseline as the monitor would. Refused (RollbackRefused) when it
+    runs below the monitor's threshold — the next `straw monitor` would roll it back again — or
+    cannot run here, unless `force`. The measured score goes into the commit (its
+    `Straw-Baseline` trailer); `measured`: a score this process measured already (a forced
+    retry). A forced rollback of a model that cannot run commits no score."""
     version = lockfile.earlier_version(repo, model)
     threshold = float(repo.verdict_config["monitor"]["threshold"])
     cases = baseline_cases(repo)
-    score: dict[str, int] | None = None
-    if ModelStore(repo.model_store).has(model):
-        passed, failing = judge(cases, run_model(repo, model, cases, cancel, progress))
-        score = {"passed": passed, "total": len(cases)}
-        rate = passed / len(cases) if cases else 1.0
-        if rate < threshold and not force:
-            shown = ", ".join(failing[:5]) + (" …" if len(failing) > 5 else "")
-            raise StrawError(f"{model[:19]} passes {passed}/{len(cases)} of main's baseline cases "
-                             f"(threshold {threshold:.0%}; failing: {shown}): `straw monitor` "
-                             f"would roll it back again; --force rolls back all the same")
-    elif not force:
-        raise UsageError(f"{model} is not in the model store ({repo.model_store}), so it cannot "
-                         f"be checked on the baseline; --force rolls back without the check")
+    score, unchecked = measured, None
+    if score is None:
+        try:
+            if not ModelStore(repo.model_store).has(model):
+                raise StrawError(f"it is not in the model store ({repo.model_store})")
+            passed, failing = judge(cases, run_model(repo, model, cases, cancel, progress))
+        except Cancelled:
+            raise
+        except Exception as err:  # an emergency path: a model that cannot run here is one line
+            if not force:
+                raise RollbackRefused(f"{model[:19]} cannot be checked on main's baseline here: "
+                                      f"{err}", None, exit_code=2) from None
+            unchecked = str(err)
+        else:
+            score = {"passed": passed, "total": len(cases)}
+            if below_threshold(passed, len(cases), threshold) and not force:
+                shown = ", ".join(failing[:5]) + (" …" if len(failing) > 5 else "")
+                raise RollbackRefused(
+                    f"{model[:19]} passes {passed}/{len(cases)} of main's baseline cases (threshold "
+                    f"{threshold:.0%}; failing: {shown}): `straw monitor` would roll it back again",
+                    score)
     commit = lockfile.rollback_to(repo, version.lock, reason, score)
-    return HandRollback(model, commit, score["passed"] if score else None, len(cases), threshold)
+    return HandRollback(model, commit, score["passed"] if score else None, len(cases), threshold,
+                        unchecked)
 
 
 def run_monitor(repo: CaseRepo, threshold: float | None = None, rollback: bool = True,
@@ -230,7 +262,7 @@ def run_monitor(repo: CaseRepo, threshold: float | None = None, rollback: bool =
             notes.append(f"{endpoint.url} does not report model hashes: its answers are judged, "
                          "but which model gave them is not known")
     result.passed, result.failing = judge(cases, texts)
-    if result.rate < threshold:
+    if below_threshold(result.passed, result.total, threshold):
         result.action = "alert"
         target = find_rollback(repo, model, threshold, cases, cancel) if rollback else None
         if target:

@@ -122,10 +122,10 @@ def rollback_command(model: str, reason: str, force: bool, quiet: bool, repo_pat
         done = roll_back_by_hand(repo, target, reason, force=force, progress=printer)
     finally:
         printer.close()
-    score = ("not checked: it is not in this machine's model store" if done.passed is None else
+    score = (f"not checked ({done.unchecked})" if done.passed is None else
              f"it passes {done.passed}/{done.total} of main's baseline cases")
     click.echo(f"production is {done.model[:19]} again ({done.commit[:8]}); {score}")
-    if done.passed is not None and done.total and done.passed / done.total < done.threshold:
+    if done.below:
         click.echo(f"straw: warning: below the monitor's threshold ({done.threshold:.0%}); "
                    f"`straw monitor --no-rollback` alerts without undoing this", err=True)
     deployed(repo, done.model)

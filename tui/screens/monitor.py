@@ -3,6 +3,7 @@ last monitor runs, a monitor run, and a rollback to an earlier version (asks fir
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,6 @@ from textual.widgets import DataTable, Static
 
 from repo_store import lockfile, monitor_log
 from repo_store.customer_report import VersionScore, version_score
-from repo_store.errors import StrawError
 from repo_store.lockfile import LockVersion
 from tui.dialogs.confirm import Confirm
 from tui.screens.fresh import FreshScreen
@@ -37,11 +37,13 @@ SOURCE_NOTES = {"monitor": "*: measured by the monitor (the version's lock recor
                 "unknown": "unknown: none recorded or measured"}
 
 
-def baseline_score(version: LockVersion, runs: list[dict[str, Any]]) -> VersionScore:
-    """The version's baseline score by the rule the customer page uses (version_score)."""
+def baseline_score(version: LockVersion, runs: list[dict[str, Any]], until: str | None
+                   ) -> VersionScore:
+    """The version's baseline score by the rule the customer page uses (version_score);
+    `until`: when the next version replaced it (None for production)."""
     b = version.lock.get("baseline") or {}
     recorded = (b["passed"], b["total"]) if isinstance(b.get("passed"), int) and b.get("total") else None
-    return version_score(recorded, version.lock.get("model"), version.date, runs)
+    return version_score(recorded, version.lock.get("model"), version.date, runs, until)
 
 
 def score_cell(score: VersionScore) -> Text:
@@ -78,14 +80,16 @@ class MonitorScreen(FreshScreen):
 
     @dataclass
     class Refused(Message):
-        """The rollback's check refused the version (below the threshold, or not here to run)."""
+        """The rollback's check refused the version (below the threshold, or cannot run here)."""
 
         version: LockVersion
-        reason: str
+        why: str
+        score: dict[str, int] | None  # what the check measured: a forced retry commits it
 
     def __init__(self) -> None:
         super().__init__()
         self.versions: list[LockVersion] = []
+        self.stop = threading.Event()  # set when the screen goes: a running rollback check stops
         self.production: dict[str, Any] | None = None  # not `lock`: Widget.lock is its RLock
 
     def compose(self) -> ComposeResult:
@@ -120,7 +124,9 @@ class MonitorScreen(FreshScreen):
             lock = lockfile.read_lock(repo)
             versions = lockfile.lock_history(repo)
             runs = monitor_log.read_entries(repo)
-        self.post_message(self.Loaded(lock, versions, [baseline_score(v, runs) for v in versions], runs))
+        ends = [None, *(v.date for v in versions[:-1])]  # newest first: each ended at the newer one
+        scores = [baseline_score(v, runs, end) for v, end in zip(versions, ends, strict=True)]
+        self.post_message(self.Loaded(lock, versions, scores, runs))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
@@ -202,37 +208,46 @@ class MonitorScreen(FreshScreen):
         self.app.push_screen(Confirm(question, "Roll back", "Keep"), answered)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-rollback")
-    def _rollback(self, version: LockVersion, force: bool = False) -> None:
-        """As `straw rollback`: the model is run on main's baseline first (roll_back_by_hand)."""
+    def _rollback(self, version: LockVersion, force: bool = False,
+                  measured: dict[str, int] | None = None) -> None:
+        """As `straw rollback` (roll_back_by_hand): the model runs on main's baseline first, on
+        a repository object of its own (the other screens' loads do not wait for it), and stops
+        with nothing written when the screen goes (Cancelled). A refusal that forcing can get
+        past comes back as a question; any other error is the worker's, shown as any other."""
         from tuning.deploy import deploy
-        from tuning.monitor import roll_back_by_hand
+        from tuning.endpoint import Cancelled
+        from tuning.monitor import RollbackRefused, roll_back_by_hand
 
-        target = version.lock["model"]
-        with self.app.library() as repo:  # type: ignore[attr-defined]
-            try:
-                done = roll_back_by_hand(repo, target, "Rolled back by hand from the TUI.", force=force)
-            except StrawError as err:
-                self.post_message(self.Refused(version, str(err)))
-                return
-            failure = deploy(repo, target)  # the local deploy command, when one is set
-        score = "" if done.passed is None else f" ({done.passed}/{done.total} baseline cases pass)"
+        target, repo = version.lock["model"], self.app.fresh_repo()  # type: ignore[attr-defined]
+        try:
+            done = roll_back_by_hand(repo, target, "Rolled back by hand from the TUI.", force=force,
+                                     cancel=self.stop, measured=measured)
+        except RollbackRefused as refused:
+            self.post_message(self.Refused(version, refused.why, refused.score))
+            return
+        except Cancelled:
+            return
+        failure = deploy(repo, target)  # the local deploy command, when one is set
+        score = (f" (not checked: {done.unchecked})" if done.passed is None
+                 else f" ({done.passed}/{done.total} baseline cases pass)")
         text = f"production is {target[:19]} again{score}" + (f"; {failure}" if failure else "")
-        below = done.passed is not None and done.total and done.passed / done.total < done.threshold
-        self.post_message(self.Done(text, not failure and not below))
+        self.post_message(self.Done(text, not failure and not done.below))
 
     @on(Refused)
     def _refused(self, event: Refused) -> None:
-        self.query_one("#monitor-head", Static).update(Text(event.reason, style="yellow"))
-        question = Text.assemble(event.reason.replace("; --force rolls back all the same", ""),
-                                 "\n\nRoll back all the same?")
+        self.query_one("#monitor-head", Static).update(Text(event.why, style="yellow"))
+        question = Text.assemble(event.why, "\n\nRoll back all the same?")
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._rollback(event.version, force=True)
+                self._rollback(event.version, force=True, measured=event.score)
             else:
                 self.load()
 
         self.app.push_screen(Confirm(question, "Roll back anyway", "Keep"), answered)
+
+    def on_unmount(self) -> None:
+        self.stop.set()  # a rollback still running its check stops there and writes nothing
 
     @on(Done)
     def _done(self, event: Done) -> None:
