@@ -124,8 +124,9 @@ class MonitorScreen(FreshScreen):
             lock = lockfile.read_lock(repo)
             versions = lockfile.lock_history(repo)
             runs = monitor_log.read_entries(repo)
-        ends = [None, *(v.date for v in versions[:-1])]  # newest first: each ended at the newer one
-        scores = [baseline_score(v, runs, end) for v, end in zip(versions, ends, strict=True)]
+        # newest first: each version ended when the one before it in the list began
+        scores = [baseline_score(v, runs, versions[i - 1].date if i else None)
+                  for i, v in enumerate(versions)]
         self.post_message(self.Loaded(lock, versions, scores, runs))
 
     @on(Loaded)
