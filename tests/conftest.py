@@ -163,6 +163,17 @@ def tiny_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def good(tmp_path_factory: pytest.TempPathFactory, tiny_classifier: Path) -> Path:
+    """A repository whose production model (the tiny classifier, tuned and merged through the
+    gate) passes its 10-case baseline: built once per test module, whose tests copy it."""
+    from prod_helpers import IDENTITY, good_repo
+
+    for key, value in IDENTITY.items():  # module scope: before the per-test git identity
+        os.environ.setdefault(key, value)
+    return good_repo(tmp_path_factory.mktemp("good") / "repo", tiny_classifier).root
+
+
+@pytest.fixture(scope="module")
 def one_torch_thread():
     """One intra-op thread for a module (`pytestmark = pytest.mark.usefixtures(...)`): on a
     shared 2-core CI box two OpenMP threads contend with the other processes and run ~3× slower;

@@ -13,20 +13,12 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import on_a_terminal
-from prod_helpers import bad_model, good_repo
+from prod_helpers import bad_model
 
 from repo_store import curation, history, lockfile
 from repo_store.customer_report import human_date, render_html
 from repo_store.repo import CaseRepo, open_case_repo
 from tuning.evaluate import evaluate
-
-
-@pytest.fixture(scope="module")
-def good(tmp_path_factory: pytest.TempPathFactory, tiny_classifier: Path) -> Path:
-    for key, value in {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
-                       "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com"}.items():
-        os.environ.setdefault(key, value)
-    return good_repo(tmp_path_factory.mktemp("good") / "repo", tiny_classifier).root
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git
-from prod_helpers import IDENTITY, bad_model, copy_repo, deploy_by_hand, good_repo
+from prod_helpers import bad_model, copy_repo, deploy_by_hand
 
 from repo_store import config, curation, history, lockfile, monitor_log
 from repo_store.customer_report import render_html
@@ -22,16 +22,6 @@ from tuning.compare import compare_models
 from tuning.evaluate import evaluate
 from tuning.model_store import ModelStore
 from tuning.monitor import run_monitor
-
-
-@pytest.fixture(scope="module")
-def good(tmp_path_factory: pytest.TempPathFactory, tiny_classifier: Path) -> Path:
-    """A repository whose production model passes its 10-case baseline (built once; tests copy)."""
-    import os
-
-    for key, value in IDENTITY.items():
-        os.environ.setdefault(key, value)
-    return good_repo(tmp_path_factory.mktemp("good") / "repo", tiny_classifier).root
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prod_helpers import IDENTITY, bad_model, copy_repo, deploy_by_hand, good_repo
+from prod_helpers import bad_model, copy_repo, deploy_by_hand
 from textual.widgets import DataTable
 from tui_helpers import settle
 
@@ -19,15 +19,6 @@ from tui import make_app
 from tui.dialogs.confirm import Confirm
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def good(tmp_path_factory: pytest.TempPathFactory, tiny_classifier: Path) -> Path:
-    import os
-
-    for key, value in IDENTITY.items():
-        os.environ.setdefault(key, value)
-    return good_repo(tmp_path_factory.mktemp("good") / "repo", tiny_classifier).root
 
 
 @pytest.fixture
