@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from tuning.errors import Cancelled
 from tuning.progress import Predicted, Progress, ignore
 
 HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -34,10 +35,6 @@ class EndpointSettings:
 class Unreachable(Exception):
     """The endpoint could not answer (down, erroring, too slow, malformed): unknown, not a
     regression."""
-
-
-class Cancelled(Exception):
-    pass
 
 
 @dataclass
@@ -126,7 +123,7 @@ async def _ask_all(s: EndpointSettings, inputs: list[Any], ids: list[str], produ
         async def one(n: int) -> None:
             async with gate:
                 if cancel is not None and cancel.is_set():
-                    raise Cancelled()
+                    raise Cancelled("stopped: nothing was recorded")
                 chat = not isinstance(inputs[n], str)
                 body: dict[str, Any] = {"model": name, "temperature": 0, "max_tokens": s.max_tokens}
                 body |= {"messages": inputs[n]} if chat else {"prompt": inputs[n]}

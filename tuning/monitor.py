@@ -25,7 +25,8 @@ from repo_store.errors import StrawError, UsageError
 from repo_store.ids import now_iso
 from repo_store.repo import MAIN, CaseRepo
 from tuning.cases_io import passes
-from tuning.endpoint import Cancelled, EndpointSettings, Unreachable, ask, is_hash
+from tuning.endpoint import EndpointSettings, Unreachable, ask, is_hash
+from tuning.errors import Cancelled
 from tuning.model_store import ModelStore
 from tuning.progress import Predicted, Progress, ignore
 
@@ -94,7 +95,7 @@ def run_model(repo: CaseRepo, model_hash: str, cases: list[Case],
     texts: list[str] = []
     for start in range(0, len(cases), CHUNK):
         if cancel is not None and cancel.is_set():
-            raise Cancelled()
+            raise Cancelled("stopped: nothing was recorded")
         texts += [p.text for p in backend.predict([c.input for c in cases[start:start + CHUNK]])]
         emit(Predicted(len(texts), len(cases)))
     return texts

@@ -216,7 +216,7 @@ class MonitorScreen(FreshScreen):
         with nothing written when the screen goes (Cancelled). A refusal that forcing can get
         past comes back as a question; any other error is the worker's, shown as any other."""
         from tuning.deploy import deploy
-        from tuning.endpoint import Cancelled
+        from tuning.errors import Cancelled
         from tuning.monitor import RollbackRefused, roll_back_by_hand
 
         target, repo = version.lock["model"], self.app.fresh_repo()  # type: ignore[attr-defined]
