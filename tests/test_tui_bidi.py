@@ -98,3 +98,39 @@ async def test_history_picks_a_case_from_a_list_and_says_no_such_case(demo_repo)
         messages = [n.message for n in app._notifications]
         assert "no such case: c-20990101-deadbeef" in messages
         assert not any("no commits" in m for m in messages)
+
+
+LONG = ("אני צריך עזרה דחופה עם החשבון שלי כי הכרטיס נחסם אתמול בערב ואני לא מצליח לשלם בשום "
+        "מקום בבקשה תעזרו לי")
+
+
+def test_a_wrapped_right_to_left_paragraph_is_wrapped_first_and_reordered_after() -> None:
+    from rich.console import Console
+
+    from tui.text import labelled
+
+    shown = labelled([("input", LONG)]).wrap(Console(width=40), 40)
+    lines = [line.plain for line in shown if line.plain]  # labelled ends each field with "\n"
+    assert len(lines) >= 3 and all(len(line) <= 40 for line in lines)
+    words = LONG.split()
+    # read right to left, the first line starts the sentence and the last ends it
+    assert lines[0].startswith("input: ") and visual(" ".join(words[:3])) in lines[0]
+    assert visual(" ".join(words[-2:])) in lines[-1]
+    assert not any(line.startswith(" ") for line in lines)  # the break's space is not moved
+    assert shown[0].spans and shown[0].spans[0].style == "bold"  # the field name keeps its style
+
+
+async def test_the_case_detail_shows_a_long_hebrew_input_in_reading_order(demo_repo) -> None:
+    case = curation.add_case(demo_repo, input=LONG, expected="account")
+    app = make_app(demo_repo.root)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"עזרה")
+        await settle(pilot)
+        await pilot.press("enter")
+        widget = app.screen.query_one("#case-detail")
+        drawn = [strip.text.strip("│ ") for strip in widget.render_lines(widget.outer_size.region)]
+        assert any(case.id in line for line in drawn), drawn
+        at = next(i for i, line in enumerate(drawn) if line.startswith("input: "))
+        assert visual("אני צריך עזרה") in drawn[at]  # before: the sentence's end came first
+        assert visual("תעזרו לי") in drawn[at + 1] + drawn[at + 2] + drawn[at + 3]

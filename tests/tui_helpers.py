@@ -3,6 +3,7 @@ pull request, and read what a Static shows as plain text."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import Static
 
 from tui.screens.pull import PullScreen
@@ -26,5 +27,11 @@ async def open_pull(pilot, batch_id: str) -> PullScreen:  # noqa: ANN001
 
 
 def plain(widget: Static) -> str:
+    """What the widget shows, as text. Text that Textual hands to Rich (tui.text.BidiText) is
+    read as drawn: wrapped at the widget's width, then each line in display order."""
     rendered = widget.render()
+    inner = getattr(rendered, "_renderable", None)
+    if isinstance(inner, Text):
+        width = widget.content_region.width or widget.app.size.width
+        return "\n".join(line.plain for line in inner.wrap(widget.app.console, width))
     return getattr(rendered, "plain", str(rendered))

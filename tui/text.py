@@ -5,12 +5,16 @@ right-to-left script are put in display order (see bidi)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rich.containers import Lines
 from rich.text import Text
 
 from repo_store.safe_text import printable
-from tui.bidi import fit, visual
+from tui.bidi import fit, has_rtl, visual
+
+if TYPE_CHECKING:
+    from rich.console import Console, JustifyMethod, OverflowMethod
 
 
 def as_string(value: Any) -> str:
@@ -34,16 +38,50 @@ def cell(value: Any, width: int = 80, style: str = "") -> Text:
 
 
 def block(value: Any, style: str = "") -> Text:
-    """Multi-line text, each line in display order."""
+    """Multi-line text, each line in display order, for composing into other text: a line
+    longer than its widget wraps after reordering (see BidiText for text shown on its own)."""
     return Text("\n".join(visual(line) for line in as_string(value).splitlines() or [""]), style=style)
 
 
-def labelled(pairs: list[tuple[str, Any]]) -> Text:
-    """`field: value` lines with the field names styled and the values literal."""
-    out = Text()
+class BidiText(Text):
+    """Text kept in logical order that is wrapped at the width it is drawn in first and put in
+    display order line by line after. Reordering first and letting the widget wrap puts the end
+    of a right-to-left sentence on its first line. Textual draws a plain `Text` through its own
+    wrapping (Content); `visualize` hands this one to Rich, whose wrap is the one below."""
+
+    def visualize(self) -> Text:
+        return self  # a Rich renderable, not a Textual Visual: Textual draws it with Rich
+
+    def wrap(self, console: Console, width: int, *, justify: JustifyMethod | None = None,
+             overflow: OverflowMethod | None = None, tab_size: int = 8,
+             no_wrap: bool | None = None) -> Lines:
+        lines = super().wrap(console, width, justify=justify, overflow=overflow, tab_size=tab_size,
+                             no_wrap=no_wrap)
+        return Lines(in_display_order(line) for line in lines)
+
+
+def in_display_order(line: Text) -> Text:
+    """One wrapped line reordered; a style span is kept where its characters did not move (a
+    field name before a right-to-left value), dropped where they did."""
+    if not has_rtl(line.plain):
+        line.rstrip()  # as Textual's own wrapping leaves it
+        return line
+    logical = line.plain.rstrip()  # the space a line broke at would lead the reordered line
+    shown = visual(logical)
+    out = Text(shown, style=line.style, end=line.end, no_wrap=True)
+    for span in line.spans:
+        if span.end <= len(logical) and logical[span.start:span.end] == shown[span.start:span.end]:
+            out.spans.append(span)
+    return out
+
+
+def labelled(pairs: list[tuple[str, Any]]) -> BidiText:
+    """`field: value` lines with the field names styled and the values literal, in logical order
+    (BidiText wraps, then reorders)."""
+    out = BidiText()
     for name, value in pairs:
         out.append(f"{name}: ", style="bold")
-        out.append_text(block(value))
+        out.append(as_string(value))
         out.append("\n")
     return out
 
