@@ -167,3 +167,11 @@ def test_init_again_and_an_empty_monitor_log_say_so(demo_repo: CaseRepo, cli: Cl
     runs = cli("log", "--monitor", repo=demo_repo.root)
     assert runs.exit_code == 0 and runs.stdout == ""
     assert "no monitor runs recorded" in runs.stderr
+
+
+def test_list_shows_a_one_of_expected_as_json(demo_repo: CaseRepo, cli: Cli) -> None:
+    added = cli("add", "--input", "pick one of two", "--expected", "billing|benign", "--match",
+                "one_of", repo=demo_repo.root)
+    assert added.exit_code == 0, added.stderr
+    listed = cli("list", "--search", "pick one of two", repo=demo_repo.root).stdout
+    assert '["billing", "benign"]' in listed and "['billing'" not in listed

@@ -269,6 +269,15 @@ def test_straw_report_shows_the_monitors_score_for_an_unscored_version(repo: Cas
     assert f"{measured.passed}/{measured.total} measured by the monitor" in page.stdout
 
 
+def test_eval_of_the_watch_split_shows_the_watch_score(repo: CaseRepo, cli) -> None:  # noqa: ANN001
+    """`straw eval --split watch` used to print only the (empty) baseline and new scores."""
+    added = cli("add", "--split", "watch", "--input", "hello, good morning", "--expected", "billing",
+                repo=repo.root)
+    assert added.exit_code == 0, added.stderr
+    result = cli("eval", "--split", "watch", repo=repo.root)
+    assert ", watch 0/1 (in no threshold: see flips)" in result.stdout, result.output
+
+
 def last_commit_message(repo: CaseRepo) -> str:
     import subprocess
 

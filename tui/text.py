@@ -60,6 +60,12 @@ class BidiText(Text):
         return Lines(in_display_order(line) for line in lines)
 
 
+def paragraph(value: Any, style: str = "") -> BidiText:
+    """Multi-line text shown on its own (not composed into other text): wrapped, then each
+    line in display order."""
+    return BidiText(as_string(value), style=style)
+
+
 def in_display_order(line: Text) -> Text:
     """One wrapped line reordered; a style span is kept where its characters did not move (a
     field name before a right-to-left value), dropped where they did."""

@@ -71,7 +71,10 @@ def echo_json(value: Any) -> None:
 
 
 def one_line(text: Any, width: int = 70) -> str:
-    """One line of at most `width` characters, terminal controls escaped (see safe_text)."""
+    """One line of at most `width` characters, terminal controls escaped (see safe_text); a
+    list or object (a one_of expected, chat turns) as JSON, as the case file holds it."""
+    if isinstance(text, list | dict):
+        text = json.dumps(text, ensure_ascii=False)
     line = " ".join(printable(str(text)).split())
     return line if len(line) <= width else line[: width - 1] + "…"
 

@@ -148,8 +148,10 @@ def print_cases(report: dict[str, Any], all_cases: bool) -> None:
 def print_summary(report: dict[str, Any]) -> None:
     s = report["summary"]
     verdict = status("PASSED" if s["passed"] else "FAILED")
+    watch = [row["pass"] for row in report["cases"] if row["split"] == "watch"]
+    watched = (f", watch {sum(watch)}/{len(watch)} (in no threshold: see flips)" if watch else "")
     click.echo(f"{verdict}: baseline {s['baseline']['passed']}/{s['baseline']['total']}, "
-               f"new {s['new']['passed']}/{s['new']['total']}  model {report['model']['hash']}")
+               f"new {s['new']['passed']}/{s['new']['total']}{watched}  model {report['model']['hash']}")
     if report.get("blame"):
         click.echo(f"blame: {len(report['blame'])} baseline cases the production model passed "
                    f"now fail: {', '.join(report['blame'][:10])}")
