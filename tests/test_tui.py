@@ -271,7 +271,7 @@ async def test_pull_request_review_and_merge_then_history_and_monitor(repo, tiny
         assert lockfile.read_lock(repo) is not None
 
 
-async def test_merge_is_refused_while_the_gate_fails_and_reject_needs_a_reason(repo) -> None:
+async def test_merge_is_refused_while_the_gate_fails_and_reject_closes_it(repo) -> None:
     batch_id = make_batch(repo, passing=False)
     app = make_app(repo.root)
     async with app.run_test(size=SIZE) as pilot:
@@ -285,10 +285,7 @@ async def test_merge_is_refused_while_the_gate_fails_and_reject_needs_a_reason(r
         await pilot.press("j")
         await pilot.pause()
         assert isinstance(app.screen, AskText)
-        await pilot.press("enter")  # empty reason: refused inline
-        await pilot.pause()
-        assert isinstance(app.screen, AskText)
-        await pilot.press(*"duplicates", "enter")
+        await pilot.press(*"duplicates", "enter")  # the reason is optional, as with `straw reject`
         await settle(pilot)
     assert gitio.rev(repo.git, f"refs/heads/batch/{batch_id}") is None
     assert gitio.rev(repo.git, f"refs/tags/batch-rejected/{batch_id}")

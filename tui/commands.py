@@ -1,7 +1,8 @@
 """The command palette: every straw action of every screen by name (posting's pattern), never
 the widgets' own keys (a DataTable's "Cursor up"). The current screen's actions come first;
 another screen's are run by switching to it first; a pull request's (tune, merge, reject…)
-open the pull request under the list's cursor and run there once it has loaded."""
+open the pull request under the list's cursor and run there once it has loaded, unless they
+can run on none (cancel with no tune running): that is said where the user is."""
 
 from __future__ import annotations
 
@@ -51,8 +52,11 @@ class StrawCommands(Provider):
         await self.app.screen.run_action(action)
 
     async def _run_on_pull(self, action: str) -> None:
-        from tui.screens.pull import PullScreen
+        from tui.screens.pull import NO_TUNE, PullScreen
 
+        if action == "cancel_tune" and not self.app.running_tunes():  # type: ignore[attr-defined]
+            self.app.notify(NO_TUNE, severity="warning")
+            return
         if isinstance(self.app.screen, PullScreen):
             await self.app.screen.run_requested(action)  # says why, when the batch cannot
             return

@@ -1,7 +1,8 @@
-"""Add or edit a pending case. Saving runs the library call in a thread worker; a schema error
-comes back as `Issue`s whose JSON pointer (`$.expected`, `$.tags[1]`) picks the field that shows
-the message. The form stays open with the user's text until a save succeeds or the user discards
-the draft (after a confirmation)."""
+"""Add or edit a pending case. Before saving, the form checks the draft with the library's own
+schema (so every field's fault shows at once); saving runs the library call in a thread worker.
+A fault is an `Issue` whose JSON pointer (`$.expected`, `$.tags[1]`) picks the field that shows
+the message; a shown message is checked again whenever its field changes. The form stays open
+with the user's text until a save succeeds or the user discards the draft (after a confirmation)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
+from repo_store import jsonio, matching, schemas
 from repo_store.cases import Case
 from repo_store.errors import Issue, StrawError, ValidationFailed
 from tui.bidi import has_rtl
@@ -41,6 +43,11 @@ PLACEHOLDERS = {  # the expected field's, as the selected rule reads it (parse_e
 FIELDS = ("input", "expected", "match", "tags", "source", "notes")
 PREVIEWED = ("input", "expected", "tags", "source", "notes")  # free text that may be right-to-left
 POINTER = re.compile(r"^\$\.?([A-Za-z_]+)?")
+# `[` then `{`: the start of chat messages (a JSON list of {role, content}); other text, even one
+# starting with `[` ("[urgent] card declined"), is plain text, as `straw add --input` keeps it
+CHAT = re.compile(r"^\s*\[\s*\{")
+# what the schema needs besides the form's fields, for checking a new case before it has them
+DRAFT = {"id": "draft", "created": "2000-01-01T00:00:00Z", "author": "you"}
 
 Saver = Callable[[dict[str, Any]], Case]
 
@@ -63,14 +70,15 @@ def parse_expected(match: str, text: str) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError as err:
-            raise ValueError(f"not valid JSON for the json rule: {err.msg} (column {err.colno})") from None
+            raise ValueError(f"not valid JSON for the json rule: {err.msg} at line {err.lineno} "
+                             f"column {err.colno}") from None
     if match == "one_of":
         stripped = text.strip()
         if stripped.startswith("["):
             try:
                 value = json.loads(stripped)
             except json.JSONDecodeError as err:
-                raise ValueError(f"not a valid JSON list: {err.msg}") from None
+                raise ValueError(f"not a valid JSON list: {err.msg} at column {err.colno}") from None
             if isinstance(value, list):
                 return value
         return [part.strip() for part in text.split("|") if part.strip()]
@@ -86,25 +94,51 @@ def format_expected(match: str, value: Any) -> str:
 
 
 def parse_input(text: str, was_chat: bool) -> Any:
-    if was_chat or text.lstrip().startswith("[{"):
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as err:
-            if was_chat:
-                raise ValueError(f"chat messages must be a JSON list: {err.msg}") from None
-            return text
-        return value
-    return text
+    """Chat messages when the text starts as a JSON list of objects (or the case was a chat),
+    parsed as `straw import` parses them; any other text as it is. Raises ValueError."""
+    if not (was_chat or CHAT.match(text)):
+        return text
+    try:
+        return jsonio.strict_loads(text)
+    except jsonio.BadJSON as err:
+        reason = str(err).removeprefix("malformed JSON: ")
+        said = ("looks like chat messages (a JSON list)" if CHAT.match(text)
+                else "this case's input is chat messages: give them as a JSON list")
+        raise ValueError(f"{said}, but this is not valid JSON: {reason}") from None
+
+
+def input_reading(text: str, was_chat: bool) -> str:
+    """How a text starting with `[` will be saved, said under the field so that it is never a
+    surprise; empty for other text (and for chat text that does not parse: the error says it)."""
+    if not text.lstrip().startswith("["):
+        return ""
+    try:
+        value = parse_input(text, was_chat)
+    except ValueError:
+        return ""
+    if isinstance(value, str):
+        return "saved as plain text: chat messages start with [{"
+    return f"saved as chat messages ({len(value)})" if isinstance(value, list) else ""
 
 
 class CaseForm(ModalScreen[Case | None]):
     """Dismisses with the saved case, or None when the user discards the form."""
 
+    DEFAULT_CSS = """
+    CaseForm #case-form { max-width: 100%; }  /* 80 columns: the 100-wide dialog fits */
+    CaseForm #case-fields { height: 1fr; }  /* the fields scroll, the buttons stay in view */
+    CaseForm Label { width: 100%; }  /* long errors and hints wrap instead of being cut */
+    """
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", tooltip="Validate and commit the case", priority=True),
         Binding("escape", "discard", "Close", tooltip="Close the form (asks first if you changed it)"),
         Binding("ctrl+l", "pick_label", "Pick label", tooltip="Pick the expected label from those cases use",
                 priority=True),
+        # Tab moves focus while the app dispatches keys: as the app's own (non-priority) binding
+        # it runs only after the focused field handled the key, by which time keys typed right
+        # after it (tmux, a paste-speed typist) are queued to the old field ("billingwatch").
+        Binding("tab", "app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
     ]
 
     @dataclass
@@ -131,14 +165,23 @@ class CaseForm(ModalScreen[Case | None]):
         data = case.data if case else {}
         match = data.get("match", "label")
         title = f"Edit {self.split} case {case.id}" if case else f"Add a {self.split} case"
-        with VerticalScroll(classes="dialog wide", id="case-form"):
+        with Vertical(classes="dialog wide", id="case-form"):
             yield Static(Text(title, style="bold"), classes="question")
+            yield from self._fields_of(data, match)
+            with Horizontal(classes="buttons"):
+                yield Button("Save (ctrl+s)", id="save", variant="primary")
+                yield Button("Close (esc)", id="close")
+        yield StrawFooter()
+
+    def _fields_of(self, data: dict[str, Any], match: str) -> ComposeResult:
+        with VerticalScroll(id="case-fields"):
             yield Label("", id="err-general", classes="field-error")
             yield Label("Input (text, or chat messages as a JSON list)")
             raw_input = data.get("input", "")
             shown_input = (raw_input if isinstance(raw_input, str)
                            else json.dumps(raw_input, ensure_ascii=False, indent=1))
             yield TextArea(shown_input, id="f-input", soft_wrap=True, show_line_numbers=False)
+            yield Label("", id="input-reading", classes="note")
             yield Label("", id="shown-input", classes="bidi-preview")
             yield Label("", id="err-input", classes="field-error")
             with Horizontal(classes="row"):
@@ -160,16 +203,13 @@ class CaseForm(ModalScreen[Case | None]):
             yield TextArea(data.get("notes", ""), id="f-notes", soft_wrap=True)
             yield Label("", id="shown-notes", classes="bidi-preview")
             yield Label("", id="err-notes", classes="field-error")
-            with Horizontal(classes="buttons"):
-                yield Button("Save (ctrl+s)", id="save", variant="primary")
-                yield Button("Close (esc)", id="close")
-        yield StrawFooter()
 
     def on_mount(self) -> None:
         self._initial = self.draft()
         for name in PREVIEWED:
             self._preview(name)
         self._label_hint()
+        self._input_reading()
         self.query_one("#f-input", TextArea).focus()
 
     @on(Input.Changed)
@@ -180,11 +220,24 @@ class CaseForm(ModalScreen[Case | None]):
             self._preview(name)
         if name == "expected":
             self._label_hint()
+        if name == "input":
+            self._input_reading()
+        self._recheck(name)
 
     @on(Select.Changed, "#f-match")
     def _rule_changed(self, event: Select.Changed) -> None:
         self.query_one("#f-expected", Input).placeholder = PLACEHOLDERS.get(str(event.value), "expected")
         self._label_hint()
+        self._recheck("match", "expected")
+
+    def _was_chat(self) -> bool:
+        return bool(self.case and not isinstance(self.case.input, str))
+
+    def _input_reading(self) -> None:
+        reading = input_reading(self.query_one("#f-input", TextArea).text, self._was_chat())
+        label = self.query_one("#input-reading", Label)
+        label.update(reading)
+        label.display = bool(reading)
 
     def _label_hint(self) -> None:
         """Under `expected` for the label rule: how to pick a known label, or that this one is new."""
@@ -230,14 +283,14 @@ class CaseForm(ModalScreen[Case | None]):
             "notes": self.query_one("#f-notes", TextArea).text,
         }
 
-    def _fields(self) -> dict[str, Any]:
-        """The draft as case fields. Raises ValidationFailed for what the form itself can tell."""
+    def _check(self) -> tuple[dict[str, Any], list[Issue]]:
+        """The draft as case fields, and every fault the form can find without saving: its own
+        parsing, then the library's schema and regex checks on the fields that parsed."""
         raw = self.draft()
         issues = []
-        was_chat = bool(self.case and not isinstance(self.case.input, str))
         value: dict[str, Any] = {"match": raw["match"]}
         try:
-            value["input"] = parse_input(raw["input"], was_chat)
+            value["input"] = parse_input(raw["input"], self._was_chat())
         except ValueError as err:
             issues.append(Issue("form", "$.input", str(err)))
         expected = raw["expected"].strip() if raw["match"] == "label" else raw["expected"]  # a stray space
@@ -251,9 +304,31 @@ class CaseForm(ModalScreen[Case | None]):
         value["tags"] = list(dict.fromkeys(t.strip() for t in raw["tags"].split(",") if t.strip()))
         value["source"] = raw["source"].strip() or None
         value["notes"] = raw["notes"] if raw["notes"].strip() else None
-        if issues:
-            raise ValidationFailed(issues)
-        return value
+        failed = {field_of(issue) for issue in issues}
+        # a field that did not parse gets a stand-in the schema accepts: which faults jsonschema
+        # reports for the other fields depends on all of them
+        stand_in = {"input": "x", "expected": {"json": 0, "one_of": ["x"]}.get(raw["match"], "x")}
+        doc = {**(self.case.data if self.case else DRAFT), **value,
+               **{k: v for k, v in stand_in.items() if k in failed}}
+        doc = {k: v for k, v in doc.items() if v is not None}
+        issues += [i for i in schemas.schema_issues("case", doc, "form") if field_of(i) not in failed]
+        if doc["match"] == "regex" and "expected" not in failed:  # as `straw add` checks it
+            reason = matching.pattern_issue(doc["expected"])
+            issues += [Issue("form", "$.expected", reason)] if reason else []
+        return value, issues
+
+    def _show(self, name: str, lines: list[str]) -> None:
+        label = self.query_one(f"#err-{name}", Label)
+        label.update(Text("\n".join(lines)))
+        label.set_class(bool(lines), "shown")
+
+    def _recheck(self, *names: str) -> None:
+        """A field's shown error is checked again as the field changes (gone once it is fixed)."""
+        shown = [n for n in names if n in FIELDS and self.query_one(f"#err-{n}", Label).has_class("shown")]
+        if shown:
+            issues = self._check()[1]
+            for name in shown:
+                self._show(name, [in_words(name, i) for i in issues if field_of(i) == name])
 
     def show_issues(self, issues: list[Issue], message: str = "") -> None:
         by_field: dict[str, list[str]] = {}
@@ -263,10 +338,7 @@ class CaseForm(ModalScreen[Case | None]):
         if message and not issues:
             by_field.setdefault("general", []).append(message)
         for name in ("general", *FIELDS):
-            lines = by_field.get(name, [])
-            label = self.query_one(f"#err-{name}", Label)
-            label.update(Text("\n".join(lines)))
-            label.set_class(bool(lines), "shown")
+            self._show(name, by_field.get(name, []))
         first = next((n for n in FIELDS if n in by_field), None)
         if first:
             self.query_one(f"#f-{first}").focus()
@@ -274,10 +346,9 @@ class CaseForm(ModalScreen[Case | None]):
     def action_save(self) -> None:
         if self.saving:
             return
-        try:
-            fields = self._fields()
-        except ValidationFailed as err:
-            self.show_issues(err.issues)
+        fields, issues = self._check()
+        if issues:
+            self.show_issues(issues)
             return
         self.saving = True
         self.query_one("#err-general", Label).update("saving…")

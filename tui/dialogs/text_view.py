@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.text import block
+from tui.text import paragraph
 from tui.widgets.footer import StrawFooter
 
 
@@ -23,7 +23,7 @@ class TextView(ModalScreen[None]):
         super().__init__()
         self.title_text = title
         self.copy_text = text if isinstance(text, str) else text.plain  # copied as stored
-        self.body = text if isinstance(text, Text) else block(text)  # shown in display order
+        self.body = text if isinstance(text, Text) else paragraph(text)  # wrapped, then in display order
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide"):

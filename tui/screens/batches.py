@@ -11,17 +11,23 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Checkbox, DataTable, Input, Static
+from textual.screen import ModalScreen
+from textual.widgets import Checkbox, Input, Static
 from textual.worker import Worker, WorkerState
 
 from repo_store import batches
 from repo_store.batches import Batch
 from repo_store.cases import Case
 from tui.screens.fresh import FreshScreen
-from tui.text import cell
-from tui.widgets.case_table import MIN_INPUT, room_for, set_column_width
+from tui.widgets.columns import Column, FittedTable
 from tui.widgets.footer import StrawFooter
 from tui.widgets.title import ScreenTitle
+
+# the input gives way last: tags, then the time of creation go first at 80 columns
+COLUMNS = (Column("sel", "✓", 2), Column("id", "id", 20), Column("created", "created", 16, optional=True),
+           Column("expected", "expected", 18, least=12), Column("tags", "tags", 14, least=8, optional=True),
+           Column("input", "input", 24, least=12))
+GIVE_WAY = ("tags", "created", "expected")
 
 
 class BatchesScreen(FreshScreen):
@@ -56,24 +62,23 @@ class BatchesScreen(FreshScreen):
         self.free: list[Case] = []
         self.selected: set[str] = set()
         self.bounds = (10, 20)
-        self._fitted_width = 0
-        self.note: Text | None = None  # the last outcome, kept under the table across reloads
+        # the last outcome under the counts, until the selection or the cases change; one the
+        # screen's own write caused is shown once the load that write started is in
+        self.note: Text | None = None
+        self.note_after_load: Text | None = None
+        self.shown: tuple[list[str], int] = ([], 0)  # the free cases' ids and the held count shown
 
     def compose(self) -> ComposeResult:
         yield ScreenTitle("Batches")
         with Horizontal(classes="filters"):
             yield Input(placeholder="batch title (optional)", id="batch-title")
             yield Checkbox("allow fewer than min_size (a)", id="allow-small")
-        yield DataTable(cursor_type="row", zebra_stripes=True, id="pending-table")
+        yield FittedTable(COLUMNS, "input", GIVE_WAY, id="pending-table")
         yield Static("", id="batch-status", classes="note")
         yield StrawFooter()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label, key, width in (("✓", "sel", 2), ("id", "id", 22), ("created", "created", 20),
-                                  ("expected", "expected", 18), ("tags", "tags", 14), ("input", "input", 60)):
-            table.add_column(label, key=key, width=width)
-        table.focus()
+        self.query_one(FittedTable).focus()
         self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="batches-load")
@@ -91,34 +96,33 @@ class BatchesScreen(FreshScreen):
         self.free, self.bounds = event.free, event.bounds
         self.selected &= {c.id for c in self.free}
         self.held_count = event.held
-        self._fill()
+        table = self.query_one(FittedTable)
+        table.set_rows(((case.id, {"sel": self._mark(case.id), "id": case.id,
+                                   "created": case.created[:16].replace("T", " "), "expected": case.expected,
+                                   "tags": ", ".join(case.tags), "input": case.text})
+                        for case in self.free), table.cursor_row)
+        # a load also comes for changes elsewhere (a merge, the watcher seeing this screen's own
+        # write): only one that changes what this screen shows makes the note stale
+        if ([c.id for c in self.free], event.held) != self.shown:
+            self.note, self.shown = None, ([c.id for c in self.free], event.held)
+        if self.note_after_load is not None:
+            self.note, self.note_after_load = self.note_after_load, None
         self._status()
 
-    def _fill(self) -> None:
-        table = self.query_one(DataTable)
-        width = room_for(table, "input", MIN_INPUT)
-        set_column_width(table, "input", width)
-        row = table.cursor_row
-        table.clear()
-        for case in self.free:
-            table.add_row(self._mark(case.id), cell(case.id, 22), cell(case.created, 20),
-                          cell(case.expected, 18),
-                          cell(", ".join(case.tags), 14), cell(case.text, width), key=case.id)
-        if table.row_count:
-            table.move_cursor(row=min(row, table.row_count - 1))
-        self._fitted_width = width
+    def on_screen_suspend(self, _event: events.ScreenSuspend) -> None:
+        if not isinstance(self.app.screen, ModalScreen):  # left for another screen, not a dialog
+            self.note = None
+            self._status()
 
-    def on_resize(self, _event: events.Resize) -> None:
-        self.call_after_refresh(self._refit)  # after the table got its new size
-
-    def _refit(self) -> None:
-        if self.free and room_for(self.query_one(DataTable), "input", MIN_INPUT) != self._fitted_width:
-            self._fill()
+    @on(Checkbox.Changed, "#allow-small")
+    def _allow_small_changed(self) -> None:  # a "tick allow fewer" note no longer applies
+        self.note = None
+        self._status()
 
     def _mark(self, case_id: str) -> Text:
         return Text("✓", style="bold green") if case_id in self.selected else Text(" ")
 
-    def _status(self, extra: Text | None = None) -> None:
+    def _status(self, note: Text | None = None) -> None:
         low, high = self.bounds
         count = len(self.selected)
         ok = low <= count <= high
@@ -127,31 +131,32 @@ class BatchesScreen(FreshScreen):
             f" · a batch holds {low}–{high} cases · {len(self.free)} pending free",
             f" · {getattr(self, 'held_count', 0)} already in open batches",
         )
-        if extra is not None:
-            self.note = extra
+        if note is not None:
+            self.note = note
         if self.note is not None:
             line.append("\n")
             line.append_text(self.note)
         self.query_one("#batch-status", Static).update(line)
 
     def action_toggle_case(self) -> None:  # not action_toggle: App/Widget define it (attribute)
-        self.note = None
-        table = self.query_one(DataTable)
+        table = self.query_one(FittedTable)
         if not table.row_count:
             return
         key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
         case_id = str(key.value)
         self.selected.symmetric_difference_update({case_id})
-        table.update_cell(case_id, "sel", self._mark(case_id))
+        table.set_value(case_id, "sel", self._mark(case_id))
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)
+        self.note = None  # it was about the selection before
         self._status()
 
     def _set_selection(self, ids: set[str]) -> None:
         self.selected = ids
-        table = self.query_one(DataTable)
+        table = self.query_one(FittedTable)
         for case in self.free:
-            table.update_cell(case.id, "sel", self._mark(case.id))
+            table.set_value(case.id, "sel", self._mark(case.id))
+        self.note = None
         self._status()
 
     def action_oldest(self) -> None:
@@ -161,6 +166,8 @@ class BatchesScreen(FreshScreen):
         self._set_selection(set())
 
     def action_reload(self) -> None:
+        self.note = None
+        self._status()
         self.load()
 
     def action_allow_small(self) -> None:
@@ -193,8 +200,9 @@ class BatchesScreen(FreshScreen):
         self.selected = set()
         self.query_one("#batch-title", Input).value = ""
         self.notify(f"created {event.batch.branch} with {len(event.batch.cases)} cases")
+        self.note_after_load = Text(f"created {event.batch.branch}: review it under Pull requests (3)",
+                                    style="green")
         self.app.repo_changed()  # type: ignore[attr-defined]  # reloads this screen too
-        self._status(Text(f"created {event.batch.branch}: review it under Pull requests (3)", style="green"))
 
     @on(Worker.StateChanged)
     def _failed(self, event: Worker.StateChanged) -> None:

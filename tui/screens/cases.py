@@ -36,7 +36,8 @@ class CasesScreen(FreshScreen):
     HELP_TITLE = "Cases"
     HELP = ("New cases land in pending (in watch when the Watch tab is open: held-out cases every "
             "run checks and none trains on); baseline cases change only through a batch. "
-            "Type to search (every word must appear in the id, input, expected, tags, source or notes).")
+            "`/` searches as you type (every word must appear in the id, input, expected, tags, "
+            "source or notes).")
     SETTLE_AFTER_S = 0.15
     PAGE = 60  # table rows added at a time; more come as the cursor or scroll nears the end
     BINDINGS = [

@@ -21,8 +21,16 @@ from tui.dialogs.case_history import open_case_history
 from tui.dialogs.case_picker import CasePicker
 from tui.screens.fresh import FreshScreen
 from tui.text import cell
+from tui.widgets.columns import Column, FittedTable
 from tui.widgets.footer import StrawFooter
 from tui.widgets.title import ScreenTitle
+
+# at 80 columns the approver and the commit go (the detail below shows both) before a score is cut
+COLUMNS = (Column("date", "date", 10), Column("commit", "commit", 8, optional=True),
+           Column("kind", "kind", 9), Column("batch", "batch", 16, least=15), Column("cases", "cases", 5),
+           Column("model", "model", 12, least=8), Column("baseline", "baseline", 9), Column("new", "new", 7),
+           Column("approver", "approver", 20, least=10, optional=True))
+GIVE_WAY = ("approver", "commit", "model", "batch")
 
 
 class HistoryScreen(FreshScreen):
@@ -51,19 +59,13 @@ class HistoryScreen(FreshScreen):
     def compose(self) -> ComposeResult:
         yield ScreenTitle("History")
         with Vertical(classes="main", id="history-main"):  # the log is wide: full width, detail below
-            yield DataTable(cursor_type="row", zebra_stripes=True, id="history-table")
+            yield FittedTable(COLUMNS, "approver", GIVE_WAY, id="history-table")
             with VerticalScroll(classes="detail"):
                 yield Static(Text("enter: the merge's cases and report", style="dim"), id="history-detail")
         yield StrawFooter()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label, key, width in (("date", "date", 10), ("commit", "commit", 8), ("kind", "kind", 9),
-                                  ("batch", "batch", 16), ("cases", "cases", 5), ("model", "model", 12),
-                                  ("baseline", "baseline", 9), ("new", "new", 7),
-                                  ("approver", "approver", 20)):
-            table.add_column(label, key=key, width=width)
-        table.focus()
+        self.query_one(FittedTable).focus()
         self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="history-load")
@@ -76,14 +78,11 @@ class HistoryScreen(FreshScreen):
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
         self.entries = event.entries
-        table = self.query_one(DataTable)
-        table.clear()
-        for n, e in enumerate(event.entries):
-            model = (e.model or "-").removeprefix("sha256:")[:12]
-            table.add_row(cell(e.date[:10], 10), cell(e.commit[:8], 8), cell(e.kind, 9),
-                          cell(e.batch or "-", 16),
-                          cell(f"+{e.cases}", 5), cell(model, 12), cell(e.baseline or "-", 9),
-                          cell(e.new or "-", 7), cell(e.approver or "", 20), key=str(n))
+        self.query_one(FittedTable).set_rows(
+            (str(n), {"date": e.date[:10], "commit": e.commit[:8], "kind": e.kind, "batch": e.batch or "-",
+                      "cases": f"+{e.cases}", "model": (e.model or "-").removeprefix("sha256:")[:12],
+                      "baseline": e.baseline or "-", "new": e.new or "-", "approver": e.approver or ""})
+            for n, e in enumerate(event.entries))
         if not event.entries:
             self.query_one("#history-detail", Static).update(
                 Text("no baseline history on main yet: merge a batch first", style="dim"))
@@ -107,6 +106,7 @@ class HistoryScreen(FreshScreen):
         out = Text()
         out.append(f"{entry.subject}\n", style="bold")
         out.append(f"{entry.date}  {entry.commit}\n{entry.kind}")
+        out.append(f" by {entry.approver}" if entry.approver else "")
         out.append(f" · model {entry.model or '-'}\n" if entry.model else "\n")
         if entry.batch:
             with self.app.library() as repo:  # type: ignore[attr-defined]

@@ -13,15 +13,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from repo_store import lockfile, monitor_log
 from repo_store.customer_report import VersionScore, version_score
 from repo_store.lockfile import LockVersion
 from tui.dialogs.confirm import Confirm
 from tui.screens.fresh import FreshScreen
-from tui.text import cell
 from tui.widgets.charts import PassRateChart
+from tui.widgets.columns import Column, FittedTable
 from tui.widgets.footer import StrawFooter
 from tui.widgets.title import ScreenTitle
 
@@ -46,6 +46,23 @@ def baseline_score(version: LockVersion, runs: list[dict[str, Any]], until: str 
     return version_score(recorded, version.lock.get("model"), version.date, runs, until)
 
 
+# the baseline score and the version's identity stay; "new" (its batch's own cases) goes first
+VERSION_COLUMNS = (Column("date", "date", 10), Column("model", "model", 12, least=8),
+                   Column("reason", "reason", 8), Column("batch", "batch", 17, least=15),
+                   Column("baseline", "baseline", 8), Column("new", "new", 7, least=5, optional=True))
+RUN_COLUMNS = (Column("time", "time", 16), Column("model", "model", 12, least=8), Column("pass", "pass", 9),
+               Column("rate", "rate", 7), Column("action", "action", 9))
+
+
+def batch_cell(lock: dict[str, Any]) -> str:
+    """A rollback's lock keeps the batch that merged its model: in parentheses, so the row does
+    not read as that merge (History and `straw log` show no batch for it)."""
+    batch = lock.get("batch")
+    if not batch:
+        return "-"
+    return f"({batch})" if lock.get("reason") == "rollback" else str(batch)
+
+
 def score_cell(score: VersionScore) -> Text:
     """`*`: measured by the monitor (the legend under the table says so); `unknown`: no score."""
     if score.rate is None:
@@ -58,6 +75,7 @@ class MonitorScreen(FreshScreen):
     HELP = ("The production model is the one models.lock names on main. The monitor runs it on the "
             "baseline (or asks the endpoint in git config straw.monitorEndpoint) and rolls back when it "
             "falls below [monitor] threshold. Runs are recorded on the straw/monitor branch.")
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # app.tcss: a smaller chart below 30 lines
     BINDINGS = [
         Binding("m", "run_monitor", "Run monitor", tooltip="Evaluate production on the baseline now",
                 id="run-monitor"),
@@ -98,23 +116,15 @@ class MonitorScreen(FreshScreen):
         with Horizontal(classes="main"):
             with Vertical(id="monitor-tables"):
                 yield Static(Text("model versions (newest first)", style="bold"))
-                yield DataTable(cursor_type="row", zebra_stripes=True, id="versions-table")
+                yield FittedTable(VERSION_COLUMNS, "batch", ("model", "new"), id="versions-table")
                 yield Static("", id="versions-note", classes="note")
                 yield Static(Text("last monitor runs", style="bold"))
-                yield DataTable(cursor_type="row", zebra_stripes=True, id="runs-table")
+                yield FittedTable(RUN_COLUMNS, "action", ("model",), id="runs-table")
             yield PassRateChart(id="monitor-chart", classes="detail")
         yield StrawFooter()
 
     def on_mount(self) -> None:
-        versions = self.query_one("#versions-table", DataTable)
-        for label, key, width in (("date", "date", 10), ("model", "model", 12), ("reason", "reason", 8),
-                                  ("batch", "batch", 16), ("baseline", "baseline", 9), ("new", "new", 7)):
-            versions.add_column(label, key=key, width=width)
-        runs = self.query_one("#runs-table", DataTable)
-        for label, key, width in (("time", "time", 16), ("model", "model", 12), ("pass", "pass", 9),
-                                  ("rate", "rate", 7), ("action", "action", 9)):
-            runs.add_column(label, key=key, width=width)
-        versions.focus()
+        self.query_one("#versions-table", FittedTable).focus()
         self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-load")
@@ -141,28 +151,27 @@ class MonitorScreen(FreshScreen):
             rate = _rate(lock.get("baseline"))
             head.update(Text.assemble(
                 ("production: ", "bold"), lock["model"][:23], f" · {lock['backend']} on {lock['base']}",
-                f" · {lock['reason']} {lock['promoted'][:10]}", f" · batch {lock.get('batch') or '-'}",
+                f" · {lock['reason']} {lock['promoted'][:10]}",
+                f" · {'model of ' if lock['reason'] == 'rollback' else ''}batch {lock.get('batch') or '-'}",
                 f" · baseline at promotion {rate:.1%}" if rate is not None else ""))
-        table = self.query_one("#versions-table", DataTable)
-        table.clear()
+        rows = []
         for n, (v, score) in enumerate(zip(event.versions, event.scores, strict=True)):
-            lock = v.lock
-            new = lock.get("new") or {}
-            table.add_row(cell(v.date[:10], 10), cell(lock["model"].removeprefix("sha256:")[:12], 12),
-                          cell(lock["reason"], 8), cell(lock.get("batch") or "-", 16), score_cell(score),
-                          cell(f"{new.get('passed', '-')}/{new.get('total', '-')}", 7), key=str(n))
+            new = v.lock.get("new") or {}
+            rows.append((str(n), {"date": v.date[:10], "model": v.lock["model"].removeprefix("sha256:")[:12],
+                                  "reason": v.lock["reason"], "batch": batch_cell(v.lock),
+                                  "baseline": score_cell(score),
+                                  "new": f"{new.get('passed', '-')}/{new.get('total', '-')}"}))
+        self.query_one("#versions-table", FittedTable).set_rows(rows)
         sources = {s.source for s in event.scores}
         self.query_one("#versions-note", Static).update(
             " · ".join(text for source, text in SOURCE_NOTES.items() if source in sources))
-        runs = self.query_one("#runs-table", DataTable)
-        runs.clear()
-        for entry in reversed(event.runs[-20:]):
-            style = "green" if entry.get("action") == "ok" else "red"
-            model = str(entry.get("model", "")).removeprefix("sha256:")[:12]
-            when = str(entry.get("time", ""))[:16].replace("T", " ")
-            runs.add_row(cell(when, 16), cell(model, 12),
-                         cell(f"{entry.get('passed')}/{entry.get('total')}", 9),
-                         cell(f"{entry.get('rate', 0):.1%}", 7), cell(entry.get("action", ""), 9, style))
+        self.query_one("#runs-table", FittedTable).set_rows(
+            (str(n), {"time": str(entry.get("time", ""))[:16].replace("T", " "),
+                      "model": str(entry.get("model", "")).removeprefix("sha256:")[:12],
+                      "pass": f"{entry.get('passed')}/{entry.get('total')}",
+                      "rate": f"{entry.get('rate', 0):.1%}",
+                      "action": (entry.get("action", ""), "green" if entry.get("action") == "ok" else "red")})
+            for n, entry in enumerate(reversed(event.runs[-20:])))
         oldest_first = list(reversed(list(zip(event.versions, event.scores, strict=True))))
         self.query_one(PassRateChart).plot_rates(
             "pass rate per model version (%)",
@@ -190,7 +199,7 @@ class MonitorScreen(FreshScreen):
         self.post_message(self.Done("; ".join([result.summary(), *result.notes]), result.healthy))
 
     def action_rollback(self) -> None:
-        table = self.query_one("#versions-table", DataTable)
+        table = self.query_one("#versions-table", FittedTable)
         if not table.row_count or not self.production:
             self.notify("no earlier model version to roll back to", severity="warning")
             return

@@ -5,6 +5,7 @@ passes; asks first), reject (a reason), update from main, copy the PR body."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -54,6 +55,20 @@ def step_line(round_no: int, rounds: int, step: Any, elapsed: float) -> str:
     elif step.step >= step.total:
         parts.append("checking the cases…")
     return " · ".join(parts)
+
+
+# the gate's reasons name CLI commands (repo_store serves the CLI too); here keys do the same
+CLI_TO_KEYS = ((re.compile(r"run `straw tune [^`]*`"), "press t to tune"),
+               (re.compile(r"run `straw batch update [^`]*` and tune"), "press u to update, then t to tune"),
+               (re.compile(r"`straw flips [^`]*--promote` moves"), "pressing f moves"))
+NO_TUNE = "no tune is running"
+
+
+def in_keys(reason: str) -> str:
+    """A gate reason as this screen's keys say it."""
+    for pattern, keys in CLI_TO_KEYS:
+        reason = pattern.sub(keys, reason)
+    return reason
 
 
 CLOSED_WHY = {"merged": "its cases are in the baseline; new cases go in a new batch",
@@ -213,7 +228,7 @@ class PullScreen(FreshScreen):
                              f" · branch {b.branch}")
         self.query_one("#pr-head", Static).update(head)
         mark = {"passing": ("✓ ", "green"), "merged": ("● ", "blue"), "rejected": ("⊘ ", "dim")}
-        gate = Text.assemble(("gate: ", "bold"), mark.get(info.status, ("✗ ", "red")), info.reason)
+        gate = Text.assemble(("gate: ", "bold"), mark.get(info.status, ("✗ ", "red")), in_keys(info.reason))
         self.query_one("#pr-gate", Static).update(gate)
         self._show_tune_hint()
         self.refresh_bindings()
@@ -248,7 +263,7 @@ class PullScreen(FreshScreen):
         """Why `action` cannot run now, in words (check_action said no)."""
         closed = self.closed()
         if action == "cancel_tune":
-            return "no tune is running"
+            return NO_TUNE
         if closed:
             why = CLOSED_WHY.get(self.info.status, "") if self.info and not self.gone else ""
             return f"{closed}: it cannot be {DONE.get(action, 'changed')}" + (f" ({why})" if why else "")
@@ -257,7 +272,7 @@ class PullScreen(FreshScreen):
         if self.info is None:
             return "the pull request is still loading"
         if action == "merge":
-            return f"the gate does not pass: {self.info.reason}"
+            return f"the gate does not pass: {in_keys(self.info.reason)}"
         return "the report has no watch cases this model breaks"  # promote_flips
 
     async def run_requested(self, action: str) -> None:
@@ -337,10 +352,8 @@ class PullScreen(FreshScreen):
             return self.tuning
         if action == "promote_flips":  # only while the report has watch negative flips to move
             return bool(self.watch_flips()) and not self.gone and not self.tuning
-        if action in ("tune", "update", "reject"):
-            if self.info is not None and self.info.status in ("merged", "rejected"):
-                return False
-            return None if self.tuning else True  # shown but disabled while tuning
+        if action in ("tune", "update", "reject"):  # while a tune runs they say so (a disabled key is mute)
+            return self.info is None or self.info.status not in ("merged", "rejected")
         return True
 
     # ---- actions ------------------------------------------------------------------------------
@@ -354,9 +367,15 @@ class PullScreen(FreshScreen):
     def action_reload(self) -> None:
         self.load()
 
+    def _tune_running(self, action: str) -> bool:
+        """True, and says so, while a tune runs: it writes the branch that `action` would."""
+        if self.tuning:
+            self.notify(self.unavailable(action), severity="warning")
+        return self.tuning
+
     def action_merge(self) -> None:
         if not self.info or self.info.status != "passing":
-            self.notify("the gate does not pass: " + (self.info.reason if self.info else "loading"),
+            self.notify("the gate does not pass: " + (in_keys(self.info.reason) if self.info else "loading"),
                         severity="error")
             return
         question = Text.assemble("Merge ", (self.info.batch.branch, "bold"), " into main?\n",
@@ -370,15 +389,25 @@ class PullScreen(FreshScreen):
         self.app.push_screen(Confirm(question, "Merge", "Not now"), answered)
 
     def action_reject(self) -> None:
-        def answered(reason: str | None) -> None:
-            if reason is not None:
-                self._run("reject", reason)
+        if self._tune_running("reject"):
+            return
 
-        self.app.push_screen(AskText(f"Reject batch {self.batch_id}? Its cases return to pending. Reason:",
-                                     "why this batch is closed", required=True), answered)
+        def reject(reason: str) -> str:  # in the dialog: a refusal shows there, the dialog stays
+            with self.app.library() as repo:  # type: ignore[attr-defined]
+                tag = batches.reject_batch(repo, self.batch_id, reason)
+            return f"rejected; archived as tag {tag}; its cases are pending again"
+
+        def answered(detail: str | None) -> None:
+            if detail is not None:
+                self.post_message(self.Done("reject", detail))
+
+        self.app.push_screen(AskText(f"Reject batch {self.batch_id}? Its cases return to pending. "
+                                     "Reason (optional, as with `straw reject`):",
+                                     "why this batch is closed", act=reject), answered)
 
     def action_update(self) -> None:
-        self._run("update")
+        if not self._tune_running("update"):
+            self._run("update")
 
     def watch_flips(self) -> list[dict[str, Any]]:
         """The watch negative flips of the shown report, while they are the gate's concern."""
@@ -402,14 +431,11 @@ class PullScreen(FreshScreen):
         self.app.push_screen(Confirm(question, "Promote", "Not now"), answered)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="pull-action")
-    def _run(self, what: str, reason: str = "") -> None:
+    def _run(self, what: str) -> None:
         with self.app.library() as repo:  # type: ignore[attr-defined]
             if what == "merge":
                 commit = merge_checked(repo, self.batch_id)
                 detail = f"merged into main as {commit[:8]}"
-            elif what == "reject":
-                tag = batches.reject_batch(repo, self.batch_id, reason)
-                detail = f"rejected; archived as tag {tag}; its cases are pending again"
             elif what == "promote":
                 moved = flip_ledger.promote(repo, flip_ledger.batch_ledger(repo, self.batch_id))
                 detail = (f"promoted {plural(len(moved), 'watch case')} to pending; "
@@ -443,8 +469,21 @@ class PullScreen(FreshScreen):
     # ---- tune ---------------------------------------------------------------------------------
 
     def action_tune(self) -> None:
-        if self.tuning:
+        if self._tune_running("tune"):
             return
+        if self.info is not None and self.info.status == "passing":  # a tune adds another report commit
+            question = Text.assemble("The gate passes; tune ", (self.info.batch.branch, "bold"), " again?\n",
+                                     "A new tune commits another report; the gate then judges that one.")
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._start_tune()
+
+            self.app.push_screen(Confirm(question, "Tune again", "Not now"), answered)
+            return
+        self._start_tune()
+
+    def _start_tune(self) -> None:
         self.cancel = threading.Event()
         self.tuning = self.tuned = True
         self.refresh_bindings()

@@ -133,6 +133,8 @@ class PullsScreen(FreshScreen):
             counts[info.status] = counts.get(info.status, 0) + 1
         summary = (" · ".join(f"{n} {s}" for s, n in counts.items())
                    or "no batches yet: create one under Batches (2)")
+        if self.only_open:  # else an empty list above "1 merged" reads as a bug
+            summary = f"open only, {len(shown)} of {len(self.infos)} shown (f: show all) · {summary}"
         self.query_one("#pulls-note", Static).update(Text(summary))
 
     def _cursor_key(self) -> str | None:

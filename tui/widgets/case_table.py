@@ -2,7 +2,7 @@
 the table adds the first `page` of them and the next page whenever the cursor or the scroll
 position comes near the end. 10,000 matches never become 10,000 table rows at once (the stock
 DataTable measures every row it is given: about 2 s for 10,000 here), and a keystroke costs one
-page. Every cell is a `Text`, never markup."""
+page. Every cell is a `Text`, never markup; the columns fit the table's width (columns.fit)."""
 
 from __future__ import annotations
 
@@ -11,34 +11,15 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from repo_store.cases import Case
-from tui.text import cell
+from tui.widgets.columns import Column, fit, room, row_cells
 
-# the input comes right after the expectation: it is what a curator reads first
-COLUMNS = (("id", "id", 20), ("split", "split", 8), ("expected", "expected", 16),
-           ("input", "input", 60), ("tags", "tags", 16), ("match", "match", 8))
-MIN_INPUT = 12  # below this the column may run past the edge (scroll right to read)
-
-
-def room_for(table: DataTable, key: str, minimum: int) -> int:
-    """The width column `key` gets when it takes what the columns before it leave of the
-    table's visible width. A right-to-left input is cut on its left, so its first word (on the
-    right) must be on screen, not beyond the table's right edge."""
-    used = 0
-    for column_key, column in table.columns.items():
-        if column_key.value == key:
-            break
-        used += column.get_render_width(table)
-    padding = 2 * table.cell_padding
-    visible = table.size.width - table.styles.scrollbar_size_vertical  # a scrollbar may come with rows
-    return max(minimum, visible - used - padding)
-
-
-def set_column_width(table: DataTable, key: str, width: int) -> None:
-    for column_key, column in table.columns.items():
-        if column_key.value == key:
-            column.width = width
-    table._require_update_dimensions = True  # Textual re-measures only when told
-    table.refresh()
+# the input comes right after the expectation: it is what a curator reads first, so the others
+# give way to it (match, then tags, then expected) before it drops below 24 cells; the detail
+# pane shows a case's tags and match when the table has no room for them
+COLUMNS = (Column("id", "id", 20), Column("split", "split", 8), Column("expected", "expected", 16, least=10),
+           Column("input", "input", 24, least=12), Column("tags", "tags", 16, least=10, optional=True),
+           Column("match", "match", 8, least=6, optional=True))
+GIVE_WAY = ("match", "tags", "expected")
 
 
 class CaseTable(DataTable):
@@ -47,27 +28,31 @@ class CaseTable(DataTable):
         self.page = page
         self.held: dict[str, str] = {}
         self.matches: list[Case] = []
-        self.input_width = 60
+        self.widths: dict[str, int] = {}
 
     def on_mount(self) -> None:
-        for label, key, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+        self._columns()
 
-    def row_cells(self, case: Case) -> tuple[Text, ...]:
+    def _columns(self) -> None:
+        self.widths = fit(COLUMNS, room(self), "input", GIVE_WAY)
+        self.clear(columns=True)
+        for column in COLUMNS:
+            if column.key in self.widths:
+                self.add_column(column.label, key=column.key, width=self.widths[column.key])
+
+    def row_cells(self, case: Case) -> list[Text]:
         split_style = {"baseline": "green", "watch": "cyan"}.get(case.split, "yellow")
         split = "batch" if case.id in self.held else case.split
-        return (cell(case.id, 20), cell(split, 8, split_style), cell(case.expected, 16),
-                cell(case.text, self.input_width), cell(", ".join(case.tags), 16), cell(case.match, 8))
+        return row_cells(self.widths, {"id": case.id, "split": (split, split_style),
+                                       "expected": case.expected, "input": case.text,
+                                       "tags": ", ".join(case.tags), "match": case.match})
 
     def on_resize(self) -> None:
-        width = room_for(self, "input", MIN_INPUT)
-        if width == self.input_width:
+        if fit(COLUMNS, room(self), "input", GIVE_WAY) == self.widths:
             return
-        self.input_width = width
-        set_column_width(self, "input", width)
         current, matches = self.current_id(), self.matches
-        self.matches = []  # the rows are cut to the old width: build them again
-        self.clear()
+        self.matches = []  # the rows are cut to the old widths: build them again
+        self._columns()
         self.matches = matches
         self.show_more(self.page)
         if current:
