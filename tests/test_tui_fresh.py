@@ -4,11 +4,9 @@ app runs): the app watches refs, models.lock and the case files."""
 
 from __future__ import annotations
 
-import asyncio
-
 from report_helpers import MODEL, merge_by_rule, rule_report
 from textual.widgets import DataTable, Static, Tab
-from tui_helpers import open_pull, plain, settle
+from tui_helpers import open_pull, plain, settle, until
 
 from repo_store import batches, lockfile, reports
 from tui import make_app
@@ -20,14 +18,6 @@ SIZE = (120, 40)
 OTHER_MODEL = "sha256:" + "cd" * 32
 
 
-async def until(pilot, check, seconds: float = 5.0) -> bool:
-    """Poll `check()` while the app runs; the watcher reports within a moment."""
-    for _ in range(int(seconds / 0.05)):
-        if check():
-            return True
-        await asyncio.sleep(0.05)
-        await pilot.pause()
-    return check()
 
 
 def passing_batch(repo, model: str = MODEL) -> str:

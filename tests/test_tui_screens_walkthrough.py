@@ -6,14 +6,13 @@ the terminal, and a rollback shown the same way on Monitor and History."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from report_helpers import MODEL, merge_by_rule, rule_report
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Static
-from tui_helpers import open_pull, plain, settle
+from tui_helpers import open_pull, plain, settle, until
 
 from repo_store import batches, lockfile, reports
 from repo_store.repo import CaseRepo
@@ -28,13 +27,6 @@ SMALL = (80, 24)
 OTHER_MODEL = "sha256:" + "cd" * 32
 
 
-async def until(pilot: Any, check: Callable[[], bool], seconds: float = 5.0) -> bool:
-    for _ in range(int(seconds / 0.05)):
-        if check():
-            return True
-        await asyncio.sleep(0.05)
-        await pilot.pause()
-    return check()
 
 
 def said(app: Any) -> list[str]:

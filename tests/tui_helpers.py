@@ -3,6 +3,9 @@ pull request, and read what a Static shows as plain text."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -14,6 +17,16 @@ async def settle(pilot) -> None:  # noqa: ANN001
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def until(pilot, check: Callable[[], bool], seconds: float = 5.0) -> bool:  # noqa: ANN001
+    """Poll `check()` while the app runs (the watcher reports within a moment, workers finish)."""
+    for _ in range(int(seconds / 0.05)):
+        if check():
+            return True
+        await asyncio.sleep(0.05)
+        await pilot.pause()
+    return check()
 
 
 async def open_pull(pilot, batch_id: str) -> PullScreen:  # noqa: ANN001
