@@ -10,7 +10,7 @@ from repo_store import gitio, jsonio
 from repo_store.repo import MAIN, CaseRepo
 
 SEP, REC, END = "\x1f", "\x1e", "\x1d"
-LOG_FORMAT = f"{REC}%H{SEP}%P{SEP}%aI{SEP}%an{SEP}%s{SEP}%(trailers:unfold,only){END}"
+LOG_FORMAT = f"{REC}%H{SEP}%P{SEP}%aI{SEP}%an{SEP}%s{SEP}%(trailers:unfold,only){SEP}%b{END}"
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,14 @@ class Commit:
     subject: str
     trailers: dict[str, str]
     files: list[str]
+    body: str = ""  # the message after the subject, trailers included
+
+    @property
+    def first_paragraph(self) -> str:
+        """The body's first paragraph, unless it is the trailers (a rollback's reason)."""
+        first = self.body.strip().split("\n\n", 1)[0].strip()
+        return "" if first and all(": " in line for line in first.splitlines()) and \
+            first.splitlines()[0].partition(": ")[0] in self.trailers else first
 
 
 def log_commits(repo: CaseRepo, tip: str, paths: tuple[str, ...] = ()) -> list[Commit]:
@@ -43,14 +51,14 @@ def _log(repo: CaseRepo, paths: tuple[str, ...], name_only: bool = False,
     commits = []
     for chunk in out.split(REC)[1:]:
         head, _, files = chunk.partition(END)
-        sha, parents, date, author, subject, trailer_text = head.split(SEP, 5)
+        sha, parents, date, author, subject, trailer_text, body = head.split(SEP, 6)
         trailers = {}
         for line in trailer_text.splitlines():
             key, sep, value = line.partition(": ")
             if sep and key and " " not in key:
                 trailers[key] = value.strip()
         commits.append(Commit(sha, parents.split(), date, author, subject, trailers,
-                              [f for f in files.splitlines() if f]))
+                              [f for f in files.splitlines() if f], body))
     return commits
 
 
@@ -67,6 +75,7 @@ class LogEntry:
     approver: str | None
     subject: str
     bwt: float | None = None  # backward transfer recorded in the merged report
+    reason: str | None = None  # a rollback's why, from its commit message
 
     def line(self) -> str:
         model = (self.model or "-").removeprefix("sha256:")[:12]
@@ -100,6 +109,7 @@ def baseline_log(repo: CaseRepo) -> list[LogEntry]:
             t.get("Straw-Cases", t.get("Straw-Baseline-Cases", "0")),
             t.get("Straw-Model"), t.get("Straw-Baseline"), t.get("Straw-New"),
             t.get("Approved-by") or t.get("Rolled-back-by"), c.subject, bwt,
+            (c.first_paragraph or None) if kind == "rollback" else None,
         ))
     return entries
 

@@ -198,6 +198,8 @@ def test_rollback_by_hand_from_the_cli(repo: CaseRepo, capsys: pytest.CaptureFix
     assert lockfile.read_lock(repo)["model"] == good_model  # type: ignore[index]
     log = history.baseline_log(repo)
     assert log[0].kind == "rollback" and log[0].model == good_model
+    assert log[0].reason == "hotfix misroutes billing"  # History's detail shows it
+    assert all(e.reason is None for e in log if e.kind != "rollback")
     assert "hotfix misroutes billing" in last_commit_message(repo)
     # measured on today's baseline before the commit, never copied from the old model's day
     assert "Straw-Baseline: 10/10" in last_commit_message(repo)

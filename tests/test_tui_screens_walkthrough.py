@@ -261,6 +261,11 @@ async def test_monitor_shows_a_rollbacks_batch_as_its_models_not_as_a_merge(demo
         history = app.screen.query_one("#history-table", DataTable)
         row = dict(zip([str(k.value) for k in history.columns], history.get_row_at(0), strict=True))
         assert row["kind"].plain == "rollback" and row["batch"].plain == "-"
+        history.move_cursor(row=0)
+        await pilot.press("enter")
+        await settle(pilot)
+        detail = plain(app.screen.query_one("#history-detail", Static))
+        assert "why: the other model broke refunds" in detail  # the rollback's reason
 
 
 # ---- 8. The pull request list says when it shows open ones only -----------------------------------

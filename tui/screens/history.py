@@ -17,6 +17,7 @@ from repo_store import batches, history, reports
 from repo_store.errors import StrawError
 from repo_store.history import LogEntry
 from repo_store.repo import MAIN
+from repo_store.safe_text import printable
 from tui.dialogs.case_history import open_case_history
 from tui.dialogs.case_picker import CasePicker
 from tui.screens.fresh import FreshScreen
@@ -108,6 +109,9 @@ class HistoryScreen(FreshScreen):
         out.append(f"{entry.date}  {entry.commit}\n{entry.kind}")
         out.append(f" by {entry.approver}" if entry.approver else "")
         out.append(f" · model {entry.model or '-'}\n" if entry.model else "\n")
+        if entry.reason:
+            out.append("why: ", style="bold")
+            out.append(f"{printable(entry.reason)}\n")
         if entry.batch:
             with self.app.library() as repo:  # type: ignore[attr-defined]
                 try:
