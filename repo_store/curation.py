@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from repo_store import cases, checks, gitio, locking
+from repo_store import cases, checks, gitio, jsonio, locking
 from repo_store.cases import Case
 from repo_store.errors import Issue, NoSuchCase, StrawError, UsageError, ValidationFailed
 from repo_store.ids import is_safe_id, new_case_id, now_iso, unsafe_id_reason
@@ -318,3 +318,28 @@ def restore_case(repo: CaseRepo, case: Case) -> Case:
     split = case.split if case.split in cases.CURATED else "pending"
     (added,) = add_cases(repo, [case.data], f"Restore {split} case {case.id}", split=split)
     return added
+
+
+def parse_expected(match: str, text: str) -> Any:
+    """An expected value typed as text (`straw add --expected`, the TUI's form) as its match
+    rule wants it: `json` a JSON document, `one_of` a JSON list or `a | b | c`, any other rule
+    the text itself. Strict JSON (jsonio): `NaN` or `1e999` would be written as a case file
+    straw then refuses to read. Raises ValueError with a one-line reason."""
+    if match == "json":
+        try:
+            return jsonio.strict_loads(text)
+        except jsonio.BadJSON as err:
+            raise ValueError(f"not valid JSON for the json rule: {str(err).removeprefix('malformed JSON: ')}"
+                             ) from None
+    if match == "one_of":
+        stripped = text.strip()
+        if stripped.startswith("["):
+            try:
+                value = jsonio.strict_loads(stripped)
+            except jsonio.BadJSON as err:
+                raise ValueError(f"not a valid JSON list: {str(err).removeprefix('malformed JSON: ')}"
+                                 ) from None
+            if isinstance(value, list):
+                return value
+        return [part.strip() for part in text.split("|") if part.strip()]
+    return text

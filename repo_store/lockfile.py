@@ -11,6 +11,7 @@ from repo_store import gitio, schemas
 from repo_store.errors import Issue, UsageError, ValidationFailed
 from repo_store.ids import now_iso
 from repo_store.repo import MAIN, CaseRepo
+from repo_store.safe_text import printable
 
 LOCK_FILE = "models.lock"
 
@@ -91,6 +92,7 @@ def rollback_to(repo: CaseRepo, target: dict[str, Any], why: str,
     with the trailers `straw log` reads. `baseline`: its score on the current baseline, when
     measured (otherwise the commit claims no score). Returns the commit id."""
     current = read_lock(repo)
+    why = printable(why)  # one line of the user's, escaped: log parsing splits on control bytes
     lock = {**target, "promoted": now_iso(), "reason": "rollback"}
     lock.pop("new", None)
     lock.pop("baseline", None)  # the target's score was on the baseline of its day: stale now

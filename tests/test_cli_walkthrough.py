@@ -175,3 +175,34 @@ def test_list_shows_a_one_of_expected_as_json(demo_repo: CaseRepo, cli: Cli) -> 
     assert added.exit_code == 0, added.stderr
     listed = cli("list", "--search", "pick one of two", repo=demo_repo.root).stdout
     assert '["billing", "beni…' in listed and "['billing'" not in listed  # cut at 18 columns
+
+
+def test_an_expected_json_value_straw_could_not_read_back_is_refused(demo_repo: CaseRepo,
+                                                                     cli: Cli) -> None:
+    """`NaN` and `1e999` parse with json.loads and would be written as a case file that straw's
+    strict reader then refuses: the CLI and the TUI's form share curation.parse_expected."""
+    before = sorted((demo_repo.root / "cases" / "pending").iterdir())
+    for value in ("NaN", '{"score": 1e999}'):
+        result = cli("add", "--input", f"a question {value}", "--expected", value, "--match", "json",
+                     repo=demo_repo.root)
+        assert result.exit_code == 2 and "--expected: not valid JSON for the json rule" in result.stderr
+    assert sorted((demo_repo.root / "cases" / "pending").iterdir()) == before
+    assert cli("validate", repo=demo_repo.root).exit_code == 0
+
+
+def test_a_rollback_reason_with_control_bytes_cannot_break_the_log(demo_repo: CaseRepo,
+                                                                   cli: Cli) -> None:
+    from repo_store import history, lockfile
+
+    models = ["sha256:" + "a1" * 32, "sha256:" + "a2" * 32]
+    for model in models:
+        batch = batches.create_batch(demo_repo)
+        write_report(demo_repo, batch.id, rule_report(demo_repo, batch.id, model=model))
+        merge_by_rule(demo_repo, batch.id, model=model)
+    result = cli("rollback", models[0][7:19], "--force", "--reason", "bad\x1ebytes\x1d here",
+                 repo=demo_repo.root)
+    assert result.exit_code == 0, result.stderr
+    log = history.baseline_log(demo_repo)  # the log splits records on those bytes
+    assert log[0].kind == "rollback" and log[0].reason == "bad\\u001ebytes\\u001d here"
+    assert cli("log", repo=demo_repo.root).exit_code == 0
+    assert lockfile.read_lock(demo_repo)["model"] == models[0]  # type: ignore[index]

@@ -275,3 +275,29 @@ async def test_help_lists_the_screens_own_keys_first_all_of_them(demo_repo) -> N
         assert "Cancel tune (not now)" in text and "Promote flips (not now)" in text
         assert "q, ^q Quit" in text and "^p Commands" in text
         assert keys.index("f") < keys.index("q,") < keys.index("tab")  # generic navigation last
+
+
+async def test_a_dialog_at_work_is_not_closed_from_under_its_action(demo_repo) -> None:
+    import threading
+
+    release, answers = threading.Event(), list[str | None]()
+
+    def slow(reason: str) -> str:
+        release.wait(5)
+        return f"done: {reason}"
+
+    app = make_app(demo_repo.root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(AskText("Why?", act=slow), answers.append)
+        await pilot.pause()
+        dialog = app.screen
+        await pilot.press(*"dup", "enter")
+        await pilot.pause()
+        await pilot.press("escape")  # closing now would hide what the action did
+        await pilot.pause()
+        assert app.screen is dialog
+        assert "cannot be stopped now" in plain(dialog.query_one("#answer-error", Label))
+        release.set()
+        await settle(pilot)
+    assert answers == ["done: dup"]

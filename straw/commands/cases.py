@@ -52,18 +52,10 @@ def _check_pattern(match: str | None, expected: str | None) -> None:
 
 
 def _expected_value(match: str, expected: str) -> object:
-    if match == "one_of":
-        try:
-            value = json.loads(expected)
-        except json.JSONDecodeError:
-            value = None
-        return value if isinstance(value, list) else [e.strip() for e in expected.split("|")]
-    if match == "json":
-        try:
-            return json.loads(expected)
-        except json.JSONDecodeError:
-            raise UsageError(f"--expected: not valid JSON for the json rule: {one_line(expected)}") from None
-    return expected
+    try:
+        return curation.parse_expected(match, expected)
+    except ValueError as err:
+        raise UsageError(f"--expected: {err}: {one_line(expected)}") from None
 
 
 @click.command("init")

@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from repo_store import jsonio, matching, schemas
+from repo_store import curation, jsonio, matching, schemas
 from repo_store.cases import Case
 from repo_store.errors import Issue, StrawError, ValidationFailed
 from tui.bidi import has_rtl
@@ -62,27 +62,6 @@ def field_of(issue: Issue) -> str:
     if quoted and quoted.group(1) in FIELDS:
         return quoted.group(1)
     return "general"
-
-
-def parse_expected(match: str, text: str) -> Any:
-    """The expected value as the match rule wants it. Raises ValueError with a one-line reason."""
-    if match == "json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"not valid JSON for the json rule: {err.msg} at line {err.lineno} "
-                             f"column {err.colno}") from None
-    if match == "one_of":
-        stripped = text.strip()
-        if stripped.startswith("["):
-            try:
-                value = json.loads(stripped)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"not a valid JSON list: {err.msg} at column {err.colno}") from None
-            if isinstance(value, list):
-                return value
-        return [part.strip() for part in text.split("|") if part.strip()]
-    return text
 
 
 def format_expected(match: str, value: Any) -> str:
@@ -298,7 +277,7 @@ class CaseForm(ModalScreen[Case | None]):
             issues.append(Issue("form", "$.expected", "give the output the model must produce"))
         else:
             try:
-                value["expected"] = parse_expected(raw["match"], expected)
+                value["expected"] = curation.parse_expected(raw["match"], expected)
             except ValueError as err:
                 issues.append(Issue("form", "$.expected", str(err)))
         value["tags"] = list(dict.fromkeys(t.strip() for t in raw["tags"].split(",") if t.strip()))

@@ -81,6 +81,9 @@ class AskText(ModalScreen[str | None]):
             done = self.act(value)
         except StrawError as err:
             self.post_message(self.Refused(str(err)))
+        except Exception as err:  # a bug: said here too, so the dialog is not stuck on "working…"
+            self.post_message(self.Refused(f"straw failed: {err!r}"))
+            raise
         else:
             self.post_message(self.Done(done))
 
@@ -108,7 +111,10 @@ class AskText(ModalScreen[str | None]):
         if event.button.id == "ok":
             self._submit()
         else:
-            self.dismiss(None)
+            self.action_cancel()
 
     def action_cancel(self) -> None:
+        if self.busy:  # `act` is running and cannot be called back: closing would hide its result
+            self._say("working… (it cannot be stopped now)")
+            return
         self.dismiss(None)

@@ -48,7 +48,7 @@ def baseline_score(version: LockVersion, runs: list[dict[str, Any]], until: str 
 
 # the baseline score and the version's identity stay; "new" (its batch's own cases) goes first
 VERSION_COLUMNS = (Column("date", "date", 10), Column("model", "model", 12, least=8),
-                   Column("reason", "reason", 8), Column("batch", "batch", 17, least=15),
+                   Column("reason", "reason", 8), Column("batch", "batch", 17, least=17),
                    Column("baseline", "baseline", 8), Column("new", "new", 7, least=5, optional=True))
 RUN_COLUMNS = (Column("time", "time", 16), Column("model", "model", 12, least=8), Column("pass", "pass", 9),
                Column("rate", "rate", 7), Column("action", "action", 9))
