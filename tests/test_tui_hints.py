@@ -100,3 +100,9 @@ async def test_at_120_columns_the_pull_requests_gate_column_is_readable(demo_rep
         await settle(pilot)
         gate = list(table.columns.values())[-1]
         assert gate.width > 60 and table.row_count == 1  # the room goes to the gate; rows kept
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        columns = list(table.columns.values())
+        shown = sum(c.get_render_width(table) for c in columns)
+        assert shown <= table.scrollable_content_region.width  # none cut at the edge at 80x24
+        assert str(columns[-1].label) == "gate" and columns[-1].width >= 24

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 from repo_store import batch_status
 from repo_store.batch_status import BatchInfo
 from tui.screens.fresh import FreshScreen
-from tui.text import cell
+from tui.widgets.columns import Column, fit, row_cells
 from tui.widgets.footer import StrawFooter
 from tui.widgets.title import ScreenTitle
 
@@ -23,17 +23,19 @@ STATUS_STYLE = {"open": ("○", "yellow"), "tuned-failing": ("✗", "red"), "sta
                 "passing": ("✓", "green"), "merged": ("●", "blue"), "rejected": ("⊘", "dim")}
 
 
-FIXED = {"status": 16, "batch": 16, "cases": 5, "created": 10}  # batch ids are 15 characters
-COLUMNS = ("status", "batch", "title", "cases", "approver", "created", "gate")
+# the gate line (why a pull request can or cannot merge) takes what is left; title, approver,
+# status and created give way first, so it is never cut to "ga" (tui.widgets.columns.fit)
+COLUMNS = (Column("status", "status", 16, least=10), Column("batch", "batch", 16),  # ids: 15
+           Column("title", "title", 34, least=10), Column("cases", "cases", 5),
+           Column("approver", "approver", 22, least=10, optional=True),
+           Column("created", "created", 10, optional=True), Column("gate", "gate", 40, least=24))
+GIVE_WAY = ("title", "created", "approver", "status")
 
 
 def column_widths(width: int) -> dict[str, int]:
-    """Widths that fit a `width`-cell screen (each column pads 2, the scrollbar takes 2): title
-    and approver give way, so the gate, why a pull request can or cannot merge, keeps 30 cells
-    or more instead of being cut to "ga" at 120."""
-    free = width - 2 - 2 * len(COLUMNS) - sum(FIXED.values())
-    title, approver = max(12, min(34, free * 3 // 10)), max(10, min(22, free // 6))
-    return {**FIXED, "title": title, "approver": approver, "gate": max(30, free - title - approver)}
+    """Widths, for the shown columns in order, that fit a `width`-cell screen (the table's
+    scrollbar takes 2)."""
+    return fit(COLUMNS, width - 2, "gate", GIVE_WAY)
 
 
 def status_cell(status: str) -> Text:
@@ -85,8 +87,8 @@ class PullsScreen(FreshScreen):
         table = self.query_one(DataTable)
         self.widths = column_widths(width)
         table.clear(columns=True)
-        for key in COLUMNS:
-            table.add_column(key, key=key, width=self.widths[key])
+        for key, column_width in self.widths.items():
+            table.add_column(key, key=key, width=column_width)
 
     def load(self) -> None:
         self.mark_fresh()
@@ -120,9 +122,10 @@ class PullsScreen(FreshScreen):
         shown = [i for i in self.infos if not self.only_open or i.status not in ("merged", "rejected")]
         for info in shown:
             b = info.batch
-            table.add_row(status_cell(info.status), cell(b.id, w["batch"]), cell(b.title, w["title"]),
-                          Text(str(len(b.cases))), cell(b.approver, w["approver"]),
-                          cell(b.created[:10], 10), cell(info.reason, w["gate"]), key=b.id)
+            table.add_row(*row_cells(w, {"status": status_cell(info.status), "batch": b.id,
+                                         "title": b.title, "cases": Text(str(len(b.cases))),
+                                         "approver": b.approver, "created": b.created[:10],
+                                         "gate": info.reason}), key=b.id)
         if current:
             try:
                 table.move_cursor(row=table.get_row_index(current))

@@ -1,4 +1,4 @@
-"""Table columns sized to the table's width (as the pull request list's column_widths): a column
+"""Table columns sized to the table's width: a column
 cut at the table's edge ("baselin", a tags column of one "t") reads as broken, a narrower or
 missing one does not. Each column has the width it wants and the least it can do with; one
 column takes what the others leave. `FittedTable` keeps its rows' values, so it can cut them
