@@ -7,7 +7,8 @@ history of main (or, where no local main exists, of the checked-out commit or `-
   main before the merge, matches the merged baseline, and whose merge changed nothing but the
   batch's own files and models.lock; no batch id is merged twice;
 - every change of `models.lock` is a gated merge promoting the model its report names, a
-  rollback to a model promoted before, or the bootstrap (the first model);
+  rollback to a model promoted before (a score it records must be one of that commit's baseline:
+  how many pass, only running the model tells), or the bootstrap (the first model);
 - every change of `[gate]`, `[model]` or `[train]` in straw.toml is listed; lowering a gate
   threshold without an `Approved-by:` trailer (`straw config set` writes one) is a violation;
 - with `[gate] require_signed = true` before a commit, every batch merge, straw.toml change and
@@ -196,6 +197,28 @@ def _batch_merge(state: _State, c: Commit, passed: PassedMerges) -> str | None:
     return None
 
 
+def _rollback_score(state: _State, c: Commit, lock: dict[str, Any]) -> str | None:
+    """A rollback may record the score its model was measured at on the baseline of that commit
+    (`straw rollback` runs it first). What can be checked without running the model: the score
+    is one score (the lock's and the trailer's agree), of that commit's baseline, and possible.
+    Whether the model does pass that many only running it tells (`straw monitor` does)."""
+    score = lock.get("baseline")
+    trailer = c.trailers.get("Straw-Baseline")
+    if score is None and trailer is None:
+        return None
+    claimed = f"{score['passed']}/{score['total']}" if isinstance(score, dict) else None
+    if claimed != trailer:
+        return (f"rollback {c.sha[:8]}: its Straw-Baseline trailer ({trailer or 'none'}) and "
+                f"{lockfile.LOCK_FILE}'s baseline ({claimed or 'none'}) disagree")
+    assert isinstance(score, dict)
+    total = sum(p.endswith(".json") for p in gitio.ls_tree(state.repo.git, c.sha,
+                                                             f"{cases.CASES_DIR}/baseline"))
+    if score["total"] != total or not 0 <= score["passed"] <= total:
+        return (f"rollback {c.sha[:8]} claims {claimed} baseline cases pass, but main had {total} "
+                f"baseline cases then")
+    return None
+
+
 def _lock_change(state: _State, c: Commit) -> str | None:
     """Why a models.lock change outside a batch merge is not allowed (None: it is)."""
     lock = _lock_at(state.repo, c.sha)
@@ -204,8 +227,8 @@ def _lock_change(state: _State, c: Commit) -> str | None:
     if isinstance(lock, str):
         return lock
     model = lock["model"]
-    if model in state.promoted:
-        return None  # a rollback to a model a gated merge (or the bootstrap) promoted before
+    if model in state.promoted:  # a rollback to a model a gated merge (or the bootstrap) promoted
+        return _rollback_score(state, c, lock)
     if "Straw-Bootstrap" in c.trailers and not state.promoted and lock.get("reason") == "bootstrap":
         state.promoted.add(model)  # the first production model: nothing was promoted before it
         return None

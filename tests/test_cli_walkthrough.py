@@ -206,3 +206,27 @@ def test_a_rollback_reason_with_control_bytes_cannot_break_the_log(demo_repo: Ca
     assert log[0].kind == "rollback" and log[0].reason == "bad\\u001ebytes\\u001d here"
     assert cli("log", repo=demo_repo.root).exit_code == 0
     assert lockfile.read_lock(demo_repo)["model"] == models[0]  # type: ignore[index]
+
+
+def test_verify_names_a_rollback_score_that_cannot_be_true(demo_repo: CaseRepo, cli: Cli) -> None:
+    """A rollback records the score straw measured; one committed by hand with plain git is a
+    claim: verify checks what it can without running the model (one score, of that baseline)."""
+    from repo_store import lockfile
+
+    models = ["sha256:" + "b1" * 32, "sha256:" + "b2" * 32]
+    for model in models:
+        batch = batches.create_batch(demo_repo)
+        write_report(demo_repo, batch.id, rule_report(demo_repo, batch.id, model=model))
+        merge_by_rule(demo_repo, batch.id, model=model)
+    total = len(demo_repo.load_ref("main").split("baseline"))
+    target = lockfile.earlier_version(demo_repo, models[0]).lock
+    lockfile.rollback_to(demo_repo, target, "measured", {"passed": total - 3, "total": total})
+    assert cli("verify", repo=demo_repo.root).exit_code == 0  # what straw writes passes
+    lock = {**target, "reason": "rollback", "baseline": {"passed": 999, "total": 999}}
+    (demo_repo.root / "models.lock").write_text(json.dumps(lock, indent=2) + "\n")
+    git(demo_repo.root, "commit", "-q", "--no-verify", "-am",
+        f"Roll back\n\nforged\n\nStraw-Rollback: x\nStraw-Model: {models[0]}\n"
+        f"Straw-Baseline: 999/999\nRolled-back-by: M <m@x>")
+    verified = cli("verify", repo=demo_repo.root)
+    assert verified.exit_code == 1
+    assert f"claims 999/999 baseline cases pass, but main had {total} baseline cases" in verified.output
